@@ -1,0 +1,40 @@
+# One venv in .venv, rebuilt when pyproject.toml or the lock changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test check lint format bench screenshots clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/agent-tui
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check agent_tui tests bench
+	$(BIN)/ruff format --check agent_tui tests bench
+
+format: setup
+	$(BIN)/ruff format agent_tui tests bench
+	$(BIN)/ruff check --fix agent_tui tests bench
+
+check: lint
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/dispatch_latency.py --json
+	$(BIN)/python bench/throughput.py --json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

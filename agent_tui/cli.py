@@ -1,0 +1,168 @@
+"""The ``agent-tui`` command: the TUI by default, and a scriptable headless CLI.
+
+The UI is imported only for the commands that need it, so ``agent-tui worker --help`` loads no
+Textual. Every user mistake ends in one ``agent-tui: error: ...`` line and exit code 2 (usage) or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+
+from agent_tui import __version__, paths
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="agent-tui",
+        description="Mission control for autonomous LLM agents. With no command, opens the TUI.",
+    )
+    p.add_argument("--version", action="version", version=f"agent-tui {__version__}")
+    p.add_argument(
+        "--no-executor",
+        action="store_true",
+        help="open the TUI as a viewer: another process runs the work",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_)
+
+    a = cmd("add", "add a goal from free text or a recipe file")
+    a.add_argument("text", nargs="?", help="what you want done, in words")
+    a.add_argument("--recipe", metavar="FILE", help="a recipe (TOML) with explicit steps")
+    a.add_argument("--priority", type=int, metavar="N", help="1 (low) to 10 (high); default 5")
+    a.add_argument("--schedule", metavar="CRON", help="run the recipe at these times instead")
+    a.add_argument("--dry-run", action="store_true", help="record side effects, run none")
+    a.add_argument("--json", action="store_true")
+
+    ls = cmd("ls", "list goals")
+    ls.add_argument("--all", action="store_true", help="include archived goals")
+    ls.add_argument("--json", action="store_true")
+
+    sh = cmd("show", "show one goal: steps, actions with output, documents, events")
+    sh.add_argument("goal")
+    sh.add_argument("--json", action="store_true")
+
+    ap = cmd("approvals", "list pending approvals with exactly what would run")
+    ap.add_argument("--json", action="store_true")
+    ok = cmd("approve", "approve a pending approval")
+    ok.add_argument("id")
+    ok.add_argument(
+        "--choice",
+        choices=["run_again", "mark_done", "skip"],
+        help="for an interrupted action: run it again, mark it done, or skip it",
+    )
+    no = cmd("reject", "reject a pending approval (the action never runs)")
+    no.add_argument("id")
+    no.add_argument("--reason", help="why; recorded and shown")
+
+    for name, text in (("pause", "pause a goal, or all work"), ("resume", "resume a goal or all")):
+        pr = cmd(name, text)
+        pr.add_argument("goal", nargs="?")
+        pr.add_argument("--all", action="store_true", help="every goal (the global pause)")
+    ca = cmd("cancel", "cancel a goal and kill its running actions")
+    ca.add_argument("goal")
+    rt = cmd("retry", "run failed or cancelled steps again: GOAL or GOAL:STEP")
+    rt.add_argument("target", metavar="GOAL[:STEP]")
+
+    sc = cmd("schedules", "list cron schedules (last run, next run, failure streak)")
+    sc.add_argument("--json", action="store_true")
+    sc.add_argument("--remove", type=int, metavar="ID", help="delete a schedule")
+
+    wk = cmd("worker", "run the executor headless")
+    wk.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit once nothing is ready, running or waiting to retry",
+    )
+    wk.add_argument("--max-parallel", type=int, metavar="N", help="steps at once")
+    wk.add_argument("--output", action="store_true", help="also print the tools' output")
+
+    dr = cmd("doctor", "check paths, config, database, model and tools")
+    dr.add_argument("--json", action="store_true")
+    lo = cmd("locate", "print where agent-tui keeps a file or folder")
+    lo.add_argument(
+        "what", nargs="?", help="config | data | db | themes | log | outputs | workspaces"
+    )
+    return p
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace], int]:
+    if command in ("add", "ls", "show", "pause", "resume", "cancel", "retry", "schedules"):
+        from agent_tui.commands import goals
+
+        return getattr(goals, f"cmd_{command}")  # type: ignore[no-any-return]
+    if command in ("approvals", "approve", "reject"):
+        from agent_tui.commands import approvals
+
+        return getattr(approvals, f"cmd_{command}")  # type: ignore[no-any-return]
+    if command == "worker":
+        from agent_tui.commands.worker import cmd_worker
+
+        return cmd_worker
+    from agent_tui.commands import doctor
+
+    return getattr(doctor, f"cmd_{command}")  # type: ignore[no-any-return]
+
+
+def _setup_logging() -> None:
+    try:
+        log_path = paths.ensure_dir(paths.state_dir()) / "agent-tui.log"
+        handler: logging.Handler = logging.FileHandler(log_path, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agent_tui.commands.common import UsageError
+    from agent_tui.config import ConfigError
+    from agent_tui.core.control import ControlError
+    from agent_tui.core.recipes import RecipeError
+    from agent_tui.core.store import StoreError
+
+    args = _parser().parse_args(argv)
+    _setup_logging()
+    try:
+        if args.command is None:
+            from agent_tui.ui.run import run_app
+
+            return run_app(executor=not args.no_executor)
+        return _handler(args.command)(args)
+    except UsageError as exc:
+        print(f"agent-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, StoreError, RecipeError, ControlError, ValueError) as exc:
+        print(f"agent-tui: error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        print(f"agent-tui: error: database {paths.db_path()}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        logging.getLogger("agent_tui").exception("unexpected error")
+        print(
+            f"agent-tui: internal error: {type(exc).__name__}: {exc} (details in "
+            f"{paths.log_file()})",
+            file=sys.stderr,
+        )
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Helpers shared by the commands: opening the store, printing JSON and tables, times."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+from agent_tui import paths
+from agent_tui.config import Settings, load_settings
+from agent_tui.core.store import Store
+
+
+class UsageError(Exception):
+    """A command used wrongly; the message says how to use it."""
+
+
+def open_store() -> Store:
+    return Store(paths.db_path())
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def emit_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    moment = datetime.fromtimestamp(ts)
+    if abs(time.time() - ts) < 86400:
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def duration(start: float | None, end: float | None) -> str:
+    if start is None:
+        return ""
+    seconds = (end or time.time()) - start
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def parse_goal_id(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"'{raw}' is not a goal id (a number, as `agent-tui ls` shows)") from None
+    if value <= 0:
+        raise UsageError(f"'{raw}' is not a goal id (a positive number)")
+    return value

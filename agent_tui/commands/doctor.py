@@ -1,0 +1,115 @@
+"""``agent-tui doctor`` and ``agent-tui locate``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from typing import Any
+
+from agent_tui import paths
+from agent_tui.commands.common import UsageError, emit_json
+from agent_tui.config import ConfigError, load_settings
+from agent_tui.core.schema import SCHEMA_VERSION
+from agent_tui.core.store import Store, StoreError
+from agent_tui.core.tools.registry import builtin_tools
+
+LOCATIONS = {
+    "config": paths.config_file,
+    "data": paths.data_dir,
+    "db": paths.db_path,
+    "themes": paths.themes_dir,
+    "log": paths.log_file,
+    "outputs": paths.outputs_dir,
+    "workspaces": paths.workspaces_dir,
+}
+
+
+def cmd_locate(args: argparse.Namespace) -> int:
+    if args.what:
+        if args.what not in LOCATIONS:
+            raise UsageError(f"locate what? one of: {', '.join(LOCATIONS)}")
+        print(LOCATIONS[args.what]())
+        return 0
+    for name, fn in LOCATIONS.items():
+        print(f"{name:<11} {fn()}")
+    return 0
+
+
+def _model_report(model: str | None) -> dict[str, Any]:
+    if model:
+        return {"model": model, "ok": True, "why": "configured"}
+    return {
+        "model": None,
+        "ok": False,
+        "why": 'no model configured: set AGENT_TUI_MODEL or `model = "..."` in '
+        f"{paths.config_file()}; recipes run without a model",
+    }
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    report: dict[str, Any] = {"paths": {k: str(fn()) for k, fn in LOCATIONS.items()}}
+    problems: list[str] = []
+    try:
+        conf = load_settings()
+        report["config"] = {"ok": True, "source": conf.source}
+        model = conf.model
+        policy = conf.policy.tools
+    except ConfigError as exc:
+        report["config"] = {"ok": False, "error": str(exc)}
+        problems.append(str(exc))
+        model, policy = None, {}
+    try:
+        store = Store(paths.db_path())
+        check = store.conn.execute("PRAGMA quick_check").fetchone()[0]
+        goals = store.conn.execute("SELECT count(*) FROM goals").fetchone()[0]
+        workers = store.all("SELECT id, kind, heartbeat_at FROM workers")
+        report["database"] = {
+            "ok": check == "ok",
+            "path": str(store.path),
+            "schema_version": SCHEMA_VERSION,
+            "quick_check": check,
+            "goals": goals,
+            "executors": workers,
+        }
+        if check != "ok":
+            problems.append(f"database quick_check: {check}")
+    except StoreError as exc:
+        report["database"] = {"ok": False, "error": str(exc)}
+        problems.append(str(exc))
+    report["model"] = _model_report(model)
+    tools = {}
+    for name, tool in sorted(builtin_tools().items()):
+        tools[name] = {
+            "decision": policy.get(name, tool.default_decision),
+            "side_effects": tool.side_effects,
+        }
+    report["tools"] = tools
+    report["shell"] = shutil.which("bash") or shutil.which("sh")
+    report["ok"] = not problems
+    if args.json:
+        emit_json(report)
+        return 0 if not problems else 1
+    print("agent-tui doctor")
+    for name, value in report["paths"].items():
+        print(f"  {name:<11} {value}")
+    cfg = report["config"]
+    print(
+        f"  config      {'ok (' + cfg['source'] + ')' if cfg['ok'] else 'ERROR: ' + cfg['error']}"
+    )
+    db = report["database"]
+    if db["ok"]:
+        print(
+            f"  database    ok, schema {db['schema_version']}, {db['goals']} goals, "
+            f"{len(db['executors'])} executor(s) running"
+        )
+    else:
+        print(f"  database    ERROR: {db.get('error') or db.get('quick_check')}")
+    m = report["model"]
+    print(f"  model       {m['model'] + ' (' + m['why'] + ')' if m['ok'] else m['why']}")
+    print("  tools       " + ", ".join(f"{n} ({t['decision']})" for n, t in tools.items()))
+    print(f"  shell       {report['shell'] or 'MISSING: install bash'}")
+    if os.environ.get("AGENT_TUI_HOME"):
+        print(f"  AGENT_TUI_HOME={os.environ['AGENT_TUI_HOME']}")
+    print("all good" if not problems else f"{len(problems)} problem(s) above")
+    return 0 if not problems else 1

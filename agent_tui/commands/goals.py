@@ -1,0 +1,242 @@
+"""``add``, ``ls``, ``show``, ``pause``, ``resume``, ``cancel``, ``retry``, ``schedules``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from agent_tui.commands.common import (
+    UsageError,
+    duration,
+    emit_json,
+    open_store,
+    parse_goal_id,
+    settings,
+    table,
+    when,
+)
+from agent_tui.core import control
+from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
+from agent_tui.core.recipes import load_recipe, validate_cron
+from agent_tui.core.views import goal_detail, list_goals
+
+GLYPHS = {
+    "queued": "·",
+    "planning": "…",
+    "running": "▶",
+    "paused": "‖",
+    "waiting": "⧗",
+    "completed": "✓",
+    "failed": "✗",
+    "cancelled": "⊘",
+    "pending": "·",
+    "ready": "○",
+    "waiting_approval": "⧗",
+    "retry_wait": "↻",
+    "skipped": "↷",
+    "unknown": "?",
+}
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    if bool(args.recipe) == bool(args.text):
+        raise UsageError("give either goal TEXT or --recipe FILE (not both, not neither)")
+    if args.priority is not None and not 1 <= args.priority <= 10:
+        raise UsageError("--priority must be between 1 and 10")
+    if args.schedule is not None:
+        try:
+            validate_cron(args.schedule)
+        except ValueError as exc:
+            raise UsageError(f"--schedule: {exc}") from None
+    conf = settings()
+    if args.recipe:
+        path = Path(args.recipe).expanduser().absolute()
+        recipe = load_recipe(path)
+        cron = args.schedule or recipe.schedule
+        store = open_store()
+        if cron:
+            schedule_id, next_run = add_schedule(
+                store, recipe, cron, recipe_path=path, priority=args.priority, dry_run=args.dry_run
+            )
+            if args.json:
+                emit_json({"schedule_id": schedule_id, "next_run_at": next_run})
+            else:
+                print(
+                    f"schedule {schedule_id}: '{recipe.title}' runs at '{cron}' "
+                    f"(next {when(next_run)})"
+                )
+            return 0
+        goal_id = add_recipe_goal(
+            store,
+            recipe,
+            recipe_path=path,
+            priority=args.priority,
+            dry_run=args.dry_run,
+            max_attempts=conf.retry.max_attempts,
+        )
+    else:
+        if args.schedule:
+            raise UsageError("--schedule needs --recipe: free-text goals cannot be scheduled yet")
+        store = open_store()
+        goal_id = add_text_goal(store, args.text, priority=args.priority or 5, dry_run=args.dry_run)
+        if not conf.model:
+            print(
+                f"goal {goal_id} waits: no model is configured. Set AGENT_TUI_MODEL or "
+                '`model = "..."` in config.toml (see `agent-tui doctor`); recipes run '
+                "without one.",
+                file=sys.stderr,
+            )
+    if args.json:
+        emit_json({"id": goal_id})
+    else:
+        print(goal_id)
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    goals = list_goals(open_store(), include_archived=args.all)
+    if args.json:
+        emit_json(goals)
+        return 0
+    if not goals:
+        print("no goals yet: `agent-tui add --recipe examples/system-report.toml` adds one")
+        return 0
+    rows = []
+    for g in goals:
+        state = g["status"] + (f" ({g['wait_reason']})" if g["wait_reason"] else "")
+        cost = "?" if g["cost_usd"] is None else f"${g['cost_usd']:.2f}"
+        rows.append(
+            [
+                str(g["id"]),
+                GLYPHS.get(g["status"], " ") + " " + state,
+                f"{g['steps_done']}/{g['steps_total']}",
+                str(g["priority"]),
+                cost,
+                g["title"][:60],
+            ]
+        )
+    print(table(rows, ["ID", "STATUS", "STEPS", "PRI", "COST", "TITLE"]))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    goal_id = parse_goal_id(args.goal)
+    detail = goal_detail(open_store(), goal_id)
+    if detail is None:
+        raise UsageError(f"no goal {goal_id} (see `agent-tui ls`)")
+    if args.json:
+        emit_json(detail)
+        return 0
+    g = detail["goal"]
+    print(f"goal {g['id']}: {g['title']}")
+    state = g["status"] + (f" — {g['status_message']}" if g["status_message"] else "")
+    print(f"  status    {state}")
+    print(f"  priority  {g['priority']}   dry run {'on' if g['dry_run'] else 'off'}")
+    print(f"  workspace {g['workspace']}")
+    print("steps:")
+    for s in detail["steps"]:
+        extra = s["error"] or (f"waiting: {s['wait_reason']}" if s["wait_reason"] else "")
+        print(
+            f"  {GLYPHS.get(s['status'], ' ')} {s['key']:<16} {s['status']:<16} "
+            f"{s['tool'] or s['kind']:<14} {duration(s['started_at'], s['finished_at']):>8}  "
+            f"{extra}"
+        )
+    if detail["actions"]:
+        print("actions:")
+    for a in detail["actions"]:
+        code = "" if a["exit_code"] is None else f" exit {a['exit_code']}"
+        print(f"  #{a['id']} {a['step']}: {a['status']}{code} — {a['preview']}")
+        output = a["output"].rstrip()
+        if output:
+            lines = output.splitlines()
+            for line in lines[-10:]:
+                print(f"      {line}")
+            if len(lines) > 10:
+                print(f"      … ({len(lines) - 10} earlier lines; --json has them all)")
+    for art in detail["artifacts"]:
+        print(f"document: {art['name']} (version {art['version']}, {len(art['content'])} chars)")
+    pending = [a for a in detail["approvals"] if a["status"] == "pending"]
+    for ap in pending:
+        print(f"approval {ap['id']} pending: {ap['title']}  (agent-tui approve {ap['id']})")
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    store = open_store()
+    if args.all:
+        control.set_global_pause(store, True)
+        print("all work paused: no step starts until `agent-tui resume --all`")
+    elif args.goal:
+        control.pause_goal(store, parse_goal_id(args.goal))
+        print(f"goal {args.goal} paused")
+    else:
+        raise UsageError("give a GOAL id or --all")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    store = open_store()
+    if args.all:
+        control.set_global_pause(store, False)
+        print("work resumed")
+    elif args.goal:
+        control.resume_goal(store, parse_goal_id(args.goal))
+        print(f"goal {args.goal} resumed")
+    else:
+        raise UsageError("give a GOAL id or --all")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    n = control.cancel_goal(open_store(), parse_goal_id(args.goal))
+    print(f"goal {args.goal} cancelled ({n} open steps cancelled)")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    raw = args.target
+    goal_part, _, step_key = raw.partition(":")
+    n = control.retry(open_store(), parse_goal_id(goal_part), step_key or None)
+    print(f"{n} step(s) of goal {goal_part} will run again")
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    store = open_store()
+    if args.remove is not None:
+        with store.write() as tx:
+            cur = tx.execute("DELETE FROM schedules WHERE id = ?", (args.remove,))
+            if cur.rowcount == 0:
+                raise UsageError(f"no schedule {args.remove}")
+            tx.event("schedule.removed", f"schedule {args.remove} removed")
+        print(f"schedule {args.remove} removed")
+        return 0
+    rows = store.all(
+        "SELECT id, title, cron, enabled, next_run_at, last_run_at, last_goal_id,"
+        " last_status, failure_streak, recipe_path FROM schedules ORDER BY id"
+    )
+    if args.json:
+        emit_json(rows)
+        return 0
+    if not rows:
+        print("no schedules: `agent-tui add --recipe FILE --schedule '0 9 * * 1'` adds one")
+        return 0
+    print(
+        table(
+            [
+                [
+                    str(r["id"]),
+                    r["cron"],
+                    when(r["next_run_at"]),
+                    when(r["last_run_at"]),
+                    r["last_status"] or "-",
+                    str(r["failure_streak"]),
+                    r["title"][:40],
+                ]
+                for r in rows
+            ],
+            ["ID", "CRON", "NEXT", "LAST", "LAST STATUS", "FAILS", "TITLE"],
+        )
+    )
+    return 0

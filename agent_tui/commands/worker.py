@@ -1,0 +1,66 @@
+"""``agent-tui worker``: the executor alone, with a readable event log on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from agent_tui.commands.common import UsageError, open_store, settings
+from agent_tui.core.events import OutputChunk, format_event
+from agent_tui.core.executor import Executor
+from agent_tui.core.store import Event
+
+
+class StderrSink:
+    """Writes one line per event to stderr, and the tools' output when asked."""
+
+    def __init__(self, show_output: bool = False) -> None:
+        self.show_output = show_output
+
+    def on_event(self, event: Event) -> None:
+        print(format_event(event), file=sys.stderr, flush=True)
+
+    def on_output(self, chunk: OutputChunk) -> None:
+        if self.show_output:
+            sys.stderr.write(chunk.text)
+            sys.stderr.flush()
+
+
+async def _run(args: argparse.Namespace) -> int:
+    conf = settings()
+    store = open_store()
+    executor = Executor(
+        store, conf, kind="worker", max_parallel=args.max_parallel, sinks=[StderrSink(args.output)]
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await executor.start()
+    print(
+        f"worker {executor.owner} on {store.path}"
+        + (" (until idle)" if args.until_idle else " (Ctrl+C stops)"),
+        file=sys.stderr,
+    )
+    waiters = [asyncio.create_task(stop.wait())]
+    if args.until_idle:
+        waiters.append(asyncio.create_task(executor.run_until_idle()))
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    await executor.stop(grace=0.0 if stop.is_set() else 10.0)
+    if executor.errors:
+        print(
+            f"worker: {executor.errors} executor error(s); see the events above and "
+            "`agent-tui locate log`",
+            file=sys.stderr,
+        )
+    return 130 if stop.is_set() and not args.until_idle else 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    if args.max_parallel is not None and args.max_parallel < 1:
+        raise UsageError("--max-parallel must be at least 1")
+    return asyncio.run(_run(args))

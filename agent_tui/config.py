@@ -1,0 +1,159 @@
+"""Typed settings: ``config.toml`` in the config directory, overridden by ``AGENT_TUI_*`` variables.
+
+Environment overrides: ``AGENT_TUI_MODEL`` sets ``model``; ``AGENT_TUI_<SECTION>__<KEY>`` sets a key in
+a section, for example ``AGENT_TUI_EXECUTOR__MAX_PARALLEL=8``. Values are read as TOML literals when
+they parse as one (``8``, ``true``, ``"x"``) and as plain strings otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent_tui import paths
+
+Decision = Literal["allow", "ask", "deny"]
+_RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB"}
+
+
+class ConfigError(Exception):
+    """A config file or variable that cannot be used; the message names the source, key and problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ExecutorSettings(_Section):
+    max_parallel: int = Field(4, ge=1, le=256)
+    """Most steps running at once, counted across every process sharing the database."""
+    per_goal_parallel: int = Field(4, ge=1, le=256)
+    """Most steps of one goal running at once (a goal may set a lower limit)."""
+    lease_seconds: float = Field(15.0, gt=1, le=3600)
+    """How long a claimed step stays ours without a heartbeat before another process recovers it."""
+    heartbeat_seconds: float = Field(3.0, gt=0, le=600)
+    """How often running steps' leases are renewed; keep well under ``lease_seconds``."""
+    watch_interval_ms: int = Field(100, ge=10, le=5000)
+    """How often ``PRAGMA data_version`` is checked to notice other processes' changes."""
+
+
+class RetrySettings(_Section):
+    max_attempts: int = Field(3, ge=1, le=100)
+    """Attempts for a step whose failure is transient (network, rate limit, provider 5xx)."""
+    base_delay: float = Field(1.0, gt=0, le=3600)
+    """First backoff delay in seconds; doubled each attempt, with jitter."""
+    factor: float = Field(2.0, ge=1, le=10)
+    """Backoff multiplier."""
+    max_delay: float = Field(300.0, gt=0, le=86400)
+    """Upper bound of one backoff delay in seconds."""
+
+
+class LimitSettings(_Section):
+    daily_executions: int = Field(0, ge=0)
+    """Most tool executions per day across all goals; 0 means no limit."""
+    output_cap_bytes: int = Field(2 * 1024 * 1024, ge=4096)
+    """Output kept in the database per action (the tail); the whole stream goes to the log file."""
+
+
+class ShellSettings(_Section):
+    timeout: float = Field(600.0, gt=0, le=86400)
+    """Default timeout of a shell command in seconds."""
+    kill_grace: float = Field(3.0, ge=0, le=60)
+    """Seconds between SIGTERM and SIGKILL when a command is cancelled or times out."""
+
+
+class PolicySettings(_Section):
+    tools: dict[str, Decision] = Field(default_factory=dict)
+    """Per-tool default decisions, for example ``shell = "allow"``. The hard-deny list still applies."""
+
+
+class Settings(BaseModel):
+    """Everything configurable; each field documents itself."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str | None = None
+    """The litellm model string, for example ``anthropic/claude-sonnet-4-5`` or ``ollama/llama3.2``."""
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    shell: ShellSettings = Field(default_factory=ShellSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+    source: str = Field("defaults", exclude=True)
+    """Where these settings came from, for ``doctor``."""
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    got = first.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{key}: {first['msg'][0].lower()}{first['msg'][1:]}{shown}"
+
+
+def _env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("AGENT_TUI_") or name in _RESERVED_ENV:
+            continue
+        parts = name.removeprefix("AGENT_TUI_").lower().split("__")
+        target = data
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = raw if parts == ["model"] else _env_value(raw)
+    return data
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the config file (if any) and the environment; raise :class:`ConfigError` on any problem."""
+    path = path or paths.config_file()
+    environ = dict(os.environ if environ is None else environ)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config error in {path}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config error in {path}: cannot read the file ({exc})") from None
+        source = str(path)
+        try:
+            Settings.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"config error in {path}: {_describe(exc)}") from None
+    overrides = _env_overrides(environ)
+    try:
+        settings = Settings.model_validate(_merge(data, overrides))
+    except ValidationError as exc:
+        raise ConfigError(
+            f"config error in the AGENT_TUI_* environment: {_describe(exc)}"
+        ) from None
+    if overrides:
+        source = f"{source} + environment"
+    settings.source = source
+    return settings

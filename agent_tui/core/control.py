@@ -1,0 +1,316 @@
+"""What a user can do to goals, steps and approvals; any process may call these.
+
+Every function is one transaction and raises :class:`ControlError` with a readable message when the
+request does not fit the current state (for example approving an approval already decided).
+"""
+
+from __future__ import annotations
+
+import json
+
+from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
+from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
+from agent_tui.core.store import Row, Store, Tx
+
+A, G, S = ActionStatus, GoalStatus, StepStatus
+UNKNOWN_CHOICES = ("run_again", "mark_done", "skip")
+
+
+class ControlError(Exception):
+    """A request that does not fit the current state."""
+
+
+def _goal(tx: Tx, goal_id: int) -> Row:
+    goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    if goal is None:
+        raise ControlError(f"no goal {goal_id}")
+    return goal
+
+
+def pause_goal(store: Store, goal_id: int) -> None:
+    with store.write() as tx:
+        goal = _goal(tx, goal_id)
+        if goal["status"] == G.PAUSED:
+            raise ControlError(f"goal {goal_id} is already paused")
+        if goal["status"] in GOAL_TERMINAL:
+            raise ControlError(f"goal {goal_id} is {goal['status']}; there is nothing to pause")
+        set_goal_status(tx, goal_id, G.PAUSED, message="paused by the user")
+        tx.event(
+            "goal.paused", "goal paused; running steps finish, no new step starts", goal_id=goal_id
+        )
+
+
+def resume_goal(store: Store, goal_id: int) -> None:
+    with store.write() as tx:
+        goal = _goal(tx, goal_id)
+        if goal["status"] != G.PAUSED:
+            raise ControlError(f"goal {goal_id} is {goal['status']}, not paused")
+        new = G.RUNNING if goal["started_at"] else G.QUEUED
+        set_goal_status(tx, goal_id, new)
+        tx.event("goal.resumed", "goal resumed", goal_id=goal_id)
+        settle_goal(tx, goal_id)
+
+
+def set_global_pause(store: Store, paused: bool) -> None:
+    with store.write() as tx:
+        store.set_setting("paused", paused, tx)
+        tx.event(
+            "executor.paused" if paused else "executor.resumed",
+            "all work paused: no step starts until resumed" if paused else "work resumed",
+        )
+
+
+def set_global_dry_run(store: Store, dry_run: bool) -> None:
+    with store.write() as tx:
+        store.set_setting("dry_run", dry_run, tx)
+        tx.event("settings.dry_run", f"dry run {'on' if dry_run else 'off'} for all goals")
+
+
+def cancel_goal(store: Store, goal_id: int) -> int:
+    """Cancel a goal: its open steps and approvals are cancelled, running actions are killed."""
+    with store.write() as tx:
+        goal = _goal(tx, goal_id)
+        if goal["status"] in GOAL_TERMINAL:
+            raise ControlError(f"goal {goal_id} is already {goal['status']}")
+        open_steps = tx.all(
+            "SELECT id, status FROM steps WHERE goal_id = ? AND status IN"
+            " ('pending', 'ready', 'running', 'waiting_approval', 'retry_wait', 'unknown')",
+            (goal_id,),
+        )
+        for step in open_steps:
+            tx.set_status(
+                "step",
+                step["id"],
+                step["status"],
+                S.CANCELLED,
+                finished_at=tx.now,
+                lease_owner=None,
+                lease_expires=None,
+                error="cancelled by the user",
+            )
+        for action in tx.all(
+            "SELECT id, status FROM actions WHERE goal_id = ? AND status IN"
+            " ('awaiting_approval', 'approved')",
+            (goal_id,),
+        ):
+            new = A.REJECTED if action["status"] == A.AWAITING_APPROVAL else A.FAILED
+            tx.set_status(
+                "action",
+                action["id"],
+                action["status"],
+                new,
+                finished_at=tx.now,
+                error="cancelled by the user",
+            )
+        tx.execute(
+            "UPDATE approvals SET status = 'cancelled', decided_at = ? WHERE goal_id = ?"
+            " AND status = 'pending'",
+            (tx.now, goal_id),
+        )
+        set_goal_status(tx, goal_id, G.CANCELLED, message="cancelled by the user")
+        tx.event(
+            "goal.cancelled", f"goal cancelled ({len(open_steps)} open steps)", goal_id=goal_id
+        )
+        return len(open_steps)
+
+
+def _reset_step(tx: Tx, step: Row) -> None:
+    deps = tx.all(
+        "SELECT s.status FROM step_deps d JOIN steps s ON s.id = d.depends_on WHERE d.step_id = ?",
+        (step["id"],),
+    )
+    new = S.READY if all(d["status"] in STEP_DONE for d in deps) else S.PENDING
+    tx.set_status(
+        "step",
+        step["id"],
+        step["status"],
+        new,
+        attempt=0,
+        error=None,
+        finished_at=None,
+        next_attempt_at=None,
+        wait_reason=None,
+    )
+
+
+def retry(store: Store, goal_id: int, step_key: str | None = None) -> int:
+    """Make failed or cancelled steps runnable again; return how many."""
+    with store.write() as tx:
+        goal = _goal(tx, goal_id)
+        if goal["status"] == G.COMPLETED:
+            raise ControlError(f"goal {goal_id} is completed; add it again to run it again")
+        sql = (
+            "SELECT * FROM steps WHERE goal_id = ? AND plan_version = ?"
+            " AND status IN ('failed', 'cancelled')"
+        )
+        params: list[object] = [goal_id, goal["plan_version"]]
+        if step_key is not None:
+            sql += " AND key = ?"
+            params.append(step_key)
+        steps = tx.all(sql, params)
+        if not steps:
+            what = f"step '{step_key}'" if step_key else "no step"
+            raise ControlError(f"goal {goal_id}: {what} is not failed or cancelled")
+        for step in steps:
+            _reset_step(tx, step)
+        if goal["status"] in (G.FAILED, G.CANCELLED):
+            set_goal_status(tx, goal_id, G.RUNNING if goal["started_at"] else G.QUEUED)
+        tx.event("goal.retried", f"{len(steps)} step(s) will run again", goal_id=goal_id)
+        settle_goal(tx, goal_id)
+        return len(steps)
+
+
+def _pending_approval(tx: Tx, approval_id: int) -> Row:
+    row = tx.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    if row is None:
+        raise ControlError(f"no approval {approval_id}")
+    if row["status"] != "pending":
+        raise ControlError(f"approval {approval_id} is already {row['status']}")
+    return row
+
+
+def _decide(
+    tx: Tx, approval: Row, status: str, by: str, reason: str | None, choice: str | None
+) -> None:
+    tx.execute(
+        "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, reason = ?,"
+        " choice = ? WHERE id = ? AND status = 'pending'",
+        (status, tx.now, by, reason, choice, approval["id"]),
+    )
+
+
+def approve(store: Store, approval_id: int, *, choice: str | None = None, by: str = "user") -> str:
+    """Approve a pending item; for an interrupted action, ``choice`` is run_again|mark_done|skip."""
+    with store.write() as tx:
+        approval = _pending_approval(tx, approval_id)
+        ids = {
+            "goal_id": approval["goal_id"],
+            "step_id": approval["step_id"],
+            "action_id": approval["action_id"],
+        }
+        if approval["kind"] == "action":
+            _decide(tx, approval, "approved", by, None, None)
+            tx.set_status("action", approval["action_id"], A.AWAITING_APPROVAL, A.APPROVED)
+            tx.set_status(
+                "step", approval["step_id"], S.WAITING_APPROVAL, S.READY, wait_reason="approved"
+            )
+            tx.event("approval.approved", f"approval {approval_id} approved by {by}", **ids)
+            settle_goal(tx, approval["goal_id"])
+            return "approved"
+        if approval["kind"] == "unknown":
+            choice = choice or "run_again"
+            if choice not in UNKNOWN_CHOICES:
+                raise ControlError(f"choice must be one of {', '.join(UNKNOWN_CHOICES)}")
+            _decide(tx, approval, "approved", by, None, choice)
+            _resolve_unknown(tx, approval, choice)
+            tx.event(
+                "approval.approved",
+                f"approval {approval_id}: {choice} (by {by})",
+                **ids,
+                choice=choice,
+            )
+            settle_goal(tx, approval["goal_id"])
+            return choice
+        raise ControlError(
+            f"approval {approval_id} is of kind {approval['kind']}, "
+            "which this version cannot decide"
+        )
+
+
+def _resolve_unknown(tx: Tx, approval: Row, choice: str) -> None:
+    step_id, action_id = approval["step_id"], approval["action_id"]
+    step = tx.one("SELECT * FROM steps WHERE id = ?", (step_id,))
+    assert step is not None
+    if choice == "run_again":
+        tx.set_status(
+            "action",
+            action_id,
+            A.UNKNOWN,
+            A.FAILED,
+            finished_at=tx.now,
+            error="interrupted; the user chose to run it again",
+        )
+        tx.set_status("step", step_id, S.UNKNOWN, S.READY, wait_reason=None)
+    elif choice == "mark_done":
+        result = {"output": "(interrupted; marked done by the user)", "data": {}}
+        tx.set_status(
+            "action",
+            action_id,
+            A.UNKNOWN,
+            A.SUCCEEDED,
+            finished_at=tx.now,
+            result=json.dumps(result),
+        )
+        tx.set_status(
+            "step",
+            step_id,
+            S.UNKNOWN,
+            S.COMPLETED,
+            wait_reason=None,
+            result=json.dumps(result),
+            finished_at=tx.now,
+        )
+        promote_dependents(tx, step_id)
+    else:
+        tx.set_status(
+            "action",
+            action_id,
+            A.UNKNOWN,
+            A.FAILED,
+            finished_at=tx.now,
+            error="interrupted; the user chose to skip it",
+        )
+        tx.set_status("step", step_id, S.UNKNOWN, S.SKIPPED, wait_reason=None, finished_at=tx.now)
+        promote_dependents(tx, step_id)
+
+
+def reject(store: Store, approval_id: int, *, reason: str | None = None, by: str = "user") -> None:
+    """Reject a pending item; the action never runs and its step fails with the reason."""
+    reason = (reason or "").strip() or "no reason given"
+    with store.write() as tx:
+        approval = _pending_approval(tx, approval_id)
+        ids = {
+            "goal_id": approval["goal_id"],
+            "step_id": approval["step_id"],
+            "action_id": approval["action_id"],
+        }
+        _decide(tx, approval, "rejected", by, reason, None)
+        step = tx.one("SELECT * FROM steps WHERE id = ?", (approval["step_id"],))
+        assert step is not None
+        if approval["kind"] == "action":
+            tx.set_status(
+                "action",
+                approval["action_id"],
+                A.AWAITING_APPROVAL,
+                A.REJECTED,
+                finished_at=tx.now,
+                error=f"rejected: {reason}",
+            )
+            old = S.WAITING_APPROVAL
+        else:
+            tx.set_status(
+                "action",
+                approval["action_id"],
+                A.UNKNOWN,
+                A.FAILED,
+                finished_at=tx.now,
+                error=f"interrupted; not run again: {reason}",
+            )
+            old = S.UNKNOWN
+        tx.event("approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids)
+        tx.set_status(
+            "step",
+            step["id"],
+            old,
+            S.FAILED,
+            error=f"rejected: {reason}",
+            finished_at=tx.now,
+            wait_reason=None,
+        )
+        tx.event(
+            "step.failed",
+            f"step '{step['key']}' failed: rejected: {reason}",
+            goal_id=step["goal_id"],
+            step_id=step["id"],
+        )
+        settle_goal(tx, approval["goal_id"])

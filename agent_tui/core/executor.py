@@ -1,0 +1,559 @@
+"""The executor: an APScheduler ``AsyncIOScheduler`` on the running loop that claims and runs steps.
+
+Used unchanged by the TUI, ``agent-tui worker`` and ``agent-tui serve``. Dispatch runs at once when
+something may have become runnable (``wake``), every second as a safety net, and whenever
+``PRAGMA data_version`` shows that another process committed. Nothing here fails silently: every
+exception in background work becomes an event, a state with its reason, and a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
+
+from agent_tui import paths
+from agent_tui.config import Settings
+from agent_tui.core import runs
+from agent_tui.core.events import OutputChunk, Sink
+from agent_tui.core.output import OutputWriter
+from agent_tui.core.policy import decide
+from agent_tui.core.schedules import run_due_schedules
+from agent_tui.core.states import StepStatus
+from agent_tui.core.store import Event, Row, StaleState, Store
+from agent_tui.core.templates import TemplateError, render
+from agent_tui.core.tools.base import Tool, ToolContext, ToolError, ToolResult, TransientToolError
+from agent_tui.core.tools.registry import get_tool
+
+log = logging.getLogger("agent_tui.executor")
+
+S = StepStatus
+
+
+@dataclass
+class RunningStep:
+    """A step this process is running."""
+
+    step: Row
+    task: asyncio.Task[None] | None = None
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Executor:
+    """Claims ready steps from the shared database and runs them with real tools."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        kind: str = "worker",
+        max_parallel: int | None = None,
+        sinks: list[Sink] | None = None,
+        output_dir: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.kind = kind
+        self.max_parallel = max_parallel or settings.executor.max_parallel
+        self.sinks: list[Sink] = list(sinks or [])
+        self.output_dir = output_dir or paths.outputs_dir()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.running: dict[int, RunningStep] = {}
+        self.scheduler: AsyncIOScheduler | None = None
+        self.stopping = False
+        self.errors = 0
+        self._data_version = 0
+        self._changed = asyncio.Event()
+        self._retry_at: float | None = None
+        self._schedule_at: float | None = None
+        store.listeners.append(self._on_event)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Register this process, recover dead processes' steps, start the jobs, dispatch."""
+        loop = asyncio.get_running_loop()
+        with self.store.write() as tx:
+            tx.execute(
+                "INSERT OR REPLACE INTO workers (id, pid, host, kind, started_at,"
+                " heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (self.owner, os.getpid(), socket.gethostname(), self.kind, tx.now, tx.now),
+            )
+            tx.event("executor.started", f"{self.kind} executor started ({self.owner})")
+        self._data_version = self.store.data_version()
+        ex = self.settings.executor
+        sched = AsyncIOScheduler(event_loop=loop)
+        self.scheduler = sched
+        common: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        sched.add_job(self._guard(self._tick), "interval", seconds=1, id="tick", **common)
+        sched.add_job(
+            self._guard(self._watch),
+            "interval",
+            seconds=ex.watch_interval_ms / 1000,
+            id="watch",
+            **common,
+        )
+        sched.add_job(
+            self._guard(self._heartbeat),
+            "interval",
+            seconds=ex.heartbeat_seconds,
+            id="heartbeat",
+            **common,
+        )
+        sched.add_job(
+            self._guard(self._reap),
+            "interval",
+            seconds=max(1.0, ex.lease_seconds / 3),
+            id="reap",
+            next_run_time=datetime.now().astimezone(),
+            **common,
+        )
+        sched.start()
+        self.wake()
+
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Stop claiming; let running steps finish for ``grace`` seconds, then kill and recover."""
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        tasks = [r.task for r in self.running.values() if r.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            if pending:
+                for running in self.running.values():
+                    running.cancelled.set()
+                await asyncio.wait(pending, timeout=self.settings.shell.kill_grace + 5)
+        try:
+            with self.store.write() as tx:
+                tx.execute(
+                    "UPDATE steps SET lease_expires = 0 WHERE lease_owner = ?"
+                    " AND status = 'running'",
+                    (self.owner,),
+                )
+                runs.recover_expired(tx)
+                tx.execute("DELETE FROM workers WHERE id = ?", (self.owner,))
+                tx.event("executor.stopped", f"{self.kind} executor stopped ({self.owner})")
+        except Exception:
+            log.exception("could not record the executor's stop")
+        if self._on_event in self.store.listeners:
+            self.store.listeners.remove(self._on_event)
+
+    def wake(self) -> None:
+        """Dispatch as soon as possible (something may have become runnable)."""
+        if self.scheduler is None or self.stopping:
+            return
+        self.scheduler.add_job(
+            self._guard(self._dispatch),
+            id="dispatch-now",
+            replace_existing=True,
+            max_instances=100,
+            misfire_grace_time=None,
+            next_run_time=datetime.now().astimezone(),
+        )
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        self._changed.set()
+        for sink in self.sinks:
+            try:
+                sink.on_event(event)
+            except Exception:
+                log.exception("an event sink failed")
+
+    def _on_output(self, chunk: OutputChunk) -> None:
+        for sink in self.sinks:
+            try:
+                sink.on_output(chunk)
+            except Exception:
+                log.exception("an output sink failed")
+
+    def _guard(
+        self, job: Callable[[], Coroutine[Any, Any, None]]
+    ) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def guarded() -> None:
+            if self.stopping:
+                return
+            try:
+                await job()
+            except Exception as exc:
+                self._report_error(f"{job.__name__.strip('_')} failed", exc)
+
+        guarded.__name__ = job.__name__
+        return guarded
+
+    def _report_error(self, what: str, exc: BaseException) -> None:
+        self.errors += 1
+        log.error("%s: %s", what, exc, exc_info=exc)
+        try:
+            with self.store.write() as tx:
+                tx.event("executor.error", f"{what}: {type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("could not record an executor error")
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        if self._schedule_due():
+            with self.store.write() as tx:
+                run_due_schedules(tx, max_attempts=self.settings.retry.max_attempts)
+        await self._dispatch()
+
+    def _schedule_due(self) -> bool:
+        row = self.store.one("SELECT min(next_run_at) AS t FROM schedules WHERE enabled = 1")
+        return bool(row and row["t"] is not None and row["t"] <= self.store.clock())
+
+    async def _watch(self) -> None:
+        version = self.store.data_version()
+        if version == self._data_version:
+            return
+        self._data_version = version
+        self._changed.set()
+        self._check_lost()
+        self.wake()
+
+    async def _heartbeat(self) -> None:
+        with self.store.write() as tx:
+            runs.renew_leases(tx, self.owner, self.settings.executor.lease_seconds)
+        self._check_lost()
+
+    async def _reap(self) -> None:
+        with self.store.write() as tx:
+            notes = runs.recover_expired(tx)
+        for note in notes:
+            log.warning(note)
+        if notes:
+            self.wake()
+
+    def _check_lost(self) -> None:
+        """Cancel local work whose step was cancelled or taken over by another process."""
+        if not self.running:
+            return
+        ids = list(self.running)
+        marks = ",".join("?" for _ in ids)
+        rows = self.store.all(
+            f"SELECT id FROM steps WHERE id IN ({marks}) AND NOT (status = 'running'"
+            " AND lease_owner = ?)",
+            [*ids, self.owner],
+        )
+        for row in rows:
+            running = self.running.get(row["id"])
+            if running is not None and not running.cancelled.is_set():
+                running.cancelled.set()
+
+    async def _dispatch(self) -> None:
+        if self.stopping or self.store.setting("paused", False):
+            return
+        capacity = self.max_parallel - len(self.running)
+        if capacity <= 0 or not self._work_waiting():
+            return
+        ex = self.settings.executor
+        limits = runs.ClaimLimits(
+            self.max_parallel,
+            ex.per_goal_parallel,
+            ex.lease_seconds,
+            self.settings.limits.daily_executions,
+        )
+        with self.store.write() as tx:
+            runs.promote_due_retries(tx)
+            self._hold_text_goals(tx)
+            claimed = runs.claim(tx, self.owner, limits, capacity)
+        for step in claimed:
+            running = RunningStep(step)
+            self.running[step["id"]] = running
+            running.task = asyncio.create_task(self._run_step(running), name=f"step-{step['id']}")
+        self._arm_retry_timer()
+
+    def _work_waiting(self) -> bool:
+        row = self.store.conn.execute(
+            "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready')"
+            " OR EXISTS(SELECT 1 FROM steps WHERE status = 'retry_wait' AND next_attempt_at <= ?)"
+            " OR EXISTS(SELECT 1 FROM goals WHERE status = 'queued' AND source = 'text')",
+            (self.store.clock(),),
+        ).fetchone()
+        return bool(row[0])
+
+    def _hold_text_goals(self, tx: Any) -> None:
+        rows = tx.all("SELECT id FROM goals WHERE status = 'queued' AND source = 'text'")
+        if not rows:
+            return
+        if self.settings.model:
+            reason, message = (
+                "planner",
+                (
+                    f"model {self.settings.model} is configured, but planning free text into steps "
+                    "is not in this version yet; write a recipe (see examples/) to run it now"
+                ),
+            )
+        else:
+            reason, message = (
+                "no model",
+                (
+                    "no model is configured: set AGENT_TUI_MODEL (for example "
+                    'anthropic/claude-sonnet-4-5) or `model = "..."` in config.toml, or start '
+                    "Ollama; recipes run without a model"
+                ),
+            )
+        for row in rows:
+            tx.set_status(
+                "goal", row["id"], "queued", "waiting", wait_reason=reason, status_message=message
+            )
+            tx.event("goal.waiting", message, goal_id=row["id"], reason=reason)
+
+    def _arm_retry_timer(self) -> None:
+        row = self.store.one(
+            "SELECT min(next_attempt_at) AS t FROM steps WHERE status = 'retry_wait'"
+        )
+        when = row["t"] if row else None
+        if when is None or self.scheduler is None or self.stopping:
+            return
+        if (
+            self._retry_at is not None
+            and self._retry_at <= when
+            and self._retry_at > (self.store.clock())
+        ):
+            return
+        self._retry_at = when
+        self.scheduler.add_job(
+            self._guard(self._retry_due),
+            "date",
+            id="retry-timer",
+            replace_existing=True,
+            misfire_grace_time=None,
+            run_date=datetime.fromtimestamp(when).astimezone(),
+        )
+
+    async def _retry_due(self) -> None:
+        self._retry_at = None
+        await self._dispatch()
+
+    # -- running one step --------------------------------------------------------------------
+
+    async def _run_step(self, running: RunningStep) -> None:
+        step = running.step
+        try:
+            await self._run_tool_step(running)
+        except StaleState as exc:
+            log.info("step %s: %s", step["id"], exc)
+        except Exception as exc:
+            self._report_error(f"step '{step['key']}' (goal {step['goal_id']}) crashed", exc)
+            try:
+                with self.store.write() as tx:
+                    current = tx.one("SELECT status FROM steps WHERE id = ?", (step["id"],))
+                    if current and current["status"] == S.RUNNING:
+                        runs.fail_step(tx, step, f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("could not record the failure of step %s", step["id"])
+        finally:
+            self.running.pop(step["id"], None)
+            self._changed.set()
+            self.wake()
+
+    def _fail_before_action(self, step: Row, error: str) -> None:
+        with self.store.write() as tx:
+            runs.fail_step(tx, step, error)
+
+    async def _run_tool_step(self, running: RunningStep) -> None:
+        step = running.step
+        tool = get_tool(step["tool"] or "")
+        if tool is None:
+            self._fail_before_action(step, f"unknown tool '{step['tool']}'")
+            return
+        goal = self.store.one("SELECT * FROM goals WHERE id = ?", (step["goal_id"],))
+        assert goal is not None
+        workspace = Path(goal["workspace"])
+        approved = self.store.one(
+            "SELECT * FROM actions WHERE step_id = ? AND status = 'approved' ORDER BY id DESC"
+            " LIMIT 1",
+            (step["id"],),
+        )
+        if approved is not None:
+            action_id, raw_args = approved["id"], json.loads(approved["args"])
+        else:
+            proposed = self._propose(step, goal, tool, workspace)
+            if proposed is None:
+                return
+            action_id, raw_args = proposed
+        try:
+            args = tool.parse(raw_args)
+        except ValidationError as exc:
+            raise ToolError(f"arguments no longer valid: {exc}") from exc
+        workspace.mkdir(parents=True, exist_ok=True)
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, step["id"], self.owner)
+            runs.start_action(tx, action_id, self.owner)
+            tx.event(
+                "action.running",
+                f"{tool.name}: {tool.preview(args, workspace)}",
+                goal_id=step["goal_id"],
+                step_id=step["id"],
+                action_id=action_id,
+            )
+        writer = OutputWriter(
+            self.store,
+            goal_id=step["goal_id"],
+            step_id=step["id"],
+            action_id=action_id,
+            cap=self.settings.limits.output_cap_bytes,
+            log_dir=self.output_dir,
+            on_chunk=self._on_output,
+        )
+        ctx = ToolContext(
+            workspace=workspace,
+            emit=writer.emit,
+            goal_id=step["goal_id"],
+            step_id=step["id"],
+            action_id=action_id,
+            cancelled=running.cancelled,
+            save_document=self._document_saver(step, action_id),
+            settings=self.settings,
+        )
+        try:
+            result = await tool.run(args, ctx)
+        except ToolError as exc:
+            result = ToolResult(ok=False, error=str(exc), transient=_is_transient(exc))
+        except asyncio.CancelledError:
+            result = ToolResult(ok=False, error="cancelled")
+        except Exception as exc:
+            log.exception("tool %s crashed", tool.name)
+            result = ToolResult(ok=False, error=f"{tool.name} crashed: {type(exc).__name__}: {exc}")
+        finally:
+            writer.close()
+        cancelled = running.cancelled.is_set()
+        outcome = runs.Outcome(
+            ok=result.ok and not cancelled,
+            output=result.output,
+            data=result.data,
+            error=result.error or ("cancelled" if cancelled else None),
+            transient=result.transient and not cancelled,
+            cancelled=cancelled,
+        )
+        retry = self.settings.retry
+        delay = runs.backoff_delay(step["attempt"], retry.base_delay, retry.factor, retry.max_delay)
+        with self.store.write() as tx:
+            runs.finish_action(tx, action_id, step, outcome, retry_delay=delay)
+
+    def _propose(
+        self, step: Row, goal: Row, tool: Tool, workspace: Path
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Render arguments, apply the policy and record the action; ``None`` if it must not run."""
+        with self.store.write() as tx:
+            results = runs.dependency_results(tx, step["id"])
+        try:
+            raw_args = render(json.loads(step["args"]), results)
+            args = tool.parse(raw_args)
+        except TemplateError as exc:
+            self._fail_before_action(step, f"template: {exc}")
+            return None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            self._fail_before_action(step, f"{tool.name} args.{where}: {err['msg']}")
+            return None
+        try:
+            preview = tool.preview(args, workspace)
+        except ToolError as exc:
+            self._fail_before_action(step, str(exc))
+            return None
+        verdict = decide(
+            tool.name, tool.default_decision, raw_args, self.settings, step["approval"]
+        )
+        dry_run = bool(goal["dry_run"]) or bool(self.store.setting("dry_run", False))
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, step["id"], self.owner)
+            action_id, next_move = runs.propose_action(
+                tx,
+                step,
+                tool=tool.name,
+                args=raw_args,
+                side_effects=tool.side_effects,
+                decision=verdict.decision,
+                reason=verdict.reason,
+                preview=preview,
+                dry_run=dry_run,
+            )
+        return (action_id, raw_args) if next_move == "run" else None
+
+    def _document_saver(
+        self, step: Row, action_id: int
+    ) -> Callable[[str, str, str], tuple[int, int]]:
+        def save(name: str, content: str, mime: str) -> tuple[int, int]:
+            with self.store.write() as tx:
+                row = tx.one(
+                    "SELECT max(version) AS v FROM artifacts WHERE goal_id = ? AND name = ?",
+                    (step["goal_id"], name),
+                )
+                version = (row["v"] or 0) + 1 if row else 1
+                artifact_id = tx.insert(
+                    "artifacts",
+                    {
+                        "goal_id": step["goal_id"],
+                        "step_id": step["id"],
+                        "action_id": action_id,
+                        "name": name,
+                        "version": version,
+                        "mime": mime,
+                        "content": content,
+                        "created_at": tx.now,
+                    },
+                )
+                tx.event(
+                    "artifact.saved",
+                    f"document '{name}' saved (version {version})",
+                    goal_id=step["goal_id"],
+                    step_id=step["id"],
+                    action_id=action_id,
+                    artifact_id=artifact_id,
+                )
+            return artifact_id, version
+
+        return save
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def is_idle(self) -> bool:
+        """Nothing ready (and claimable), running or in retry wait, in any process."""
+        if self.running:
+            return False
+        paused = bool(self.store.setting("paused", False))
+        row = self.store.conn.execute(
+            "SELECT EXISTS(SELECT 1 FROM steps WHERE status IN ('running', 'retry_wait'))"
+            " OR (? = 0 AND EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
+            "      WHERE s.status = 'ready' AND g.status IN ('queued', 'running')"
+            "      AND g.archived = 0))"
+            " OR (? = 0 AND EXISTS(SELECT 1 FROM goals WHERE status = 'queued'"
+            "      AND source = 'text'))",
+            (int(paused), int(paused)),
+        ).fetchone()
+        return not row[0]
+
+    async def run_until_idle(self, settle: float = 0.05) -> None:
+        """Return once :meth:`is_idle` holds twice in a row ``settle`` seconds apart."""
+        while True:
+            self._changed.clear()
+            if self.is_idle():
+                await asyncio.sleep(settle)
+                if self.is_idle():
+                    return
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=0.25)
+            except TimeoutError:
+                pass
+
+
+def _is_transient(exc: ToolError) -> bool:
+    return isinstance(exc, TransientToolError)

@@ -1,0 +1,189 @@
+"""Creating goals (from recipes or free text) and schedules, each in one transaction."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent_tui import paths
+from agent_tui.core.recipes import Recipe, validate_cron
+from agent_tui.core.states import GoalStatus, StepStatus
+from agent_tui.core.store import Store, Tx
+
+
+def _workspace(goal_id: int, recipe: Recipe | None, recipe_path: Path | None) -> str:
+    if recipe is not None and recipe.workspace:
+        raw = Path(recipe.workspace).expanduser()
+        if not raw.is_absolute():
+            raw = (recipe_path.parent if recipe_path else Path.cwd()) / raw
+        return str(raw.resolve())
+    return str(paths.workspaces_dir() / str(goal_id))
+
+
+def insert_recipe_goal(
+    tx: Tx,
+    recipe: Recipe,
+    *,
+    recipe_path: Path | None = None,
+    priority: int | None = None,
+    dry_run: bool = False,
+    schedule_id: int | None = None,
+    max_attempts: int = 3,
+) -> int:
+    """Insert a goal with plan version 1 and its steps; roots are ready, the rest pending."""
+    now = tx.now
+    goal_id = tx.insert(
+        "goals",
+        {
+            "title": recipe.title,
+            "source": "recipe",
+            "recipe_path": str(recipe_path) if recipe_path else None,
+            "recipe": recipe.model_dump_json(),
+            "status": GoalStatus.QUEUED,
+            "priority": priority if priority is not None else recipe.priority,
+            "dry_run": int(dry_run or recipe.dry_run),
+            "max_parallel": recipe.max_parallel,
+            "workspace": "",
+            "schedule_id": schedule_id,
+            "plan_version": 1,
+            "budget": recipe.budget.model_dump_json() if recipe.budget else None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    tx.execute(
+        "UPDATE goals SET workspace = ? WHERE id = ?",
+        (_workspace(goal_id, recipe, recipe_path), goal_id),
+    )
+    steps = [s.model_dump() for s in recipe.steps]
+    tx.insert(
+        "plans",
+        {
+            "goal_id": goal_id,
+            "version": 1,
+            "reason": "recipe",
+            "steps": json.dumps(steps),
+            "created_at": now,
+        },
+    )
+    ids: dict[str, int] = {}
+    for position, spec in enumerate(recipe.steps):
+        ids[spec.id] = tx.insert(
+            "steps",
+            {
+                "goal_id": goal_id,
+                "plan_version": 1,
+                "key": spec.id,
+                "position": position,
+                "title": spec.title or spec.id,
+                "kind": spec.kind,
+                "tool": spec.tool,
+                "args": json.dumps(spec.args),
+                "approval": spec.approval,
+                "status": StepStatus.PENDING if spec.depends_on else StepStatus.READY,
+                "max_attempts": spec.max_attempts or max_attempts,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    for spec in recipe.steps:
+        for dep in spec.depends_on:
+            tx.execute(
+                "INSERT INTO step_deps (step_id, depends_on) VALUES (?, ?)",
+                (ids[spec.id], ids[dep]),
+            )
+    tx.event(
+        "goal.created",
+        f"goal '{recipe.title}' added with {len(steps)} steps",
+        goal_id=goal_id,
+        source="recipe",
+    )
+    return goal_id
+
+
+def add_recipe_goal(store: Store, recipe: Recipe, **kwargs: Any) -> int:
+    with store.write() as tx:
+        return insert_recipe_goal(tx, recipe, **kwargs)
+
+
+def add_text_goal(store: Store, text: str, *, priority: int = 5, dry_run: bool = False) -> int:
+    """Store a free-text goal; the executor plans it when a model is available."""
+    text = text.strip()
+    if not text:
+        raise ValueError("the goal text is empty")
+    title = text.splitlines()[0][:80]
+    with store.write() as tx:
+        goal_id = tx.insert(
+            "goals",
+            {
+                "title": title,
+                "source": "text",
+                "text": text,
+                "status": GoalStatus.QUEUED,
+                "priority": priority,
+                "dry_run": int(dry_run),
+                "workspace": "",
+                "created_at": tx.now,
+                "updated_at": tx.now,
+            },
+        )
+        tx.execute(
+            "UPDATE goals SET workspace = ? WHERE id = ?",
+            (_workspace(goal_id, None, None), goal_id),
+        )
+        tx.event("goal.created", f"goal '{title}' added", goal_id=goal_id, source="text")
+    return goal_id
+
+
+def next_fire(cron: str, after: float) -> float:
+    """The first time after ``after`` (epoch seconds) that ``cron`` fires, in local time."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(cron)
+    start = datetime.fromtimestamp(after).astimezone()
+    fire = trigger.get_next_fire_time(None, start)
+    assert fire is not None
+    if fire.timestamp() <= after:
+        fire = trigger.get_next_fire_time(fire, fire.replace(microsecond=0) + _SECOND)
+        assert fire is not None
+    return fire.timestamp()
+
+
+_SECOND = timedelta(seconds=1)
+
+
+def add_schedule(
+    store: Store,
+    recipe: Recipe,
+    cron: str,
+    *,
+    recipe_path: Path | None = None,
+    priority: int | None = None,
+    dry_run: bool = False,
+) -> tuple[int, float]:
+    """Store a schedule that spawns a run of ``recipe`` at each cron time; return id and next run."""
+    validate_cron(cron)
+    with store.write() as tx:
+        next_run = next_fire(cron, tx.now)
+        schedule_id = tx.insert(
+            "schedules",
+            {
+                "title": recipe.title,
+                "cron": cron,
+                "recipe": recipe.model_dump_json(),
+                "recipe_path": str(recipe_path) if recipe_path else None,
+                "priority": priority if priority is not None else recipe.priority,
+                "dry_run": int(dry_run or recipe.dry_run),
+                "next_run_at": next_run,
+                "created_at": tx.now,
+            },
+        )
+        tx.event(
+            "schedule.created",
+            f"schedule '{recipe.title}' ({cron}) added",
+            schedule_id=schedule_id,
+            next_run_at=next_run,
+        )
+    return schedule_id, next_run

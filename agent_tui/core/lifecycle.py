@@ -1,0 +1,119 @@
+"""Goal-level bookkeeping shared by the executor and user commands: settle a goal from its steps."""
+
+from __future__ import annotations
+
+from agent_tui.core.states import GOAL_TERMINAL, GoalStatus, StepStatus
+from agent_tui.core.store import Row, Tx
+
+G, S = GoalStatus, StepStatus
+
+# Waiting reasons that only a decision clears (settle may lift them when work becomes possible).
+SETTLED_REASONS = {None, "approval"}
+
+
+def step_counts(tx: Tx, goal_id: int, plan_version: int) -> dict[str, int]:
+    rows = tx.all(
+        "SELECT status, count(*) AS n FROM steps WHERE goal_id = ? AND plan_version = ?"
+        " GROUP BY status",
+        (goal_id, plan_version),
+    )
+    return {r["status"]: r["n"] for r in rows}
+
+
+def settle_goal(tx: Tx, goal_id: int) -> None:
+    """Bring a goal's status in line with its steps: completed, failed, waiting or running."""
+    goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    if goal is None or goal["status"] in GOAL_TERMINAL or goal["status"] == G.PAUSED:
+        return
+    if goal["plan_version"] == 0:
+        return
+    counts = step_counts(tx, goal_id, goal["plan_version"])
+    total = sum(counts.values())
+    status = goal["status"]
+    if counts.get(S.FAILED):
+        failed = tx.one(
+            "SELECT key, error FROM steps WHERE goal_id = ? AND plan_version = ? AND status = ?"
+            " ORDER BY finished_at DESC LIMIT 1",
+            (goal_id, goal["plan_version"], S.FAILED),
+        )
+        assert failed is not None
+        message = f"step '{failed['key']}' failed: {failed['error']}"
+        _goal_to(tx, goal, G.FAILED, message=message, finished_at=tx.now)
+        tx.event("goal.failed", message, goal_id=goal_id)
+        return
+    done = counts.get(S.COMPLETED, 0) + counts.get(S.SKIPPED, 0)
+    if total and done == total:
+        _goal_to(tx, goal, G.COMPLETED, message=None, finished_at=tx.now)
+        tx.event("goal.completed", f"goal '{goal['title']}' completed", goal_id=goal_id)
+        return
+    active = sum(counts.get(s, 0) for s in (S.READY, S.RUNNING, S.RETRY_WAIT))
+    blocked = counts.get(S.WAITING_APPROVAL, 0) + counts.get(S.UNKNOWN, 0)
+    if goal["wait_reason"] not in SETTLED_REASONS:
+        return
+    if active:
+        if status == G.WAITING:
+            _goal_to(tx, goal, G.RUNNING, message=None)
+            tx.event("goal.resumed", "work can go on", goal_id=goal_id)
+    elif blocked and status in (G.RUNNING, G.QUEUED):
+        message = f"{blocked} step(s) wait for a decision in the approvals queue"
+        _goal_to(tx, goal, G.WAITING, reason="approval", message=message)
+        tx.event("goal.waiting", message, goal_id=goal_id, reason="approval")
+
+
+def _goal_to(
+    tx: Tx,
+    goal: Row,
+    new: str,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    finished_at: float | None = None,
+) -> None:
+    fields: dict[str, object] = {"wait_reason": reason, "status_message": message}
+    if finished_at is not None:
+        fields["finished_at"] = finished_at
+    tx.set_status("goal", goal["id"], goal["status"], new, **fields)
+    goal["status"] = new
+    if new in (G.COMPLETED, G.FAILED) and goal.get("schedule_id"):
+        record_schedule_outcome(tx, goal["schedule_id"], goal["id"], new)
+
+
+def record_schedule_outcome(tx: Tx, schedule_id: int, goal_id: int, status: str) -> None:
+    """A scheduled run ended: remember its status and count consecutive failures."""
+    streak = "0" if status == G.COMPLETED else "failure_streak + 1"
+    tx.execute(
+        f"UPDATE schedules SET last_status = ?, failure_streak = {streak}"
+        " WHERE id = ? AND last_goal_id = ?",
+        (status, schedule_id, goal_id),
+    )
+
+
+def set_goal_status(
+    tx: Tx, goal_id: int, new: str, *, reason: str | None = None, message: str | None = None
+) -> Row:
+    """Move a goal to ``new`` (checked) and return the row as it was."""
+    goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    if goal is None:
+        raise LookupError(f"no goal {goal_id}")
+    old = dict(goal)
+    fields: dict[str, object] = {"wait_reason": reason, "status_message": message}
+    if new in GOAL_TERMINAL:
+        fields["finished_at"] = tx.now
+    tx.set_status("goal", goal_id, goal["status"], new, **fields)
+    return old
+
+
+def promote_dependents(tx: Tx, step_id: int) -> int:
+    """Make ready every pending step whose dependencies are now all done; return how many."""
+    cur = tx.execute(
+        """
+        UPDATE steps SET status = 'ready', updated_at = ?
+        WHERE status = 'pending'
+          AND id IN (SELECT step_id FROM step_deps WHERE depends_on = ?)
+          AND NOT EXISTS (
+            SELECT 1 FROM step_deps d JOIN steps s2 ON s2.id = d.depends_on
+            WHERE d.step_id = steps.id AND s2.status NOT IN ('completed', 'skipped'))
+        """,
+        (tx.now, step_id),
+    )
+    return cur.rowcount

@@ -1,0 +1,211 @@
+"""Recipes: goals with explicit steps, written in TOML, validated completely before anything is stored.
+
+Every problem is a :class:`RecipeError` whose one-line message names the file, the step and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent_tui.core.templates import TemplateError, references
+from agent_tui.core.tools.registry import get_tool
+
+STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+MAX_STEPS = 500
+
+
+class RecipeError(Exception):
+    """A recipe that cannot be used."""
+
+
+class Budget(BaseModel):
+    """Limits for one goal (enforced by the agent work; stored now)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_usd: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    max_seconds: float | None = Field(None, gt=0)
+    max_iterations: int | None = Field(None, gt=0)
+
+
+class StepSpec(BaseModel):
+    """One step of a recipe."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title: str | None = None
+    kind: Literal["tool"] = "tool"
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    approval: Literal["ask"] | None = None
+    max_attempts: int | None = Field(None, ge=1, le=100)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not STEP_ID.match(value):
+            raise ValueError("must start with a letter and use only letters, digits, - and _")
+        return value
+
+
+class Recipe(BaseModel):
+    """A validated recipe."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    priority: int = Field(5, ge=1, le=10)
+    schedule: str | None = None
+    workspace: str | None = None
+    dry_run: bool = False
+    max_parallel: int | None = Field(None, ge=1, le=256)
+    budget: Budget | None = None
+    steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
+
+
+def _pydantic_message(exc: ValidationError, data: dict[str, Any]) -> str:
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    prefix = ""
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+        steps = data.get("steps") or []
+        sid = (
+            steps[loc[1]].get("id")
+            if loc[1] < len(steps) and isinstance(steps[loc[1]], dict)
+            else None
+        )
+        prefix = f"step '{sid}': " if sid else f"step #{loc[1] + 1}: "
+        loc = loc[2:]
+    key = ".".join(str(p) for p in loc) or "recipe"
+    if err["type"] == "extra_forbidden":
+        return f"{prefix}unknown key '{key}'"
+    if err["type"] == "missing":
+        return f"{prefix}missing required key '{key}'"
+    return f"{prefix}{key}: {err['msg']}"
+
+
+def validate_cron(expr: str) -> None:
+    """Raise ``ValueError`` unless ``expr`` is a five-field cron expression."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expr.split()) != 5:
+        raise ValueError(f"cron expression '{expr}' needs 5 fields (minute hour day month weekday)")
+    CronTrigger.from_crontab(expr)
+
+
+def _check_graph(recipe: Recipe) -> None:
+    ids: dict[str, StepSpec] = {}
+    for step in recipe.steps:
+        if step.id in ids:
+            raise RecipeError(f"step '{step.id}': duplicate step id")
+        ids[step.id] = step
+    for step in recipe.steps:
+        for dep in step.depends_on:
+            if dep == step.id:
+                raise RecipeError(f"step '{step.id}': depends on itself")
+            if dep not in ids:
+                raise RecipeError(f"step '{step.id}': depends on unknown step '{dep}'")
+    state: dict[str, int] = {}
+    trail: list[str] = []
+
+    def visit(sid: str) -> None:
+        state[sid] = 1
+        trail.append(sid)
+        for dep in ids[sid].depends_on:
+            if state.get(dep) == 1:
+                cycle = [*trail[trail.index(dep) :], dep]
+                raise RecipeError(f"step '{dep}': dependency cycle {' → '.join(cycle)}")
+            if dep not in state:
+                visit(dep)
+        trail.pop()
+        state[sid] = 2
+
+    for sid in ids:
+        if sid not in state:
+            visit(sid)
+
+
+def ancestors(recipe: Recipe, step_id: str) -> set[str]:
+    """Every step ``step_id`` depends on, directly or not."""
+    by_id = {s.id: s for s in recipe.steps}
+    seen: set[str] = set()
+    todo = list(by_id[step_id].depends_on)
+    while todo:
+        sid = todo.pop()
+        if sid not in seen:
+            seen.add(sid)
+            todo.extend(by_id[sid].depends_on)
+    return seen
+
+
+def _check_steps(recipe: Recipe) -> None:
+    for step in recipe.steps:
+        tool = get_tool(step.tool)
+        if tool is None:
+            from agent_tui.core.tools.registry import builtin_tools
+
+            known = ", ".join(sorted(builtin_tools()))
+            raise RecipeError(f"step '{step.id}': unknown tool '{step.tool}' (known: {known})")
+        try:
+            refs = references(step.args)
+        except TemplateError as exc:
+            raise RecipeError(f"step '{step.id}': {exc}") from None
+        if refs:
+            before = ancestors(recipe, step.id)
+            for ref in refs:
+                if ref.step not in before:
+                    raise RecipeError(
+                        f"step '{step.id}': {{{{ {ref} }}}} refers to step '{ref.step}', which "
+                        "is not among its dependencies (add it to depends_on)"
+                    )
+        try:
+            tool.parse(step.args)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            what = "unknown argument" if err["type"] == "extra_forbidden" else err["msg"]
+            if err["type"] == "missing":
+                what = "missing argument"
+            raise RecipeError(f"step '{step.id}': {step.tool} args.{key}: {what}") from None
+
+
+def parse_recipe(data: dict[str, Any]) -> Recipe:
+    """Validate recipe data (already decoded from TOML or JSON)."""
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(_pydantic_message(exc, data)) from None
+    if recipe.schedule is not None:
+        try:
+            validate_cron(recipe.schedule)
+        except ValueError as exc:
+            raise RecipeError(f"schedule: {exc}") from None
+    _check_graph(recipe)
+    _check_steps(recipe)
+    return recipe
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Read and validate a recipe file; every error message starts with the file name."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(f"recipe {path}: no such file") from None
+    except IsADirectoryError:
+        raise RecipeError(f"recipe {path}: is a directory, not a recipe file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"recipe {path}: cannot read it ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"recipe {path}: TOML syntax error: {exc}") from None
+    try:
+        return parse_recipe(data)
+    except RecipeError as exc:
+        raise RecipeError(f"recipe {path}: {exc}") from None

@@ -1,0 +1,507 @@
+"""The executor's transactions: claim, propose and finish actions, retries, and crash recovery.
+
+Each function takes an open :class:`Tx` (a ``BEGIN IMMEDIATE`` transaction), so a claim or a finish is
+atomic across every process sharing the database.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent_tui.core.lifecycle import promote_dependents, settle_goal
+from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
+from agent_tui.core.store import Row, StaleState, Tx
+
+A, G, S = ActionStatus, GoalStatus, StepStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLimits:
+    """Parallelism limits for one claim, counted across all processes."""
+
+    max_parallel: int
+    per_goal: int
+    lease_seconds: float
+    daily_executions: int = 0
+
+
+def start_of_day(now: float) -> float:
+    day = (
+        datetime.fromtimestamp(now).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    )
+    return day.timestamp()
+
+
+def next_midnight(now: float) -> float:
+    return start_of_day(now) + timedelta(days=1, seconds=1).total_seconds()
+
+
+def executions_today(tx: Tx) -> int:
+    row = tx.one("SELECT count(*) AS n FROM actions WHERE started_at >= ?", (start_of_day(tx.now),))
+    return int(row["n"]) if row else 0
+
+
+def _hold_for_daily_limit(tx: Tx, limit: int) -> None:
+    message = f"the daily limit of {limit} tool executions is reached; work resumes at midnight"
+    rows = tx.all(
+        "SELECT DISTINCT g.id, g.status FROM goals g JOIN steps s ON s.goal_id = g.id"
+        " WHERE s.status = 'ready' AND g.status IN ('queued', 'running')"
+    )
+    for row in rows:
+        tx.set_status(
+            "goal",
+            row["id"],
+            row["status"],
+            G.WAITING,
+            wait_reason="daily limit",
+            status_message=message,
+        )
+        tx.event("goal.waiting", message, goal_id=row["id"], reason="daily limit")
+
+
+def _release_daily_limit(tx: Tx) -> None:
+    for row in tx.all(
+        "SELECT id FROM goals WHERE status = 'waiting' AND wait_reason = ?", ("daily limit",)
+    ):
+        tx.set_status(
+            "goal", row["id"], G.WAITING, G.RUNNING, wait_reason=None, status_message=None
+        )
+        tx.event("goal.resumed", "the daily limit has reset", goal_id=row["id"])
+
+
+def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int) -> list[Row]:
+    """Take up to ``capacity`` ready steps by goal priority then age, within every limit."""
+    if limits.daily_executions:
+        if executions_today(tx) >= limits.daily_executions:
+            _hold_for_daily_limit(tx, limits.daily_executions)
+            return []
+        _release_daily_limit(tx)
+    row = tx.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
+    free = min(capacity, limits.max_parallel - (row["n"] if row else 0))
+    if free <= 0:
+        return []
+    goals = tx.all(
+        """
+        SELECT g.id, g.status, g.max_parallel, g.started_at,
+               (SELECT count(*) FROM steps r WHERE r.goal_id = g.id AND r.status = 'running')
+                 AS running
+        FROM goals g
+        WHERE g.status IN ('queued', 'running') AND g.archived = 0
+          AND EXISTS (SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready')
+        ORDER BY g.priority DESC, g.id
+        """
+    )
+    claimed: list[Row] = []
+    for goal in goals:
+        if free <= 0:
+            break
+        cap = min(limits.per_goal, goal["max_parallel"] or limits.per_goal)
+        room = min(free, cap - goal["running"])
+        if room <= 0:
+            continue
+        steps = tx.all(
+            "SELECT * FROM steps WHERE goal_id = ? AND status = 'ready' ORDER BY position LIMIT ?",
+            (goal["id"], room),
+        )
+        if steps and goal["status"] == G.QUEUED:
+            tx.set_status(
+                "goal", goal["id"], G.QUEUED, G.RUNNING, started_at=goal["started_at"] or tx.now
+            )
+            tx.event("goal.started", "goal started", goal_id=goal["id"])
+        for step in steps:
+            resumed = step["wait_reason"] == "approved"
+            attempt = step["attempt"] if resumed else step["attempt"] + 1
+            tx.set_status(
+                "step",
+                step["id"],
+                S.READY,
+                S.RUNNING,
+                lease_owner=owner,
+                lease_expires=tx.now + limits.lease_seconds,
+                attempt=attempt,
+                wait_reason=None,
+                started_at=step["started_at"] or tx.now,
+            )
+            step.update(status=S.RUNNING, attempt=attempt, lease_owner=owner)
+            if not resumed:
+                tx.event(
+                    "step.started",
+                    f"step '{step['key']}' started (attempt {attempt})",
+                    goal_id=goal["id"],
+                    step_id=step["id"],
+                    attempt=attempt,
+                )
+            claimed.append(step)
+        free -= len(steps)
+    return claimed
+
+
+def promote_due_retries(tx: Tx) -> int:
+    """Retry-wait steps whose time has come become ready."""
+    rows = tx.all(
+        "SELECT id, goal_id, key FROM steps WHERE status = 'retry_wait' AND next_attempt_at <= ?",
+        (tx.now,),
+    )
+    for row in rows:
+        tx.set_status("step", row["id"], S.RETRY_WAIT, S.READY, next_attempt_at=None)
+        tx.event(
+            "step.ready",
+            f"step '{row['key']}' ready to retry",
+            goal_id=row["goal_id"],
+            step_id=row["id"],
+        )
+    return len(rows)
+
+
+def dependency_results(tx: Tx, step_id: int) -> dict[str, dict[str, Any]]:
+    """Output and result of every step ``step_id`` depends on, directly or not, by step key."""
+    rows = tx.all(
+        """
+        WITH RECURSIVE up(id) AS (
+            SELECT depends_on FROM step_deps WHERE step_id = ?
+            UNION SELECT d.depends_on FROM step_deps d JOIN up ON d.step_id = up.id)
+        SELECT s.key, s.result FROM steps s JOIN up ON up.id = s.id
+        """,
+        (step_id,),
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        result = json.loads(row["result"]) if row["result"] else {}
+        out[row["key"]] = {"output": result.get("output", ""), "result": result.get("data", {})}
+    return out
+
+
+def fail_step(tx: Tx, step: Row, error: str, *, old: str = S.RUNNING) -> None:
+    """A step fails for good; its goal fails with it."""
+    tx.set_status(
+        "step",
+        step["id"],
+        old,
+        S.FAILED,
+        error=error,
+        finished_at=tx.now,
+        lease_owner=None,
+        lease_expires=None,
+    )
+    tx.event(
+        "step.failed",
+        f"step '{step['key']}' failed: {error}",
+        goal_id=step["goal_id"],
+        step_id=step["id"],
+    )
+    settle_goal(tx, step["goal_id"])
+
+
+def propose_action(
+    tx: Tx,
+    step: Row,
+    *,
+    tool: str,
+    args: dict[str, Any],
+    side_effects: bool,
+    decision: str,
+    reason: str,
+    preview: str,
+    dry_run: bool,
+) -> tuple[int, str]:
+    """Record a proposed action and apply the policy; return its id and what happens next.
+
+    ``"run"``: approved, the caller starts it. ``"ask"``: an approval row exists and the step waits
+    without holding a slot. ``"deny"``: denied, the step failed. ``"dry_run"``: recorded only.
+    """
+    action_id = tx.insert(
+        "actions",
+        {
+            "goal_id": step["goal_id"],
+            "step_id": step["id"],
+            "attempt": step["attempt"],
+            "tool": tool,
+            "args": json.dumps(args),
+            "side_effects": int(side_effects),
+            "decision": decision,
+            "decision_reason": reason,
+            "preview": preview,
+            "status": A.PROPOSED,
+            "created_at": tx.now,
+        },
+    )
+    ids = {"goal_id": step["goal_id"], "step_id": step["id"], "action_id": action_id}
+    if decision == "deny":
+        tx.set_status(
+            "action", action_id, A.PROPOSED, A.DENIED, finished_at=tx.now, error=f"denied: {reason}"
+        )
+        tx.event("action.denied", f"{tool} denied ({reason}): {preview}", **ids)
+        fail_step(tx, step, f"{tool} denied by policy ({reason})")
+        return action_id, "deny"
+    if dry_run and side_effects:
+        result = {
+            "output": f"[dry run] not executed: {preview}",
+            "data": {"dry_run": True, "would_run": preview},
+        }
+        tx.set_status(
+            "action",
+            action_id,
+            A.PROPOSED,
+            A.DRY_RUN,
+            finished_at=tx.now,
+            result=json.dumps(result),
+        )
+        tx.event("action.dry_run", f"dry run, not executed: {preview}", **ids)
+        complete_step(tx, step, result)
+        return action_id, "dry_run"
+    if decision == "ask":
+        tx.set_status("action", action_id, A.PROPOSED, A.AWAITING_APPROVAL)
+        approval_id = tx.insert(
+            "approvals",
+            {
+                "kind": "action",
+                "goal_id": step["goal_id"],
+                "step_id": step["id"],
+                "action_id": action_id,
+                "status": "pending",
+                "title": f"{tool}: {preview.splitlines()[0][:120] if preview else tool}",
+                "detail": preview,
+                "created_at": tx.now,
+            },
+        )
+        tx.set_status(
+            "step",
+            step["id"],
+            S.RUNNING,
+            S.WAITING_APPROVAL,
+            wait_reason="approval",
+            lease_owner=None,
+            lease_expires=None,
+        )
+        tx.event(
+            "approval.requested",
+            f"approval {approval_id} needed: {preview}",
+            **ids,
+            approval_id=approval_id,
+            reason=reason,
+        )
+        settle_goal(tx, step["goal_id"])
+        return action_id, "ask"
+    tx.set_status("action", action_id, A.PROPOSED, A.APPROVED)
+    return action_id, "run"
+
+
+def start_action(tx: Tx, action_id: int, owner: str) -> None:
+    tx.set_status("action", action_id, A.APPROVED, A.RUNNING, started_at=tx.now, owner=owner)
+
+
+def complete_step(tx: Tx, step: Row, result: dict[str, Any]) -> None:
+    tx.set_status(
+        "step",
+        step["id"],
+        S.RUNNING,
+        S.COMPLETED,
+        result=json.dumps(result),
+        finished_at=tx.now,
+        lease_owner=None,
+        lease_expires=None,
+        error=None,
+    )
+    tx.event(
+        "step.completed",
+        f"step '{step['key']}' completed",
+        goal_id=step["goal_id"],
+        step_id=step["id"],
+    )
+    promote_dependents(tx, step["id"])
+    settle_goal(tx, step["goal_id"])
+
+
+def backoff_delay(attempt: int, base: float, factor: float, cap: float) -> float:
+    """Exponential backoff with full jitter between half and the whole delay."""
+    delay = min(cap, base * factor ** max(0, attempt - 1))
+    return delay * (0.5 + random.random() / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an action ended, as the executor saw it."""
+
+    ok: bool
+    output: str
+    data: dict[str, Any]
+    error: str | None
+    transient: bool = False
+    cancelled: bool = False
+
+
+def finish_action(
+    tx: Tx,
+    action_id: int,
+    step: Row,
+    outcome: Outcome,
+    *,
+    retry_delay: float,
+) -> str:
+    """Record an action's end and move its step on; return the step's new status."""
+    result = {"output": outcome.output, "data": outcome.data}
+    new = A.SUCCEEDED if outcome.ok else A.FAILED
+    tx.set_status(
+        "action",
+        action_id,
+        A.RUNNING,
+        new,
+        finished_at=tx.now,
+        result=json.dumps(result),
+        error=outcome.error,
+        exit_code=outcome.data.get("exit_code"),
+    )
+    ids = {"goal_id": step["goal_id"], "step_id": step["id"], "action_id": action_id}
+    tx.event(
+        f"action.{new}",
+        f"{step['tool']} {new}" + (f": {outcome.error}" if outcome.error else ""),
+        **ids,
+    )
+    current = tx.one("SELECT status, attempt, max_attempts FROM steps WHERE id = ?", (step["id"],))
+    if (
+        current is None
+        or current["status"] != S.RUNNING
+        or (
+            step.get("lease_owner")
+            and tx.one(
+                "SELECT 1 FROM steps WHERE id = ? AND lease_owner = ?",
+                (step["id"], step["lease_owner"]),
+            )
+            is None
+        )
+    ):
+        return current["status"] if current else "gone"
+    if outcome.ok:
+        complete_step(tx, step, result)
+        return S.COMPLETED
+    if outcome.transient and current["attempt"] < current["max_attempts"]:
+        when = tx.now + retry_delay
+        tx.set_status(
+            "step",
+            step["id"],
+            S.RUNNING,
+            S.RETRY_WAIT,
+            next_attempt_at=when,
+            error=outcome.error,
+            lease_owner=None,
+            lease_expires=None,
+        )
+        tx.event(
+            "step.retry_wait",
+            f"step '{step['key']}' will retry in {retry_delay:.1f} s: {outcome.error}",
+            **ids,
+            next_attempt_at=when,
+        )
+        return S.RETRY_WAIT
+    error = outcome.error or "failed"
+    if outcome.transient:
+        error = f"{error} (gave up after {current['attempt']} attempts)"
+        tx.event("step.escalated", f"step '{step['key']}' gave up: {error}", **ids)
+    fail_step(tx, step, error)
+    return S.FAILED
+
+
+def renew_leases(tx: Tx, owner: str, lease_seconds: float) -> None:
+    tx.execute(
+        "UPDATE steps SET lease_expires = ? WHERE lease_owner = ? AND status = 'running'",
+        (tx.now + lease_seconds, owner),
+    )
+    tx.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (tx.now, owner))
+
+
+def recover_expired(tx: Tx) -> list[str]:
+    """Recover steps whose lease expired (their process died); return one line per recovery.
+
+    No action in flight: ready again. A read-only action in flight: marked failed and re-run. A
+    side-effecting action in flight: step and action ``unknown``, and the approvals queue asks.
+    """
+    notes: list[str] = []
+    rows = tx.all("SELECT * FROM steps WHERE status = 'running' AND lease_expires < ?", (tx.now,))
+    for step in rows:
+        ids = {"goal_id": step["goal_id"], "step_id": step["id"]}
+        inflight = tx.all(
+            "SELECT * FROM actions WHERE step_id = ? AND status = 'running'", (step["id"],)
+        )
+        risky = [a for a in inflight if a["side_effects"]]
+        for action in inflight:
+            if action in risky:
+                tx.set_status(
+                    "action",
+                    action["id"],
+                    A.RUNNING,
+                    A.UNKNOWN,
+                    error=f"its process ({action['owner']}) died while it ran",
+                )
+            else:
+                tx.set_status(
+                    "action",
+                    action["id"],
+                    A.RUNNING,
+                    A.FAILED,
+                    finished_at=tx.now,
+                    error="interrupted: its process died; it will run again",
+                )
+        if risky:
+            action = risky[0]
+            tx.set_status(
+                "step",
+                step["id"],
+                S.RUNNING,
+                S.UNKNOWN,
+                wait_reason="unknown",
+                lease_owner=None,
+                lease_expires=None,
+            )
+            detail = (
+                f"The process running this {action['tool']} action died mid-way; it may "
+                f"or may not have taken effect.\n\n{action['preview']}"
+            )
+            approval_id = tx.insert(
+                "approvals",
+                {
+                    "kind": "unknown",
+                    "goal_id": step["goal_id"],
+                    "step_id": step["id"],
+                    "action_id": action["id"],
+                    "status": "pending",
+                    "title": f"interrupted {action['tool']}: run again, mark done or skip?",
+                    "detail": detail,
+                    "created_at": tx.now,
+                },
+            )
+            note = (
+                f"step '{step['key']}' interrupted in a side-effecting {action['tool']} "
+                f"action: approval {approval_id} decides"
+            )
+            tx.event("step.unknown", note, **ids, action_id=action["id"], approval_id=approval_id)
+        else:
+            tx.set_status(
+                "step",
+                step["id"],
+                S.RUNNING,
+                S.READY,
+                lease_owner=None,
+                lease_expires=None,
+                wait_reason=None,
+            )
+            note = f"step '{step['key']}' recovered after its process died; it runs again"
+            tx.event("step.recovered", note, **ids)
+        settle_goal(tx, step["goal_id"])
+        notes.append(note)
+    tx.execute("DELETE FROM workers WHERE heartbeat_at < ?", (tx.now - 3600,))
+    return notes
+
+
+def ensure_still_running(tx: Tx, step_id: int, owner: str) -> None:
+    if (
+        tx.one(
+            "SELECT 1 FROM steps WHERE id = ? AND status = 'running' AND lease_owner = ?",
+            (step_id, owner),
+        )
+        is None
+    ):
+        raise StaleState(f"step {step_id} is no longer ours")

@@ -1,0 +1,262 @@
+"""The SQLite store: one file, WAL, explicit ``BEGIN IMMEDIATE`` write transactions, an event journal.
+
+All writes go through :meth:`Store.write`, a ``BEGIN IMMEDIATE`` transaction: a read-then-write in a
+deferred transaction fails at once under contention, an immediate one waits for ``busy_timeout``.
+Events appended inside a transaction reach the in-process listeners only after it commits.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from agent_tui.core.schema import MIGRATIONS, SCHEMA_VERSION
+from agent_tui.core.states import check
+
+Row = dict[str, Any]
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One journal row: a state change or a notable fact."""
+
+    id: int
+    ts: float
+    kind: str
+    message: str
+    goal_id: int | None = None
+    step_id: int | None = None
+    action_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Event], None]
+
+
+@dataclass
+class Tx:
+    """An open write transaction: the connection plus the events it appended."""
+
+    store: Store
+    now: float
+    events: list[Event] = field(default_factory=list)
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.store.conn.execute(sql, params)
+
+    def one(self, sql: str, params: Any = ()) -> Row | None:
+        return self.store._one(sql, params)
+
+    def all(self, sql: str, params: Any = ()) -> list[Row]:
+        return self.store._all(sql, params)
+
+    def insert(self, table: str, row: Row) -> int:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cur = self.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+        return int(cur.lastrowid or 0)
+
+    def event(
+        self,
+        kind: str,
+        message: str,
+        *,
+        goal_id: int | None = None,
+        step_id: int | None = None,
+        action_id: int | None = None,
+        **data: Any,
+    ) -> None:
+        payload = json.dumps(data, default=str) if data else None
+        cur = self.execute(
+            "INSERT INTO events (ts, kind, goal_id, step_id, action_id, message, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.now, kind, goal_id, step_id, action_id, message, payload),
+        )
+        self.events.append(
+            Event(
+                int(cur.lastrowid or 0), self.now, kind, message, goal_id, step_id, action_id, data
+            )
+        )
+
+    def set_status(self, kind: str, row_id: int, old: str, new: str, **fields: Any) -> None:
+        """Change a goal, step or action status after checking the state machine."""
+        check(kind, old, new)
+        table = {"goal": "goals", "step": "steps", "action": "actions"}[kind]
+        fields["status"] = new
+        if kind != "action":
+            fields["updated_at"] = self.now
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        cur = self.execute(
+            f"UPDATE {table} SET {sets} WHERE id = ? AND status = ?",
+            [*fields.values(), row_id, old],
+        )
+        if cur.rowcount != 1:
+            raise StaleState(f"{kind} {row_id} is no longer {old}")
+
+
+class StaleState(Exception):
+    """A row changed under us (another process moved it first); the transaction is rolled back."""
+
+
+class Store:
+    """A connection to the agent-tui database with migrations, transactions and the event journal."""
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self.listeners: list[Listener] = []
+        self.conn = self._connect()
+        self.db = sqlite_utils.Database(self.conn)
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"database path {self.path} is a directory, not a file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self._refuse_newer(conn)
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"database {self.path} cannot use WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"database {self.path} is corrupt or not an agent-tui database ({exc}); "
+                "it was left untouched: move it aside to start afresh"
+            ) from None
+        return conn
+
+    def _refuse_newer(self, conn: sqlite3.Connection) -> None:
+        """Refuse a newer schema before anything (even the WAL switch) writes to the file."""
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this agent-tui "
+                f"understands ({SCHEMA_VERSION}); upgrade agent-tui. The file was left untouched."
+            )
+        foreign = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]
+        if version == 0 and foreign:
+            conn.close()
+            raise StoreError(
+                f"database {self.path} holds tables that are not agent-tui's; it was left "
+                "untouched: point AGENT_TUI_DB elsewhere or move the file aside"
+            )
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        while version < SCHEMA_VERSION:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                current = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if current == version:
+                    for statement in MIGRATIONS[version].split(";\n"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+                    self.conn.execute(f"PRAGMA user_version = {version + 1}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions and events ------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A ``BEGIN IMMEDIATE`` transaction; its events are published after the commit."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        tx = Tx(self, self.clock())
+        try:
+            yield tx
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        self.publish(tx.events)
+
+    def publish(self, events: list[Event]) -> None:
+        for event in events:
+            for listener in list(self.listeners):
+                listener(event)
+
+    def data_version(self) -> int:
+        """Changes when another connection commits; 4 µs a call."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _one(self, sql: str, params: Any = ()) -> Row | None:
+        row = self.conn.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def _all(self, sql: str, params: Any = ()) -> list[Row]:
+        return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
+
+    one = _one
+    all = _all
+
+    def events_after(self, event_id: int, limit: int = 1000) -> list[Event]:
+        rows = self._all("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", (event_id, limit))
+        return [_event(r) for r in rows]
+
+    def last_event_id(self) -> int:
+        row = self.conn.execute("SELECT max(id) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return json.loads(row["value"]) if row else default
+
+    def set_setting(self, key: str, value: Any, tx: Tx | None = None) -> None:
+        sql = (
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
+        if tx is not None:
+            tx.execute(sql, (key, json.dumps(value)))
+            return
+        with self.write() as own:
+            own.execute(sql, (key, json.dumps(value)))
+
+
+def _event(row: Row) -> Event:
+    return Event(
+        row["id"],
+        row["ts"],
+        row["kind"],
+        row["message"],
+        row["goal_id"],
+        row["step_id"],
+        row["action_id"],
+        json.loads(row["data"]) if row["data"] else {},
+    )
+
+
+def loads(value: str | None, default: Any = None) -> Any:
+    """Decode a JSON column, tolerating NULL."""
+    return json.loads(value) if value else default

@@ -1,0 +1,30 @@
+"""The built-in tools by name."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from agent_tui.core.tools.base import Tool
+
+
+@cache
+def builtin_tools() -> dict[str, Tool]:
+    """Every built-in tool, keyed by name."""
+    from agent_tui.core.tools.echo import EchoTool
+    from agent_tui.core.tools.files import ListFilesTool, ReadFileTool, WriteFileTool
+    from agent_tui.core.tools.shell import ShellTool
+    from agent_tui.core.tools.write_document import WriteDocumentTool
+
+    tools: list[Tool] = [
+        ShellTool(),
+        ReadFileTool(),
+        WriteFileTool(),
+        ListFilesTool(),
+        WriteDocumentTool(),
+        EchoTool(),
+    ]
+    return {tool.name: tool for tool in tools}
+
+
+def get_tool(name: str) -> Tool | None:
+    return builtin_tools().get(name)

@@ -1,0 +1,153 @@
+"""Read models shared by ``show``, ``ls`` and the UI: plain dicts with documented field names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent_tui.core.output import stored_output
+from agent_tui.core.store import Row, Store
+
+GOAL_FIELDS = (
+    "id",
+    "title",
+    "status",
+    "wait_reason",
+    "status_message",
+    "priority",
+    "source",
+    "dry_run",
+    "workspace",
+    "recipe_path",
+    "schedule_id",
+    "plan_version",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
+
+
+def goal_summary(store: Store, goal: Row) -> dict[str, Any]:
+    out = {k: goal[k] for k in GOAL_FIELDS}
+    out["dry_run"] = bool(goal["dry_run"])
+    counts = store.all(
+        "SELECT status, count(*) AS n FROM steps WHERE goal_id = ?"
+        " AND plan_version = ? GROUP BY status",
+        (goal["id"], goal["plan_version"]),
+    )
+    by_status = {r["status"]: r["n"] for r in counts}
+    total = sum(by_status.values())
+    done = by_status.get("completed", 0) + by_status.get("skipped", 0)
+    out["steps_total"] = total
+    out["steps_done"] = done
+    out["progress"] = round(done / total, 3) if total else 0.0
+    cost = store.one(
+        "SELECT sum(cost) AS c, count(*) AS n, count(cost) AS known FROM usage WHERE goal_id = ?",
+        (goal["id"],),
+    )
+    out["cost_usd"] = (
+        cost["c"]
+        if cost and cost["n"] and cost["n"] == cost["known"]
+        else (None if cost and cost["n"] else 0.0)
+    )
+    return out
+
+
+def list_goals(store: Store, *, include_archived: bool = False) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM goals" + ("" if include_archived else " WHERE archived = 0")
+    return [goal_summary(store, g) for g in store.all(sql + " ORDER BY id")]
+
+
+def _step_view(store: Store, step: Row) -> dict[str, Any]:
+    deps = store.all(
+        "SELECT s.key FROM step_deps d JOIN steps s ON s.id = d.depends_on"
+        " WHERE d.step_id = ? ORDER BY s.position",
+        (step["id"],),
+    )
+    result = json.loads(step["result"]) if step["result"] else None
+    return {
+        "id": step["id"],
+        "key": step["key"],
+        "title": step["title"],
+        "kind": step["kind"],
+        "tool": step["tool"],
+        "status": step["status"],
+        "wait_reason": step["wait_reason"],
+        "attempt": step["attempt"],
+        "max_attempts": step["max_attempts"],
+        "depends_on": [d["key"] for d in deps],
+        "error": step["error"],
+        "next_attempt_at": step["next_attempt_at"],
+        "plan_version": step["plan_version"],
+        "started_at": step["started_at"],
+        "finished_at": step["finished_at"],
+        "output": result.get("output") if result else None,
+        "result": result.get("data") if result else None,
+    }
+
+
+def _action_view(store: Store, action: Row, step_keys: dict[int, str]) -> dict[str, Any]:
+    result = json.loads(action["result"]) if action["result"] else {}
+    return {
+        "id": action["id"],
+        "step": step_keys.get(action["step_id"]),
+        "step_id": action["step_id"],
+        "tool": action["tool"],
+        "args": json.loads(action["args"]),
+        "status": action["status"],
+        "decision": action["decision"],
+        "decision_reason": action["decision_reason"],
+        "preview": action["preview"],
+        "exit_code": action["exit_code"],
+        "error": action["error"],
+        "output": stored_output(store, action["id"]),
+        "output_bytes": action["output_bytes"],
+        "result": result.get("data"),
+        "started_at": action["started_at"],
+        "finished_at": action["finished_at"],
+    }
+
+
+def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
+    goal = store.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    if goal is None:
+        return None
+    steps = store.all(
+        "SELECT * FROM steps WHERE goal_id = ? ORDER BY plan_version, position", (goal_id,)
+    )
+    keys = {s["id"]: s["key"] for s in steps}
+    actions = store.all("SELECT * FROM actions WHERE goal_id = ? ORDER BY id", (goal_id,))
+    artifacts = store.all(
+        "SELECT id, name, version, mime, content, step_id, created_at"
+        " FROM artifacts WHERE goal_id = ? ORDER BY id",
+        (goal_id,),
+    )
+    approvals = store.all(
+        "SELECT id, kind, status, title, detail, reason, choice, created_at,"
+        " decided_at FROM approvals WHERE goal_id = ? ORDER BY id",
+        (goal_id,),
+    )
+    events = store.all(
+        "SELECT id, ts, kind, message, step_id, action_id FROM events"
+        " WHERE goal_id = ? ORDER BY id",
+        (goal_id,),
+    )
+    return {
+        "goal": goal_summary(store, goal),
+        "text": goal["text"],
+        "steps": [_step_view(store, s) for s in steps],
+        "actions": [_action_view(store, a, keys) for a in actions],
+        "artifacts": artifacts,
+        "approvals": approvals,
+        "events": events,
+    }
+
+
+def pending_approvals(store: Store) -> list[dict[str, Any]]:
+    return store.all(
+        "SELECT a.id, a.kind, a.goal_id, g.title AS goal_title, s.key AS step, a.title,"
+        " a.detail, a.created_at, ac.tool, ac.decision_reason FROM approvals a"
+        " JOIN goals g ON g.id = a.goal_id LEFT JOIN steps s ON s.id = a.step_id"
+        " LEFT JOIN actions ac ON ac.id = a.action_id"
+        " WHERE a.status = 'pending' ORDER BY a.id"
+    )
