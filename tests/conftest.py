@@ -11,8 +11,8 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from agent_tui.config import Settings  # noqa: E402
-from agent_tui.core.store import Store  # noqa: E402
+from agent_tui.config import Settings
+from agent_tui.core.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

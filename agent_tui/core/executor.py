@@ -33,12 +33,33 @@ from agent_tui.core.schedules import run_due_schedules
 from agent_tui.core.states import StepStatus
 from agent_tui.core.store import Event, Row, StaleState, Store
 from agent_tui.core.templates import TemplateError, render
-from agent_tui.core.tools.base import Tool, ToolContext, ToolError, ToolResult, TransientToolError
+from agent_tui.core.tools.base import (
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    TransientToolError,
+)
 from agent_tui.core.tools.registry import get_tool
 
 log = logging.getLogger("agent_tui.executor")
 
 S = StepStatus
+
+WAKING_EVENTS = frozenset(
+    {
+        "goal.created",
+        "goal.resumed",
+        "goal.retried",
+        "approval.approved",
+        "approval.rejected",
+        "executor.resumed",
+        "schedule.created",
+        "step.ready",
+    }
+)
+"""Events made in this process (by the UI, say) after which something may be runnable."""
 
 
 @dataclass
@@ -97,7 +118,14 @@ class Executor:
         sched = AsyncIOScheduler(event_loop=loop)
         self.scheduler = sched
         common: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
-        sched.add_job(self._guard(self._tick), "interval", seconds=1, id="tick", **common)
+        sched.add_job(
+            self._guard(self._tick),
+            "interval",
+            seconds=1,
+            id="tick",
+            next_run_time=datetime.now().astimezone(),
+            **common,
+        )
         sched.add_job(
             self._guard(self._watch),
             "interval",
@@ -169,6 +197,8 @@ class Executor:
 
     def _on_event(self, event: Event) -> None:
         self._changed.set()
+        if event.kind in WAKING_EVENTS:
+            self.wake()
         for sink in self.sinks:
             try:
                 sink.on_event(event)
@@ -376,33 +406,10 @@ class Executor:
         goal = self.store.one("SELECT * FROM goals WHERE id = ?", (step["goal_id"],))
         assert goal is not None
         workspace = Path(goal["workspace"])
-        approved = self.store.one(
-            "SELECT * FROM actions WHERE step_id = ? AND status = 'approved' ORDER BY id DESC"
-            " LIMIT 1",
-            (step["id"],),
-        )
-        if approved is not None:
-            action_id, raw_args = approved["id"], json.loads(approved["args"])
-        else:
-            proposed = self._propose(step, goal, tool, workspace)
-            if proposed is None:
-                return
-            action_id, raw_args = proposed
-        try:
-            args = tool.parse(raw_args)
-        except ValidationError as exc:
-            raise ToolError(f"arguments no longer valid: {exc}") from exc
-        workspace.mkdir(parents=True, exist_ok=True)
-        with self.store.write() as tx:
-            runs.ensure_still_running(tx, step["id"], self.owner)
-            runs.start_action(tx, action_id, self.owner)
-            tx.event(
-                "action.running",
-                f"{tool.name}: {tool.preview(args, workspace)}",
-                goal_id=step["goal_id"],
-                step_id=step["id"],
-                action_id=action_id,
-            )
+        started = self._start_action(step, goal, tool, workspace)
+        if started is None:
+            return
+        action_id, args = started
         writer = OutputWriter(
             self.store,
             goal_id=step["goal_id"],
@@ -431,8 +438,6 @@ class Executor:
         except Exception as exc:
             log.exception("tool %s crashed", tool.name)
             result = ToolResult(ok=False, error=f"{tool.name} crashed: {type(exc).__name__}: {exc}")
-        finally:
-            writer.close()
         cancelled = running.cancelled.is_set()
         outcome = runs.Outcome(
             ok=result.ok and not cancelled,
@@ -444,49 +449,80 @@ class Executor:
         )
         retry = self.settings.retry
         delay = runs.backoff_delay(step["attempt"], retry.base_delay, retry.factor, retry.max_delay)
-        with self.store.write() as tx:
-            runs.finish_action(tx, action_id, step, outcome, retry_delay=delay)
-
-    def _propose(
-        self, step: Row, goal: Row, tool: Tool, workspace: Path
-    ) -> tuple[int, dict[str, Any]] | None:
-        """Render arguments, apply the policy and record the action; ``None`` if it must not run."""
-        with self.store.write() as tx:
-            results = runs.dependency_results(tx, step["id"])
         try:
-            raw_args = render(json.loads(step["args"]), results)
+            with self.store.write() as tx:
+                writer.close(tx)
+                runs.finish_action(tx, action_id, step, outcome, retry_delay=delay)
+        finally:
+            writer.close()
+
+    def _start_action(
+        self, step: Row, goal: Row, tool: Tool, workspace: Path
+    ) -> tuple[int, ToolArgs] | None:
+        """Record (or resume) the step's action and mark it running; ``None`` if it must not run.
+
+        A new action has its arguments rendered, the policy applied and, when allowed, is started
+        in the same transaction. An action approved in the queue is resumed as it was approved.
+        """
+        approved = self.store.one(
+            "SELECT * FROM actions WHERE step_id = ? AND status = 'approved' ORDER BY id DESC"
+            " LIMIT 1",
+            (step["id"],),
+        )
+        if approved is not None:
+            raw_args, preview = json.loads(approved["args"]), approved["preview"] or ""
+        else:
+            results = runs.dependency_results(self.store, step["id"])
+            try:
+                raw_args = render(json.loads(step["args"]), results)
+            except TemplateError as exc:
+                self._fail_before_action(step, f"template: {exc}")
+                return None
+        try:
             args = tool.parse(raw_args)
-        except TemplateError as exc:
-            self._fail_before_action(step, f"template: {exc}")
-            return None
+            preview = preview if approved is not None else tool.preview(args, workspace)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             self._fail_before_action(step, f"{tool.name} args.{where}: {err['msg']}")
             return None
-        try:
-            preview = tool.preview(args, workspace)
         except ToolError as exc:
             self._fail_before_action(step, str(exc))
             return None
-        verdict = decide(
-            tool.name, tool.default_decision, raw_args, self.settings, step["approval"]
-        )
-        dry_run = bool(goal["dry_run"]) or bool(self.store.setting("dry_run", False))
+        workspace.mkdir(parents=True, exist_ok=True)
         with self.store.write() as tx:
             runs.ensure_still_running(tx, step["id"], self.owner)
-            action_id, next_move = runs.propose_action(
-                tx,
-                step,
-                tool=tool.name,
-                args=raw_args,
-                side_effects=tool.side_effects,
-                decision=verdict.decision,
-                reason=verdict.reason,
-                preview=preview,
-                dry_run=dry_run,
+            if approved is not None:
+                action_id = approved["id"]
+            else:
+                verdict = decide(
+                    tool.name, tool.default_decision, raw_args, self.settings, step["approval"]
+                )
+                dry_run = bool(goal["dry_run"]) or bool(self.store.setting("dry_run", False))
+                action_id, next_move = runs.propose_action(
+                    tx,
+                    step,
+                    tool=tool.name,
+                    args=raw_args,
+                    side_effects=tool.side_effects,
+                    decision=verdict.decision,
+                    reason=verdict.reason,
+                    preview=preview,
+                    dry_run=dry_run,
+                )
+                if next_move != "run":
+                    return None
+            runs.start_action(tx, action_id, self.owner)
+            lines = preview.splitlines()
+            summary = (lines[0] + (" …" if len(lines) > 1 else "")) if lines else tool.name
+            tx.event(
+                "action.running",
+                f"{tool.name}: {summary}",
+                goal_id=step["goal_id"],
+                step_id=step["id"],
+                action_id=action_id,
             )
-        return (action_id, raw_args) if next_move == "run" else None
+        return action_id, args
 
     def _document_saver(
         self, step: Row, action_id: int
@@ -527,7 +563,7 @@ class Executor:
 
     def is_idle(self) -> bool:
         """Nothing ready (and claimable), running or in retry wait, in any process."""
-        if self.running:
+        if self.running or self._schedule_due():
             return False
         paused = bool(self.store.setting("paused", False))
         row = self.store.conn.execute(

@@ -1,4 +1,10 @@
-"""Batched, capped storage of a running action's output, plus the full stream in a log file."""
+"""Batched, capped storage of a running action's output, plus the full stream in a log file.
+
+The log file ``<outputs>/<action id>.log`` is created at the first batch, so any action that streams
+for longer than a moment (or more than 64 KiB) has one from its start and can be followed with
+``tail -f``. An action that ends before its first batch (most quick steps) is whole in the database
+and gets no file: creating thousands of tiny files cost more than the rest of a trivial step.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from agent_tui.core.events import OutputChunk
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, Tx
 
 FLUSH_BYTES = 64 * 1024
 FLUSH_SECONDS = 0.1
@@ -17,7 +23,7 @@ FLUSH_SECONDS = 0.1
 class OutputWriter:
     """Collects ``(stream, text)`` chunks; writes them to the database at most ~10 times a second.
 
-    The database keeps the last ``cap`` bytes of each action; ``<log_dir>/<action id>.log`` keeps all.
+    The database keeps the last ``cap`` bytes of each action; the log file keeps all of it.
     """
 
     def __init__(
@@ -40,9 +46,9 @@ class OutputWriter:
         self._buffer: list[tuple[str, str]] = []
         self._pending = 0
         self._timer: asyncio.TimerHandle | None = None
-        log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{action_id}.log"
-        self._log: IO[str] | None = self.log_path.open("a", encoding="utf-8", errors="replace")
+        self._log: IO[str] | None = None
+        self._closed = False
 
     def emit(self, stream: str, text: str) -> None:
         if not text:
@@ -73,32 +79,38 @@ class OutputWriter:
                 rows.append((stream, text))
         return [(stream, text[-self.cap :]) for stream, text in rows]
 
-    def flush(self) -> None:
-        """Write what is buffered in one transaction and trim the stored output to the cap."""
+    def flush(self, tx: Tx | None = None) -> None:
+        """Write what is buffered (in ``tx``, or a transaction of its own) and trim to the cap."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._log is not None:
-            self._log.flush()
         if not self._buffer:
             return
+        if tx is None and self._log is None and not self._closed:
+            self._open_log()
+        if self._log is not None:
+            self._log.flush()
         rows = self._rows()
         self._buffer.clear()
         self._stored += self._pending
         self._pending = 0
-        with self.store.write() as tx:
-            for stream, text in rows:
-                tx.execute(
-                    "INSERT INTO output (action_id, stream, text, created_at) VALUES (?, ?, ?, ?)",
-                    (self.action_id, stream, text, tx.now),
-                )
-            tx.execute(
-                "UPDATE actions SET output_bytes = ? WHERE id = ?", (self.total, self.action_id)
-            )
-            if self._stored > self.cap:
-                self._trim(tx)
+        if tx is None:
+            with self.store.write() as own:
+                self._write(own, rows)
+        else:
+            self._write(tx, rows)
 
-    def _trim(self, tx: object) -> None:
+    def _write(self, tx: Tx, rows: list[tuple[str, str]]) -> None:
+        for stream, text in rows:
+            tx.execute(
+                "INSERT INTO output (action_id, stream, text, created_at) VALUES (?, ?, ?, ?)",
+                (self.action_id, stream, text, tx.now),
+            )
+        tx.execute("UPDATE actions SET output_bytes = ? WHERE id = ?", (self.total, self.action_id))
+        if self._stored > self.cap:
+            self._trim()
+
+    def _trim(self) -> None:
         kept = 0
         cut: int | None = None
         for row in self.store.conn.execute(
@@ -117,8 +129,18 @@ class OutputWriter:
             )
         self._stored = kept
 
-    def close(self) -> None:
-        self.flush()
+    def _open_log(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("a", encoding="utf-8", errors="replace")
+        for _, text in self._buffer:
+            self._log.write(text)
+
+    def close(self, tx: Tx | None = None) -> None:
+        """Flush what is left (in ``tx`` if given) and close the log file; safe to call twice."""
+        self._closed = True
+        if self._log is None and self.total > self.cap:
+            self._open_log()
+        self.flush(tx)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -14,7 +14,7 @@ from typing import Any
 
 from agent_tui.core.lifecycle import promote_dependents, settle_goal
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
-from agent_tui.core.store import Row, StaleState, Tx
+from agent_tui.core.store import Row, StaleState, Store, Tx
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
 
@@ -75,13 +75,17 @@ def _release_daily_limit(tx: Tx) -> None:
 
 def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int) -> list[Row]:
     """Take up to ``capacity`` ready steps by goal priority then age, within every limit."""
+    row = tx.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
+    running = row["n"] if row else 0
+    free = min(capacity, limits.max_parallel - running)
     if limits.daily_executions:
-        if executions_today(tx) >= limits.daily_executions:
-            _hold_for_daily_limit(tx, limits.daily_executions)
+        left = limits.daily_executions - executions_today(tx) - running
+        if left <= 0:
+            if running == 0:
+                _hold_for_daily_limit(tx, limits.daily_executions)
             return []
         _release_daily_limit(tx)
-    row = tx.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
-    free = min(capacity, limits.max_parallel - (row["n"] if row else 0))
+        free = min(free, left)
     if free <= 0:
         return []
     goals = tx.all(
@@ -157,7 +161,7 @@ def promote_due_retries(tx: Tx) -> int:
     return len(rows)
 
 
-def dependency_results(tx: Tx, step_id: int) -> dict[str, dict[str, Any]]:
+def dependency_results(tx: Tx | Store, step_id: int) -> dict[str, dict[str, Any]]:
     """Output and result of every step ``step_id`` depends on, directly or not, by step key."""
     rows = tx.all(
         """

@@ -19,11 +19,17 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
 
 def test_file_and_environment(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('model = "openai/gpt-4o"\n[executor]\nmax_parallel = 2\n'
-                    '[policy.tools]\nshell = "allow"\n')
-    conf = load_settings(path, environ={"AGENT_TUI_EXECUTOR__MAX_PARALLEL": "7",
-                                        "AGENT_TUI_MODEL": "ollama/llama3.2",
-                                        "AGENT_TUI_HOME": "/ignored"})
+    path.write_text(
+        'model = "openai/gpt-4o"\n[executor]\nmax_parallel = 2\n[policy.tools]\nshell = "allow"\n'
+    )
+    conf = load_settings(
+        path,
+        environ={
+            "AGENT_TUI_EXECUTOR__MAX_PARALLEL": "7",
+            "AGENT_TUI_MODEL": "ollama/llama3.2",
+            "AGENT_TUI_HOME": "/ignored",
+        },
+    )
     assert conf.executor.max_parallel == 7
     assert conf.model == "ollama/llama3.2"
     assert conf.policy.tools == {"shell": "allow"}
@@ -37,7 +43,7 @@ def test_file_and_environment(tmp_path: Path) -> None:
         ("[executor]\nmax_paralel = 3\n", "executor.max_paralel: unknown key"),
         ("[executor]\nmax_parallel = 0\n", "executor.max_parallel: input should be greater"),
         ('[policy.tools]\nshell = "sometimes"\n', "policy.tools.shell"),
-        ("[retry]\nfactor = \"fast\"\n", "retry.factor"),
+        ('[retry]\nfactor = "fast"\n', "retry.factor"),
     ],
 )
 def test_broken_files_name_the_file_and_key(tmp_path: Path, text: str, fragment: str) -> None:
@@ -56,8 +62,14 @@ def test_bad_environment_value(tmp_path: Path) -> None:
 
 
 def test_home_redirects_every_path(home: Path) -> None:
-    for fn in (paths.config_dir, paths.data_dir, paths.state_dir, paths.db_path,
-               paths.outputs_dir, paths.themes_dir):
+    for fn in (
+        paths.config_dir,
+        paths.data_dir,
+        paths.state_dir,
+        paths.db_path,
+        paths.outputs_dir,
+        paths.themes_dir,
+    ):
         assert str(fn()).startswith(str(home))
 
 

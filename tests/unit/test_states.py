@@ -53,8 +53,18 @@ def test_terminal_states_lead_nowhere_but_retry() -> None:
 
 def test_the_documented_paths() -> None:
     goal = ["queued", "planning", "running", "paused", "running", "completed"]
-    step = ["pending", "ready", "running", "waiting_approval", "ready", "running", "retry_wait",
-            "ready", "running", "completed"]
+    step = [
+        "pending",
+        "ready",
+        "running",
+        "waiting_approval",
+        "ready",
+        "running",
+        "retry_wait",
+        "ready",
+        "running",
+        "completed",
+    ]
     action = ["proposed", "awaiting_approval", "approved", "running", "succeeded"]
     for kind, path in (("goal", goal), ("step", step), ("action", action)):
         for old, new in itertools.pairwise(path):

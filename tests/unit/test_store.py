@@ -21,8 +21,22 @@ def test_pragmas_and_schema(store: Store) -> None:
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = set(store.db.table_names())
-    for name in ("goals", "plans", "steps", "actions", "messages", "output", "artifacts",
-                 "events", "schedules", "rules", "usage", "settings", "approvals", "workers"):
+    for name in (
+        "goals",
+        "plans",
+        "steps",
+        "actions",
+        "messages",
+        "output",
+        "artifacts",
+        "events",
+        "schedules",
+        "rules",
+        "usage",
+        "settings",
+        "approvals",
+        "workers",
+    ):
         assert name in tables
 
 
@@ -94,8 +108,17 @@ def test_events_are_published_only_after_commit(store: Store) -> None:
 
 def test_set_status_checks_the_machine_and_the_current_row(store: Store) -> None:
     with store.write() as tx:
-        goal = tx.insert("goals", {"title": "g", "source": "text", "status": "queued",
-                                   "workspace": "/tmp", "created_at": 0, "updated_at": 0})
+        goal = tx.insert(
+            "goals",
+            {
+                "title": "g",
+                "source": "text",
+                "status": "queued",
+                "workspace": "/tmp",
+                "created_at": 0,
+                "updated_at": 0,
+            },
+        )
     with pytest.raises(IllegalTransition), store.write() as tx:
         tx.set_status("goal", goal, "queued", "completed_nope")  # type: ignore[arg-type]
     with pytest.raises(StaleState), store.write() as tx:

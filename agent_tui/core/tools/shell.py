@@ -22,6 +22,8 @@ DATA_TAIL = 64 * 1024
 READ_SIZE = 65536
 DRAIN_SECONDS = 0.5
 """How long output may keep flowing after the shell exits before its process group is ended."""
+EX_TEMPFAIL = 75
+"""Exit code a command uses to say "try again later"; its failure is transient."""
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_GRACE = 3.0
 
@@ -171,10 +173,15 @@ class ShellTool(Tool):
         }
         output = out.text().rstrip("\n")
         if stopped == "timeout":
-            return ToolResult(False, output, data, f"timed out after {timeout:g} s")
-        if stopped == "cancelled":
-            return ToolResult(False, output, data, "cancelled")
-        return ToolResult(code == 0, output, data, None if code == 0 else _failure(code, stderr))
+            error: str | None = f"timed out after {timeout:g} s"
+        elif stopped == "cancelled":
+            error = "cancelled"
+        else:
+            error = None if code == 0 else _failure(code, stderr)
+        transient = stopped is None and code == EX_TEMPFAIL
+        return ToolResult(
+            ok=error is None, output=output, data=data, error=error, transient=transient
+        )
 
 
 async def _pump(stream: asyncio.StreamReader, name: str, tail: _Tail, ctx: ToolContext) -> None:

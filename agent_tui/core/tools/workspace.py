@@ -42,8 +42,10 @@ def resolve_inside(
     root = workspace_root(workspace)
     try:
         resolved = (root / raw).resolve()
-    except (OSError, RuntimeError) as exc:
-        raise ToolError(f"path {raw!r} cannot be resolved: {exc}") from exc
+    except RuntimeError as exc:
+        raise ToolError(f"path {raw!r} is a symlink loop") from exc
+    except OSError as exc:
+        raise ToolError(f"path {raw!r} cannot be resolved: {exc.strerror}") from exc
     if resolved != root and root not in resolved.parents:
         raise ToolError(f"path {raw!r} is outside the workspace")
     try:

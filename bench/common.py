@@ -1,0 +1,49 @@
+"""Shared helpers for the benchmarks: a throwaway home, percentiles, JSON or text output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def fresh_home() -> Path:
+    """Point AGENT_TUI_HOME at a new temporary directory and return it."""
+    home = Path(tempfile.mkdtemp(prefix="agent-tui-bench-"))
+    os.environ["AGENT_TUI_HOME"] = str(home)
+    for name in list(os.environ):
+        if name.startswith("AGENT_TUI_") and name != "AGENT_TUI_HOME":
+            del os.environ[name]
+    return home
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"n": len(ordered), "p50_ms": pick(0.50), "p90_ms": pick(0.90), "p99_ms": pick(0.99),
+            "max_ms": round(ordered[-1], 3), "mean_ms": round(statistics.fmean(ordered), 3)}
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    for key, value in result.items():
+        print(f"{key:<28} {value}")

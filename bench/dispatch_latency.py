@@ -1,0 +1,123 @@
+"""Dispatch latency: from a step becoming runnable to its tool starting.
+
+In-process: a chain of echo steps (each step's completion makes the next runnable) and approvals given
+in the executor's own process. Across processes: a real ``agent-tui worker`` subprocess runs the
+steps while this process approves them one at a time. Targets: in-process p50 ≤ 5 ms and p99 ≤ 50 ms;
+across processes p99 ≤ 250 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+from common import ROOT, fresh_home, parser, percentiles, report
+
+from agent_tui import paths
+from agent_tui.config import Settings
+from agent_tui.core import control
+from agent_tui.core.executor import Executor
+from agent_tui.core.goals import add_recipe_goal
+from agent_tui.core.recipes import parse_recipe
+from agent_tui.core.store import Event, Store
+
+
+def chain(n: int) -> dict:
+    steps = [{"id": "s0", "tool": "echo", "args": {"text": "0"}}]
+    steps += [{"id": f"s{i}", "tool": "echo", "args": {"text": str(i)}, "depends_on": [f"s{i-1}"]}
+              for i in range(1, n)]
+    return {"title": "chain", "steps": steps}
+
+
+def asking(n: int) -> dict:
+    return {"title": "asks", "steps": [{"id": f"a{i}", "tool": "echo", "args": {"text": str(i)},
+                                        "approval": "ask"} for i in range(n)]}
+
+
+async def in_process(n_chain: int, n_approvals: int) -> dict:
+    store = Store(paths.db_path())
+    settings = Settings()
+    completed: dict[int, float] = {}
+    started: dict[int, float] = {}
+    approved: dict[int, float] = {}
+
+    def listen(event: Event) -> None:
+        now = time.perf_counter()
+        if event.kind == "step.completed" and event.step_id is not None:
+            completed[event.step_id] = now
+        elif event.kind == "action.running" and event.step_id is not None:
+            started[event.step_id] = now
+
+    store.listeners.append(listen)
+    executor = Executor(store, settings)
+    await executor.start()
+    goal = add_recipe_goal(store, parse_recipe(chain(n_chain)))
+    await executor.run_until_idle()
+    ids = [r["id"] for r in store.all("SELECT id FROM steps WHERE goal_id = ? ORDER BY position",
+                                      (goal,))]
+    dependency = [(started[b] - completed[a]) * 1000 for a, b in zip(ids, ids[1:], strict=False)]
+
+    add_recipe_goal(store, parse_recipe(asking(n_approvals)))
+    await executor.run_until_idle()
+    for approval in store.all("SELECT id, step_id FROM approvals WHERE status = 'pending'"):
+        approved[approval["step_id"]] = time.perf_counter()
+        control.approve(store, approval["id"])
+        await executor.run_until_idle(settle=0)
+    approval_ms = [(started[s] - t) * 1000 for s, t in approved.items()]
+    await executor.stop()
+    return {"dependency_done": percentiles(dependency), "approval_given": percentiles(approval_ms)}
+
+
+def cross_process(n: int) -> dict:
+    store = Store(paths.db_path())
+    worker = subprocess.Popen([sys.executable, "-m", "agent_tui.cli", "worker"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        add_recipe_goal(store, parse_recipe(asking(n)))
+        samples: list[float] = []
+        deadline = time.time() + 60
+        while len(samples) < n and time.time() < deadline:
+            pending = store.all("SELECT id, action_id FROM approvals WHERE status = 'pending'"
+                                " ORDER BY id LIMIT 1")
+            if not pending:
+                time.sleep(0.005)
+                continue
+            approval = pending[0]
+            control.approve(store, approval["id"])
+            committed = time.time()
+            while True:
+                row = store.one("SELECT started_at FROM actions WHERE id = ?",
+                                (approval["action_id"],))
+                if row and row["started_at"]:
+                    samples.append((row["started_at"] - committed) * 1000)
+                    break
+                if time.time() > deadline:
+                    break
+                time.sleep(0.001)
+        return {"approval_given": percentiles(samples)}
+    finally:
+        worker.terminate()
+        worker.wait(15)
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    fresh_home()
+    result = {"benchmark": "dispatch_latency",
+              "in_process": asyncio.run(in_process(400, 200))}
+    fresh_home()
+    result["cross_process"] = cross_process(100)
+    result["targets"] = {"in_process_p50_ms": 5, "in_process_p99_ms": 50,
+                         "cross_process_p99_ms": 250}
+    ip = result["in_process"]
+    result["meets_targets"] = (
+        max(ip["dependency_done"]["p50_ms"], ip["approval_given"]["p50_ms"]) <= 5
+        and max(ip["dependency_done"]["p99_ms"], ip["approval_given"]["p99_ms"]) <= 50
+        and result["cross_process"]["approval_given"]["p99_ms"] <= 250)
+    report(result, args.json)
+
+
+if __name__ == "__main__":
+    main()

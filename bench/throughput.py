@@ -1,0 +1,96 @@
+"""Throughput: trivial steps per second through one executor, beside the raw SQLite ceiling.
+
+The ceiling does the same commits per step with no executor: the same claim, start and finish
+transactions (the same functions), called in a plain loop. Target: the executor reaches at least
+half the ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from common import fresh_home, parser, report
+
+from agent_tui import paths
+from agent_tui.config import Settings
+from agent_tui.core import runs
+from agent_tui.core.executor import Executor
+from agent_tui.core.goals import add_recipe_goal
+from agent_tui.core.recipes import parse_recipe
+from agent_tui.core.store import Store
+
+
+def recipe(n: int) -> dict:
+    return {"title": "trivial", "steps": [{"id": f"s{i}", "tool": "echo", "args": {"text": "x"}}
+                                          for i in range(n)]}
+
+
+def add_goals(store: Store, goals: int, steps: int) -> None:
+    parsed = parse_recipe(recipe(steps))
+    for _ in range(goals):
+        add_recipe_goal(store, parsed)
+
+
+async def with_executor(goals: int, steps: int) -> float:
+    store = Store(paths.db_path())
+    add_goals(store, goals, steps)
+    executor = Executor(store, Settings())
+    start = time.perf_counter()
+    await executor.start()
+    await executor.run_until_idle(settle=0)
+    elapsed = time.perf_counter() - start
+    await executor.stop()
+    done = store.one("SELECT count(*) AS n FROM steps WHERE status = 'completed'")["n"]
+    assert done == goals * steps, f"only {done} of {goals * steps} steps completed"
+    return goals * steps / elapsed
+
+
+def ceiling(goals: int, steps: int) -> float:
+    """The executor's commits per step, in a loop: claim (batches of 4), start, finish."""
+    store = Store(paths.db_path())
+    add_goals(store, goals, steps)
+    settings = Settings()
+    limits = runs.ClaimLimits(settings.executor.max_parallel, settings.executor.per_goal_parallel,
+                              settings.executor.lease_seconds)
+    total = goals * steps
+    done = 0
+    start = time.perf_counter()
+    while done < total:
+        with store.write() as tx:
+            claimed = runs.claim(tx, "ceiling", limits, settings.executor.max_parallel)
+        for step in claimed:
+            with store.write() as tx:
+                action_id, _ = runs.propose_action(
+                    tx, step, tool="echo", args={"text": "x"}, side_effects=False,
+                    decision="allow", reason="default", preview="echo 'x'", dry_run=False)
+                runs.start_action(tx, action_id, "ceiling")
+                tx.event("action.running", "echo: x", goal_id=step["goal_id"],
+                         step_id=step["id"], action_id=action_id)
+            outcome = runs.Outcome(ok=True, output="x", data={}, error=None)
+            with store.write() as tx:
+                tx.execute("INSERT INTO output (action_id, stream, text, created_at)"
+                           " VALUES (?, 'stdout', 'x', ?)", (action_id, tx.now))
+                tx.execute("UPDATE actions SET output_bytes = 1 WHERE id = ?", (action_id,))
+                runs.finish_action(tx, action_id, step, outcome, retry_delay=1)
+        done += len(claimed)
+    return total / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--steps", type=int, default=500, help="steps per goal (at most 500)")
+    p.add_argument("--goals", type=int, default=6)
+    args = p.parse_args()
+    fresh_home()
+    raw = ceiling(args.goals, args.steps)
+    fresh_home()
+    ours = asyncio.run(with_executor(args.goals, args.steps))
+    report({"benchmark": "throughput", "steps": args.goals * args.steps,
+            "executor_steps_per_s": round(ours, 1), "ceiling_steps_per_s": round(raw, 1),
+            "ratio": round(ours / raw, 3), "target_ratio": 0.5,
+            "meets_target": ours / raw >= 0.5}, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Helpers for tests that drive the real executor in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent_tui.config import Settings
+from agent_tui.core.executor import Executor
+from agent_tui.core.goals import add_recipe_goal
+from agent_tui.core.recipes import load_recipe, parse_recipe
+from agent_tui.core.store import Store
+
+
+def add(store: Store, recipe: dict[str, Any] | Path, **kwargs: Any) -> int:
+    parsed = load_recipe(recipe) if isinstance(recipe, Path) else parse_recipe(recipe)
+    return add_recipe_goal(store, parsed, **kwargs)
+
+
+async def run_idle(
+    store: Store, settings: Settings, timeout: float = 30, **kwargs: Any
+) -> Executor:
+    """Start an executor, wait until nothing is runnable, stop it."""
+    executor = Executor(store, settings, **kwargs)
+    await executor.start()
+    try:
+        await asyncio.wait_for(executor.run_until_idle(), timeout)
+    finally:
+        await executor.stop()
+    return executor
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until it holds (tests wait for work, never sleep a fixed time)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def goal_status(store: Store, goal_id: int) -> str:
+    return store.one("SELECT status FROM goals WHERE id = ?", (goal_id,))["status"]
+
+
+def steps(store: Store, goal_id: int) -> dict[str, dict[str, Any]]:
+    rows = store.all("SELECT * FROM steps WHERE goal_id = ? ORDER BY position", (goal_id,))
+    for row in rows:
+        row["result"] = json.loads(row["result"]) if row["result"] else None
+    return {r["key"]: r for r in rows}
+
+
+def pending_approvals(store: Store) -> list[dict[str, Any]]:
+    return store.all("SELECT * FROM approvals WHERE status = 'pending' ORDER BY id")
+
+
+def shell(id_: str, command: str, **extra: Any) -> dict[str, Any]:
+    return {"id": id_, "tool": "shell", "args": {"command": command}, **extra}
+
+
+def echo(id_: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {"id": id_, "tool": "echo", "args": {"text": text}, **extra}
