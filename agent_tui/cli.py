@@ -12,12 +12,24 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from agent_tui import __version__, paths
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other error of agent-tui."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"agent-tui: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="agent-tui",
         description="Mission control for autonomous LLM agents. With no command, opens the TUI.",
     )
@@ -27,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the TUI as a viewer: another process runs the work",
     )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def cmd(name: str, help_: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, description=help_)
@@ -96,18 +108,18 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     if command in ("add", "ls", "show", "pause", "resume", "cancel", "retry", "schedules"):
         from agent_tui.commands import goals
 
-        return getattr(goals, f"cmd_{command}")  # type: ignore[no-any-return]
+        return getattr(goals, f"cmd_{command}")
     if command in ("approvals", "approve", "reject"):
         from agent_tui.commands import approvals
 
-        return getattr(approvals, f"cmd_{command}")  # type: ignore[no-any-return]
+        return getattr(approvals, f"cmd_{command}")
     if command == "worker":
         from agent_tui.commands.worker import cmd_worker
 
         return cmd_worker
     from agent_tui.commands import doctor
 
-    return getattr(doctor, f"cmd_{command}")  # type: ignore[no-any-return]
+    return getattr(doctor, f"cmd_{command}")
 
 
 def _setup_logging() -> None:
@@ -141,10 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_app(executor=not args.no_executor)
         return _handler(args.command)(args)
     except UsageError as exc:
-        print(f"agent-tui: error: {exc}", file=sys.stderr)
+        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except (ConfigError, StoreError, RecipeError, ControlError, ValueError) as exc:
-        print(f"agent-tui: error: {exc}", file=sys.stderr)
+        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as exc:
         print(f"agent-tui: error: database {paths.db_path()}: {exc}", file=sys.stderr)

@@ -107,15 +107,50 @@ def _env_value(raw: str) -> Any:
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    for name, raw in environ.items():
+    for name in sorted(environ):
         if not name.startswith("AGENT_TUI_") or name in _RESERVED_ENV:
             continue
+        raw = environ[name]
         parts = name.removeprefix("AGENT_TUI_").lower().split("__")
+        if not all(parts):
+            raise ConfigError(
+                f"config error in the AGENT_TUI_* environment: {name} names no setting "
+                "(use AGENT_TUI_MODEL or AGENT_TUI_<SECTION>__<KEY>)"
+            )
+        known = Settings.model_fields
+        if parts[0] not in known or parts[0] == "source":
+            raise ConfigError(
+                f"config error in the AGENT_TUI_* environment: {name} names no setting "
+                f"(known: {', '.join(k.upper() for k in known if k != 'source')})"
+            )
         target = data
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
+        for depth, part in enumerate(parts[:-1]):
+            nested = target.setdefault(part, {})
+            if not isinstance(nested, dict):
+                setting = ".".join(parts[: depth + 1])
+                raise ConfigError(
+                    f"config error in the AGENT_TUI_* environment: {setting}: set as a whole "
+                    f"and by {name} at once"
+                )
+            target = nested
+        if isinstance(target.get(parts[-1]), dict):
+            raise ConfigError(
+                f"config error in the AGENT_TUI_* environment: {'.'.join(parts)}: set as a "
+                f"whole by {name} and key by key by other variables"
+            )
         target[parts[-1]] = raw if parts == ["model"] else _env_value(raw)
     return data
+
+
+def _check_tool_names(settings: Settings) -> str | None:
+    """The first ``[policy.tools]`` key that names no built-in tool (MCP names have a dot)."""
+    from agent_tui.core.tools.registry import builtin_tools
+
+    known = builtin_tools()
+    for name in settings.policy.tools:
+        if "." not in name and name not in known:
+            return f"policy.tools.{name}: unknown tool (known: {', '.join(sorted(known))})"
+    return None
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +188,9 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         raise ConfigError(
             f"config error in the AGENT_TUI_* environment: {_describe(exc)}"
         ) from None
+    if problem := _check_tool_names(settings):
+        where = path if path.exists() else "the AGENT_TUI_* environment"
+        raise ConfigError(f"config error in {where}: {problem}")
     if overrides:
         source = f"{source} + environment"
     settings.source = source

@@ -26,14 +26,21 @@ from agent_tui.core.store import Event, Store
 
 def chain(n: int) -> dict:
     steps = [{"id": "s0", "tool": "echo", "args": {"text": "0"}}]
-    steps += [{"id": f"s{i}", "tool": "echo", "args": {"text": str(i)}, "depends_on": [f"s{i-1}"]}
-              for i in range(1, n)]
+    steps += [
+        {"id": f"s{i}", "tool": "echo", "args": {"text": str(i)}, "depends_on": [f"s{i - 1}"]}
+        for i in range(1, n)
+    ]
     return {"title": "chain", "steps": steps}
 
 
 def asking(n: int) -> dict:
-    return {"title": "asks", "steps": [{"id": f"a{i}", "tool": "echo", "args": {"text": str(i)},
-                                        "approval": "ask"} for i in range(n)]}
+    return {
+        "title": "asks",
+        "steps": [
+            {"id": f"a{i}", "tool": "echo", "args": {"text": str(i)}, "approval": "ask"}
+            for i in range(n)
+        ],
+    }
 
 
 async def in_process(n_chain: int, n_approvals: int) -> dict:
@@ -55,8 +62,10 @@ async def in_process(n_chain: int, n_approvals: int) -> dict:
     await executor.start()
     goal = add_recipe_goal(store, parse_recipe(chain(n_chain)))
     await executor.run_until_idle()
-    ids = [r["id"] for r in store.all("SELECT id FROM steps WHERE goal_id = ? ORDER BY position",
-                                      (goal,))]
+    ids = [
+        r["id"]
+        for r in store.all("SELECT id FROM steps WHERE goal_id = ? ORDER BY position", (goal,))
+    ]
     dependency = [(started[b] - completed[a]) * 1000 for a, b in zip(ids, ids[1:], strict=False)]
 
     add_recipe_goal(store, parse_recipe(asking(n_approvals)))
@@ -72,15 +81,20 @@ async def in_process(n_chain: int, n_approvals: int) -> dict:
 
 def cross_process(n: int) -> dict:
     store = Store(paths.db_path())
-    worker = subprocess.Popen([sys.executable, "-m", "agent_tui.cli", "worker"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agent_tui.cli", "worker"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     try:
         add_recipe_goal(store, parse_recipe(asking(n)))
         samples: list[float] = []
         deadline = time.time() + 60
         while len(samples) < n and time.time() < deadline:
-            pending = store.all("SELECT id, action_id FROM approvals WHERE status = 'pending'"
-                                " ORDER BY id LIMIT 1")
+            pending = store.all(
+                "SELECT id, action_id FROM approvals WHERE status = 'pending' ORDER BY id LIMIT 1"
+            )
             if not pending:
                 time.sleep(0.005)
                 continue
@@ -88,8 +102,9 @@ def cross_process(n: int) -> dict:
             control.approve(store, approval["id"])
             committed = time.time()
             while True:
-                row = store.one("SELECT started_at FROM actions WHERE id = ?",
-                                (approval["action_id"],))
+                row = store.one(
+                    "SELECT started_at FROM actions WHERE id = ?", (approval["action_id"],)
+                )
                 if row and row["started_at"]:
                     samples.append((row["started_at"] - committed) * 1000)
                     break
@@ -105,17 +120,20 @@ def cross_process(n: int) -> dict:
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     fresh_home()
-    result = {"benchmark": "dispatch_latency",
-              "in_process": asyncio.run(in_process(400, 200))}
+    result = {"benchmark": "dispatch_latency", "in_process": asyncio.run(in_process(400, 200))}
     fresh_home()
     result["cross_process"] = cross_process(100)
-    result["targets"] = {"in_process_p50_ms": 5, "in_process_p99_ms": 50,
-                         "cross_process_p99_ms": 250}
+    result["targets"] = {
+        "in_process_p50_ms": 5,
+        "in_process_p99_ms": 50,
+        "cross_process_p99_ms": 250,
+    }
     ip = result["in_process"]
     result["meets_targets"] = (
         max(ip["dependency_done"]["p50_ms"], ip["approval_given"]["p50_ms"]) <= 5
         and max(ip["dependency_done"]["p99_ms"], ip["approval_given"]["p99_ms"]) <= 50
-        and result["cross_process"]["approval_given"]["p99_ms"] <= 250)
+        and result["cross_process"]["approval_given"]["p99_ms"] <= 250
+    )
     report(result, args.json)
 
 

@@ -22,8 +22,10 @@ from agent_tui.core.store import Store
 
 
 def recipe(n: int) -> dict:
-    return {"title": "trivial", "steps": [{"id": f"s{i}", "tool": "echo", "args": {"text": "x"}}
-                                          for i in range(n)]}
+    return {
+        "title": "trivial",
+        "steps": [{"id": f"s{i}", "tool": "echo", "args": {"text": "x"}} for i in range(n)],
+    }
 
 
 def add_goals(store: Store, goals: int, steps: int) -> None:
@@ -51,8 +53,11 @@ def ceiling(goals: int, steps: int) -> float:
     store = Store(paths.db_path())
     add_goals(store, goals, steps)
     settings = Settings()
-    limits = runs.ClaimLimits(settings.executor.max_parallel, settings.executor.per_goal_parallel,
-                              settings.executor.lease_seconds)
+    limits = runs.ClaimLimits(
+        settings.executor.max_parallel,
+        settings.executor.per_goal_parallel,
+        settings.executor.lease_seconds,
+    )
     total = goals * steps
     done = 0
     start = time.perf_counter()
@@ -62,15 +67,31 @@ def ceiling(goals: int, steps: int) -> float:
         for step in claimed:
             with store.write() as tx:
                 action_id, _ = runs.propose_action(
-                    tx, step, tool="echo", args={"text": "x"}, side_effects=False,
-                    decision="allow", reason="default", preview="echo 'x'", dry_run=False)
+                    tx,
+                    step,
+                    tool="echo",
+                    args={"text": "x"},
+                    side_effects=False,
+                    decision="allow",
+                    reason="default",
+                    preview="echo 'x'",
+                    dry_run=False,
+                )
                 runs.start_action(tx, action_id, "ceiling")
-                tx.event("action.running", "echo: x", goal_id=step["goal_id"],
-                         step_id=step["id"], action_id=action_id)
+                tx.event(
+                    "action.running",
+                    "echo: x",
+                    goal_id=step["goal_id"],
+                    step_id=step["id"],
+                    action_id=action_id,
+                )
             outcome = runs.Outcome(ok=True, output="x", data={}, error=None)
             with store.write() as tx:
-                tx.execute("INSERT INTO output (action_id, stream, text, created_at)"
-                           " VALUES (?, 'stdout', 'x', ?)", (action_id, tx.now))
+                tx.execute(
+                    "INSERT INTO output (action_id, stream, text, created_at)"
+                    " VALUES (?, 'stdout', 'x', ?)",
+                    (action_id, tx.now),
+                )
                 tx.execute("UPDATE actions SET output_bytes = 1 WHERE id = ?", (action_id,))
                 runs.finish_action(tx, action_id, step, outcome, retry_delay=1)
         done += len(claimed)
@@ -86,10 +107,18 @@ def main() -> None:
     raw = ceiling(args.goals, args.steps)
     fresh_home()
     ours = asyncio.run(with_executor(args.goals, args.steps))
-    report({"benchmark": "throughput", "steps": args.goals * args.steps,
-            "executor_steps_per_s": round(ours, 1), "ceiling_steps_per_s": round(raw, 1),
-            "ratio": round(ours / raw, 3), "target_ratio": 0.5,
-            "meets_target": ours / raw >= 0.5}, args.json)
+    report(
+        {
+            "benchmark": "throughput",
+            "steps": args.goals * args.steps,
+            "executor_steps_per_s": round(ours, 1),
+            "ceiling_steps_per_s": round(raw, 1),
+            "ratio": round(ours / raw, 3),
+            "target_ratio": 0.5,
+            "meets_target": ours / raw >= 0.5,
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import Any
 
 from agent_tui.commands.common import UsageError, open_store, settings
 from agent_tui.core.events import OutputChunk, format_event
@@ -44,7 +45,7 @@ async def _run(args: argparse.Namespace) -> int:
         + (" (until idle)" if args.until_idle else " (Ctrl+C stops)"),
         file=sys.stderr,
     )
-    waiters = [asyncio.create_task(stop.wait())]
+    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
     if args.until_idle:
         waiters.append(asyncio.create_task(executor.run_until_idle()))
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

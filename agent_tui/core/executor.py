@@ -478,6 +478,7 @@ class Executor:
             except TemplateError as exc:
                 self._fail_before_action(step, f"template: {exc}")
                 return None
+        workspace.mkdir(parents=True, exist_ok=True)
         try:
             args = tool.parse(raw_args)
             preview = preview if approved is not None else tool.preview(args, workspace)
@@ -489,7 +490,6 @@ class Executor:
         except ToolError as exc:
             self._fail_before_action(step, str(exc))
             return None
-        workspace.mkdir(parents=True, exist_ok=True)
         with self.store.write() as tx:
             runs.ensure_still_running(tx, step["id"], self.owner)
             if approved is not None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from agent_tui import paths
+from agent_tui.core import cron
 from agent_tui.core.recipes import Recipe, validate_cron
 from agent_tui.core.states import GoalStatus, StepStatus
 from agent_tui.core.store import Store, Tx
@@ -137,21 +137,9 @@ def add_text_goal(store: Store, text: str, *, priority: int = 5, dry_run: bool =
     return goal_id
 
 
-def next_fire(cron: str, after: float) -> float:
-    """The first time after ``after`` (epoch seconds) that ``cron`` fires, in local time."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    trigger = CronTrigger.from_crontab(cron)
-    start = datetime.fromtimestamp(after).astimezone()
-    fire = trigger.get_next_fire_time(None, start)
-    assert fire is not None
-    if fire.timestamp() <= after:
-        fire = trigger.get_next_fire_time(fire, fire.replace(microsecond=0) + _SECOND)
-        assert fire is not None
-    return fire.timestamp()
-
-
-_SECOND = timedelta(seconds=1)
+def next_fire(expr: str, after: float) -> float:
+    """The first time after ``after`` (epoch seconds) that ``expr`` fires, in local time."""
+    return cron.next_fire(expr, after)
 
 
 def add_schedule(

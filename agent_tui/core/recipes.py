@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent_tui.core import cron
 from agent_tui.core.templates import TemplateError, references
 from agent_tui.core.tools.registry import get_tool
 
@@ -21,6 +22,9 @@ MAX_STEPS = 500
 
 class RecipeError(Exception):
     """A recipe that cannot be used."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class Budget(BaseModel):
@@ -58,7 +62,7 @@ class Recipe(BaseModel):
     """A validated recipe."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200, pattern=r"^[^\n\r]*$")
     description: str | None = None
     priority: int = Field(5, ge=1, le=10)
     schedule: str | None = None
@@ -83,20 +87,18 @@ def _pydantic_message(exc: ValidationError, data: dict[str, Any]) -> str:
         prefix = f"step '{sid}': " if sid else f"step #{loc[1] + 1}: "
         loc = loc[2:]
     key = ".".join(str(p) for p in loc) or "recipe"
+    if prefix and not loc and err["type"] in ("model_type", "dict_type"):
+        return f"{prefix}must be a table with id, tool and args (write it under [[steps]])"
     if err["type"] == "extra_forbidden":
         return f"{prefix}unknown key '{key}'"
     if err["type"] == "missing":
         return f"{prefix}missing required key '{key}'"
-    return f"{prefix}{key}: {err['msg']}"
+    return f"{prefix}{key}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def validate_cron(expr: str) -> None:
-    """Raise ``ValueError`` unless ``expr`` is a five-field cron expression."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    if len(expr.split()) != 5:
-        raise ValueError(f"cron expression '{expr}' needs 5 fields (minute hour day month weekday)")
-    CronTrigger.from_crontab(expr)
+    """Raise ``ValueError`` unless ``expr`` is a five-field cron expression that fires."""
+    cron.validate(expr)
 
 
 def _check_graph(recipe: Recipe) -> None:

@@ -111,7 +111,7 @@ class IllegalTransition(Exception):
 def allowed(kind: str, old: str, new: str) -> bool:
     """Whether ``kind`` (goal, step or action) may go from ``old`` to ``new``."""
     table = _TABLES[kind]
-    return new in table[old]  # type: ignore[index,operator]
+    return new in table[old]  # type: ignore[index]
 
 
 def check(kind: str, old: str, new: str) -> None:

@@ -16,6 +16,9 @@ _EXPR = re.compile(
 class TemplateError(Exception):
     """A template that cannot be parsed or rendered; the message says which and why."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
 
 @dataclass(frozen=True, slots=True)
 class Reference:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from pathlib import Path
 
@@ -153,7 +154,7 @@ async def test_per_goal_limit_serialises(store: Store, settings: Settings) -> No
     goal = add(store, {"title": "one", "steps": [shell(f"s{i}", "sleep 0.1") for i in range(3)]})
     await run_idle(store, allow_shell(settings))
     rows = sorted(steps(store, goal).values(), key=lambda r: r["started_at"])
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert before["finished_at"] <= after["started_at"]
 
 

@@ -57,7 +57,7 @@ def test_broken_files_name_the_file_and_key(tmp_path: Path, text: str, fragment:
 
 
 def test_bad_environment_value(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="AGENT_TUI_\\* environment: executor.max_parallel"):
+    with pytest.raises(ConfigError, match=r"AGENT_TUI_\* environment: executor\.max_parallel"):
         load_settings(tmp_path / "none.toml", environ={"AGENT_TUI_EXECUTOR__MAX_PARALLEL": "x"})
 
 

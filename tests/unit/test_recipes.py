@@ -300,11 +300,6 @@ UNTRUSTED_NEWLINES = [
 ]
 
 
-@pytest.mark.xfail(
-    reason="recipes.py and templates.py quote user strings with '...' instead of repr(), so a "
-    "newline in an id, tool name, dependency or template splits the error line",
-    strict=True,
-)
 @pytest.mark.parametrize(("data", "fragment"), UNTRUSTED_NEWLINES)
 def test_newlines_in_user_strings_keep_the_message_on_one_line(
     data: dict[str, Any], fragment: str
@@ -378,27 +373,16 @@ def test_next_fire_is_after_the_given_time() -> None:
     assert next_fire("*/5 * * * *", _local(2025, 1, 1, 9, 1)) == _local(2025, 1, 1, 9, 5)
 
 
-@pytest.mark.xfail(
-    reason="APScheduler 3's CronTrigger.from_crontab numbers weekdays from Monday = 0, "
-    "cron from Sunday = 0, so '0 9 * * 1' fires on Tuesdays",
-    strict=True,
-)
 def test_cron_weekday_numbers_follow_cron() -> None:
     wednesday = _local(2025, 1, 1, 12, 0)
     assert next_fire("0 9 * * 1", wednesday) == _local(2025, 1, 6, 9, 0)  # Monday
     assert next_fire("0 9 * * 0", wednesday) == _local(2025, 1, 5, 9, 0)  # Sunday
 
 
-@pytest.mark.xfail(reason="validate_cron refuses 7, which cron accepts for Sunday", strict=True)
 def test_cron_accepts_seven_for_sunday() -> None:
     validate_cron("0 9 * * 7")
 
 
-@pytest.mark.xfail(
-    reason="validate_cron accepts a date that never comes; add_schedule then fails on an assert "
-    "in next_fire",
-    strict=True,
-)
 def test_cron_that_never_fires_is_refused() -> None:
     with pytest.raises(ValueError, match="never"):
         validate_cron("0 0 31 2 *")

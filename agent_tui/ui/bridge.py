@@ -1,0 +1,134 @@
+"""The bridge from the core to the UI: an event sink and a database watcher that post messages.
+
+In-process, the executor calls :meth:`Bridge.on_event` and :meth:`Bridge.on_output` on the loop
+thread; the bridge only buffers them, and a timer posts the buffers as at most ~15 messages a
+second (never one per line). Another process's work is seen by polling ``PRAGMA data_version``
+every ``watch_interval`` and reading the journal from the last event seen. Nothing here touches a
+widget: the target handles the messages.
+"""
+
+from __future__ import annotations
+
+from textual.message_pump import MessagePump
+from textual.timer import Timer
+
+from agent_tui.core.events import OutputChunk
+from agent_tui.core.store import Event, Store
+from agent_tui.ui.messages import EventsArrived, OutputArrived, OutputSegment, StoreChanged
+
+DRAIN_INTERVAL = 1 / 15
+"""Seconds between two batches of buffered events and output."""
+
+FINISHED_ACTIONS = frozenset({"action.succeeded", "action.failed"})
+
+
+class Bridge:
+    """Buffers what the core reports and posts it to ``target`` in batches.
+
+    ``listen`` registers the bridge on the store itself; use it when no executor in this process
+    forwards the events (a viewer), so the UI's own changes still show at once.
+    """
+
+    def __init__(
+        self, store: Store, *, listen: bool = False, watch_interval: float = 0.1
+    ) -> None:
+        self.store = store
+        self.target: MessagePump | None = None
+        self.watch_interval = watch_interval
+        self._events: list[Event] = []
+        self._segments: dict[int, OutputSegment] = {}
+        self._offsets: dict[int, int] = {}
+        self._finished: set[int] = set()
+        self._cursor = store.last_event_id()
+        self._seen: set[int] = set()
+        self._version = store.data_version()
+        self._timers: list[Timer] = []
+        self._listening = listen
+        if listen:
+            store.listeners.append(self.on_event)
+
+    # -- the sink: called by the executor (or the store) on the loop thread ------------------
+
+    def on_event(self, event: Event) -> None:
+        """Buffer one event; remember its id so the journal poll does not report it twice."""
+        if event.id == self._cursor + 1:
+            self._cursor = event.id
+            while self._cursor + 1 in self._seen:
+                self._cursor += 1
+                self._seen.discard(self._cursor)
+        elif event.id > self._cursor:
+            self._seen.add(event.id)
+        self._events.append(event)
+        if event.kind in FINISHED_ACTIONS and event.action_id is not None:
+            self._finished.add(event.action_id)
+
+    def on_output(self, chunk: OutputChunk) -> None:
+        """Append a chunk to its action's pending segment, tracking its offset in the stream."""
+        start = self._offsets.get(chunk.action_id, 0)
+        self._offsets[chunk.action_id] = start + len(chunk.text)
+        pending = self._segments.get(chunk.action_id)
+        if pending is None:
+            self._segments[chunk.action_id] = OutputSegment(
+                chunk.goal_id, chunk.step_id, chunk.action_id, start, chunk.text
+            )
+        else:
+            pending.text += chunk.text
+
+    # -- posting -----------------------------------------------------------------------------
+
+    def start(self, owner: MessagePump, target: MessagePump) -> None:
+        """Post to ``target`` from now on, on timers owned by ``owner`` (the app)."""
+        self.target = target
+        self._timers = [
+            owner.set_interval(DRAIN_INTERVAL, self.drain, name="bridge-drain"),
+            owner.set_interval(self.watch_interval, self.poll, name="bridge-poll"),
+        ]
+
+    def stop(self) -> None:
+        """Stop the timers and stop listening; safe to call twice."""
+        for timer in self._timers:
+            timer.stop()
+        self._timers = []
+        if self._listening and self.on_event in self.store.listeners:
+            self.store.listeners.remove(self.on_event)
+        self._listening = False
+        self.target = None
+
+    def drain(self) -> None:
+        """Post what was buffered since the last call: events first, then output."""
+        target = self.target
+        if target is None:
+            return
+        if self._events:
+            events, self._events = self._events, []
+            target.post_message(EventsArrived(events))
+        if self._segments:
+            segments = list(self._segments.values())
+            self._segments = {}
+            target.post_message(OutputArrived(segments))
+        for action_id in self._finished:
+            self._offsets.pop(action_id, None)
+        self._finished.clear()
+
+    def poll(self) -> None:
+        """If another connection committed, post :class:`StoreChanged` and the events it logged."""
+        target = self.target
+        if target is None:
+            return
+        version = self.store.data_version()
+        if version == self._version:
+            return
+        self._version = version
+        events: list[Event] = []
+        while True:
+            batch = self.store.events_after(self._cursor)
+            if not batch:
+                break
+            events.extend(e for e in batch if e.id not in self._seen)
+            self._cursor = batch[-1].id
+            if len(batch) < 1000:
+                break
+        self._seen = {i for i in self._seen if i > self._cursor}
+        target.post_message(StoreChanged())
+        if events:
+            target.post_message(EventsArrived(events, external=True))

@@ -1,0 +1,88 @@
+"""Read-only queries the UI runs on every refresh, shaped for the panes and kept cheap.
+
+``core.views`` serves ``show`` and ``ls``, which read everything once; these read just what a pane
+shows, in one statement each, because the UI runs them up to fifteen times a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent_tui.core.store import Row, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the status line shows: global switches and the length of the approvals queue."""
+
+    paused: bool
+    dry_run: bool
+    approvals: int
+
+
+def overview(store: Store) -> Overview:
+    row = store.one("SELECT count(*) AS n FROM approvals WHERE status = 'pending'")
+    return Overview(
+        paused=bool(store.setting("paused", False)),
+        dry_run=bool(store.setting("dry_run", False)),
+        approvals=int(row["n"]) if row else 0,
+    )
+
+
+def goal_rows(store: Store) -> list[Row]:
+    """Every goal that is not archived, oldest first, with its step counts for the current plan."""
+    return store.all(
+        "SELECT g.id, g.title, g.status, g.wait_reason, g.status_message, g.priority, g.dry_run,"
+        " g.source, g.started_at,"
+        " (SELECT count(*) FROM steps s WHERE s.goal_id = g.id"
+        "   AND s.plan_version = g.plan_version) AS steps_total,"
+        " (SELECT count(*) FROM steps s WHERE s.goal_id = g.id"
+        "   AND s.plan_version = g.plan_version"
+        "   AND s.status IN ('completed', 'skipped')) AS steps_done"
+        " FROM goals g WHERE g.archived = 0 ORDER BY g.id"
+    )
+
+
+def step_rows(store: Store, goal_id: int) -> list[Row]:
+    """The steps of a goal's current plan in order, each with its latest action (or none)."""
+    return store.all(
+        "SELECT s.id, s.key, s.title, s.tool, s.status, s.wait_reason, s.attempt,"
+        " s.max_attempts, s.error, s.next_attempt_at, s.started_at, s.finished_at,"
+        " a.id AS action_id, a.status AS action_status, a.exit_code"
+        " FROM steps s JOIN goals g ON g.id = s.goal_id AND s.plan_version = g.plan_version"
+        " LEFT JOIN actions a ON a.id = (SELECT max(id) FROM actions WHERE step_id = s.id)"
+        " WHERE s.goal_id = ? ORDER BY s.position",
+        (goal_id,),
+    )
+
+
+def documents(store: Store, goal_id: int) -> list[Row]:
+    """The latest version of each of a goal's documents, in the order they were first saved."""
+    return store.all(
+        "SELECT a.id, a.name, a.version, a.mime, a.content, a.created_at FROM artifacts a"
+        " WHERE a.goal_id = ? AND a.version = (SELECT max(version) FROM artifacts b"
+        "   WHERE b.goal_id = a.goal_id AND b.name = a.name)"
+        " ORDER BY (SELECT min(id) FROM artifacts c WHERE c.goal_id = a.goal_id"
+        "   AND c.name = a.name)",
+        (goal_id,),
+    )
+
+
+def action_row(store: Store, action_id: int) -> Row | None:
+    return store.one(
+        "SELECT id, step_id, tool, status, preview, exit_code, error, output_bytes,"
+        " started_at, finished_at FROM actions WHERE id = ?",
+        (action_id,),
+    )
+
+
+def output_after(store: Store, action_id: int, after_row: int) -> tuple[str, int]:
+    """Output rows of an action after row ``after_row``: their text and the last row id read."""
+    rows = store.all(
+        "SELECT id, text FROM output WHERE action_id = ? AND id > ? ORDER BY id",
+        (action_id, after_row),
+    )
+    if not rows:
+        return "", after_row
+    return "".join(r["text"] for r in rows), int(rows[-1]["id"])
+

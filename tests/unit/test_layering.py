@@ -1,0 +1,76 @@
+"""The core stays headless: it never imports Textual or Rich, and headless commands load no UI."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, cli_env
+
+CORE = ROOT / "agent_tui" / "core"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+            if node.module.startswith("agent_tui.ui"):
+                names.add("agent_tui.ui")
+    return names
+
+
+def test_core_sources_import_no_ui() -> None:
+    files = list(CORE.rglob("*.py"))
+    assert files
+    for path in files:
+        bad = _imports(path) & {"textual", "rich", "agent_tui.ui"}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def _loaded_after(code: str, home: Path) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return set(out.stdout.split())
+
+
+def test_importing_the_whole_core_loads_no_ui(home: Path) -> None:
+    code = (
+        "import sys, pkgutil, importlib, agent_tui.core as c\n"
+        "for m in pkgutil.walk_packages(c.__path__, 'agent_tui.core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "import agent_tui.commands.worker, agent_tui.commands.goals\n"
+        "print(' '.join(sys.modules))"
+    )
+    loaded = _loaded_after(code, home)
+    assert "textual" not in loaded and "rich" not in loaded
+
+
+def test_worker_help_loads_no_textual(home: Path) -> None:
+    code = (
+        "import sys\n"
+        "from agent_tui.cli import main\n"
+        "try:\n    main(['worker', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert "--until-idle" in out.stdout
+    assert "textual" not in out.stdout.split("\n")[-2].split()
