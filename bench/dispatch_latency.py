@@ -9,6 +9,7 @@ across processes p99 ≤ 250 ms.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ async def in_process(n_chain: int, n_approvals: int) -> dict:
         r["id"]
         for r in store.all("SELECT id FROM steps WHERE goal_id = ? ORDER BY position", (goal,))
     ]
-    dependency = [(started[b] - completed[a]) * 1000 for a, b in zip(ids, ids[1:], strict=False)]
+    dependency = [(started[b] - completed[a]) * 1000 for a, b in itertools.pairwise(ids)]
 
     add_recipe_goal(store, parse_recipe(asking(n_approvals)))
     await executor.run_until_idle()
