@@ -9,6 +9,7 @@ across processes p99 ≤ 250 ms.
 from __future__ import annotations
 
 import asyncio
+import random
 import itertools
 import subprocess
 import sys
@@ -100,6 +101,7 @@ def cross_process(n: int) -> dict:
                 time.sleep(0.005)
                 continue
             approval = pending[0]
+            time.sleep(random.uniform(0, 0.1))  # approvals come at any moment, not in step
             control.approve(store, approval["id"])
             committed = time.time()
             while True:

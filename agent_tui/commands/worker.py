@@ -35,10 +35,24 @@ async def _run(args: argparse.Namespace) -> int:
     executor = Executor(
         store, conf, kind="worker", max_parallel=args.max_parallel, sinks=[StderrSink(args.output)]
     )
-    stop = asyncio.Event()
+    stop, force = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            stop.set()
+            if executor.running:
+                print(
+                    f"worker: stopping; {len(executor.running)} running step(s) finish first "
+                    "(Ctrl+C again interrupts them)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        else:
+            force.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await executor.start()
     print(
         f"worker {executor.owner} on {store.path}"
@@ -51,7 +65,7 @@ async def _run(args: argparse.Namespace) -> int:
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
         waiter.cancel()
-    await executor.stop(grace=0.0 if stop.is_set() else 10.0)
+    await executor.stop(grace=None, force=force)
     if executor.errors:
         print(
             f"worker: {executor.errors} executor error(s); see the events above and "

@@ -69,6 +69,8 @@ class RunningStep:
     step: Row
     task: asyncio.Task[None] | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupted: bool = False
+    """Stopped by the executor's shutdown, not by the user: recovered like a crash."""
 
 
 class Executor:
@@ -151,18 +153,24 @@ class Executor:
         sched.start()
         self.wake()
 
-    async def stop(self, *, grace: float = 10.0) -> None:
-        """Stop claiming; let running steps finish for ``grace`` seconds, then kill and recover."""
+    async def stop(self, *, grace: float | None = 10.0, force: asyncio.Event | None = None) -> None:
+        """Stop claiming; let running steps finish, then interrupt what is left and recover it.
+
+        Running steps get ``grace`` seconds (``None``: as long as they take) or until ``force`` is
+        set. Interrupted side-effecting actions become ``unknown`` for a human to decide.
+        """
         if self.stopping:
             return
         self.stopping = True
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        tasks = [r.task for r in self.running.values() if r.task is not None]
+        tasks: set[asyncio.Task[Any]] = {r.task for r in self.running.values() if r.task}
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
+            await _wait_for(tasks, grace, force)
+            pending = {t for t in tasks if not t.done()}
             if pending:
                 for running in self.running.values():
+                    running.interrupted = True
                     running.cancelled.set()
                 await asyncio.wait(pending, timeout=self.settings.shell.kill_grace + 5)
         try:
@@ -438,6 +446,9 @@ class Executor:
         except Exception as exc:
             log.exception("tool %s crashed", tool.name)
             result = ToolResult(ok=False, error=f"{tool.name} crashed: {type(exc).__name__}: {exc}")
+        if running.interrupted:
+            writer.close()
+            return
         cancelled = running.cancelled.is_set()
         outcome = runs.Outcome(
             ok=result.ok and not cancelled,
@@ -593,3 +604,27 @@ class Executor:
 
 def _is_transient(exc: ToolError) -> bool:
     return isinstance(exc, TransientToolError)
+
+
+async def _wait_for(
+    tasks: set[asyncio.Task[Any]], grace: float | None, force: asyncio.Event | None
+) -> None:
+    """Wait until every task is done, ``grace`` seconds pass, or ``force`` is set."""
+    loop = asyncio.get_running_loop()
+    deadline = None if grace is None else loop.time() + grace
+    forced = asyncio.create_task(force.wait()) if force is not None else None
+    waiters: set[asyncio.Task[Any]] = set(tasks) | ({forced} if forced else set())
+    try:
+        while any(not t.done() for t in tasks):
+            timeout = None if deadline is None else deadline - loop.time()
+            if timeout is not None and timeout <= 0:
+                return
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done or (forced is not None and forced in done):
+                return
+            waiters -= done
+    finally:
+        if forced is not None:
+            forced.cancel()

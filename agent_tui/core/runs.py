@@ -438,7 +438,7 @@ def recover_expired(tx: Tx) -> list[str]:
                     action["id"],
                     A.RUNNING,
                     A.UNKNOWN,
-                    error=f"its process ({action['owner']}) died while it ran",
+                    error=f"interrupted: its process ({action['owner']}) stopped or died while it ran",
                 )
             else:
                 tx.set_status(
@@ -447,7 +447,7 @@ def recover_expired(tx: Tx) -> list[str]:
                     A.RUNNING,
                     A.FAILED,
                     finished_at=tx.now,
-                    error="interrupted: its process died; it will run again",
+                    error="interrupted: its process stopped or died; it will run again",
                 )
         if risky:
             action = risky[0]
@@ -461,7 +461,7 @@ def recover_expired(tx: Tx) -> list[str]:
                 lease_expires=None,
             )
             detail = (
-                f"The process running this {action['tool']} action died mid-way; it may "
+                f"The process running this {action['tool']} action stopped or died mid-way; it may "
                 f"or may not have taken effect.\n\n{action['preview']}"
             )
             approval_id = tx.insert(
@@ -492,7 +492,7 @@ def recover_expired(tx: Tx) -> list[str]:
                 lease_expires=None,
                 wait_reason=None,
             )
-            note = f"step '{step['key']}' recovered after its process died; it runs again"
+            note = f"step '{step['key']}' recovered after its process stopped or died; it runs again"
             tx.event("step.recovered", note, **ids)
         settle_goal(tx, step["goal_id"])
         notes.append(note)

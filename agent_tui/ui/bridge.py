@@ -29,9 +29,7 @@ class Bridge:
     forwards the events (a viewer), so the UI's own changes still show at once.
     """
 
-    def __init__(
-        self, store: Store, *, listen: bool = False, watch_interval: float = 0.1
-    ) -> None:
+    def __init__(self, store: Store, *, listen: bool = False, watch_interval: float = 0.1) -> None:
         self.store = store
         self.target: MessagePump | None = None
         self.watch_interval = watch_interval

@@ -85,4 +85,3 @@ def output_after(store: Store, action_id: int, after_row: int) -> tuple[str, int
     if not rows:
         return "", after_row
     return "".join(r["text"] for r in rows), int(rows[-1]["id"])
-

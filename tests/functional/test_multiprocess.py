@@ -162,3 +162,98 @@ args = {{ text = "after" }}
     assert statuses == ["failed", "succeeded"]
     db = sqlite3.connect(home / "data" / "agent-tui.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _start_worker(home: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*CLI, "worker"], env=cli_env(home, **env), stdout=subprocess.DEVNULL, stderr=log.open("w")
+    )
+
+
+def _wait_for_file(path: Path, worker: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + 30
+    while not (path.exists() and path.read_text().strip()):
+        assert time.monotonic() < deadline, f"{path} never appeared:\n{log.read_text()}"
+        assert worker.poll() is None, log.read_text()
+        time.sleep(0.05)
+    return path.read_text().strip()
+
+
+ALLOW_SHELL = {"AGENT_TUI_POLICY__TOOLS": '{ shell = "allow" }'}
+
+
+def test_cancel_from_another_process_kills_the_command(tmp_path: Path, home: Path) -> None:
+    pidfile = tmp_path / "pid"
+    recipe = tmp_path / "long.toml"
+    recipe.write_text(
+        f'title = "long"\n[[steps]]\nid = "s"\ntool = "shell"\n'
+        f'args = {{ command = "echo $$ > {pidfile}; sleep 60" }}\n'
+    )
+    goal = _cli(home, "add", "--recipe", str(recipe)).stdout.strip()
+    log = tmp_path / "worker.log"
+    worker = _start_worker(home, log, **ALLOW_SHELL)
+    try:
+        pid = int(_wait_for_file(pidfile, worker, log))
+        assert _cli(home, "cancel", goal).returncode == 0
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid):
+            assert time.monotonic() < deadline, "the cancelled command is still running"
+            time.sleep(0.05)
+        shown = json.loads(_cli(home, "show", goal, "--json").stdout)
+        assert shown["goal"]["status"] == "cancelled"
+        deadline = time.monotonic() + 10
+        while json.loads(_cli(home, "show", goal, "--json").stdout)["actions"][0]["status"] != (
+            "failed"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait(20)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return "zombie"
+
+
+def test_first_signal_lets_running_steps_finish(tmp_path: Path, home: Path) -> None:
+    started, finished = tmp_path / "started", tmp_path / "finished"
+    recipe = tmp_path / "graceful.toml"
+    recipe.write_text(
+        f'title = "graceful"\n[[steps]]\nid = "s"\ntool = "shell"\n'
+        f'args = {{ command = "echo 1 > {started}; sleep 1; echo 1 > {finished}" }}\n'
+    )
+    goal = _cli(home, "add", "--recipe", str(recipe)).stdout.strip()
+    log = tmp_path / "worker.log"
+    worker = _start_worker(home, log, **ALLOW_SHELL)
+    _wait_for_file(started, worker, log)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(20) == 130
+    assert finished.exists()
+    assert "running step(s) finish first" in log.read_text()
+    shown = json.loads(_cli(home, "show", goal, "--json").stdout)
+    assert shown["goal"]["status"] == "completed"
+
+
+def test_second_signal_interrupts_and_asks(tmp_path: Path, home: Path) -> None:
+    started = tmp_path / "started"
+    recipe = tmp_path / "interrupt.toml"
+    recipe.write_text(
+        f'title = "interrupt"\n[[steps]]\nid = "s"\ntool = "shell"\n'
+        f'args = {{ command = "echo 1 > {started}; sleep 60" }}\n'
+    )
+    goal = _cli(home, "add", "--recipe", str(recipe)).stdout.strip()
+    log = tmp_path / "worker.log"
+    worker = _start_worker(home, log, **ALLOW_SHELL)
+    _wait_for_file(started, worker, log)
+    worker.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(20) == 130
+    shown = json.loads(_cli(home, "show", goal, "--json").stdout)
+    assert shown["steps"][0]["status"] == "unknown"
+    [approval] = json.loads(_cli(home, "approvals", "--json").stdout)
+    assert approval["kind"] == "unknown"

@@ -1,0 +1,68 @@
+"""How states, times and durations look on screen: one glyph and one colour per status."""
+
+from __future__ import annotations
+
+import time
+
+GLYPHS: dict[str, str] = {
+    "completed": "✓",
+    "failed": "✗",
+    "running": "▶",
+    "planning": "▶",
+    "waiting": "⧗",
+    "waiting_approval": "⧗",
+    "retry_wait": "↻",
+    "unknown": "?",
+    "paused": "‖",
+    "queued": "·",
+    "pending": "·",
+    "ready": "○",
+    "cancelled": "⊘",
+    "skipped": "↷",
+}
+
+STYLES: dict[str, str] = {
+    "completed": "$text-success",
+    "failed": "$text-error",
+    "running": "$text-accent",
+    "planning": "$text-accent",
+    "waiting": "$text-warning",
+    "waiting_approval": "$text-warning",
+    "retry_wait": "$text-warning",
+    "unknown": "$text-error",
+    "paused": "$text-warning",
+    "cancelled": "$text-muted",
+    "skipped": "$text-muted",
+}
+"""Content styles (theme variables) per status; statuses not listed use the default colour."""
+
+
+def glyph(status: str) -> str:
+    return GLYPHS.get(status, "·")
+
+
+def style(status: str) -> str:
+    return STYLES.get(status, "")
+
+
+def duration(start: float | None, end: float | None, now: float | None = None) -> str:
+    """``0.4 s``, ``2.5 min`` or ``1.2 h`` between two epoch times (``end`` defaults to now)."""
+    if start is None:
+        return ""
+    seconds = max(0.0, (end if end is not None else (now or time.time())) - start)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def one_line(text: str | None, limit: int = 200) -> str:
+    """The first line of ``text``, cut to ``limit`` characters, with … when anything was left out."""
+    if not text:
+        return ""
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > limit:
+        return first[: limit - 1] + "…"
+    return first + (" …" if len(lines) > 1 else "")

@@ -1,0 +1,50 @@
+"""The help screen: what each pane shows and every key, read from the bindings themselves."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+INTRO = """\
+Goals (left): every goal with its status, steps done/total and priority.
+Steps (middle): the highlighted goal's plan; Output below follows the highlighted step.
+Approvals (right): everything that waits for a decision, across goals, with exactly what
+would run. Documents (right, second tab): one page per document the goal produced.
+
+Status: ✓ completed  ✗ failed  ▶ running  ⧗ waiting  ↻ retry  ‖ paused  · queued  ⊘ cancelled
+The command palette (ctrl+p) lists every action too."""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists ``(key, description)`` pairs; any of escape, ? or q closes it."""
+
+    CSS_PATH = "help.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "Close", id="help_close"),
+    ]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        width = max((len(k) for k, _ in self.keys), default=1) + 2
+        lines = [
+            Content.assemble((key.ljust(width), "bold $text-accent"), description)
+            for key, description in self.keys
+        ]
+        with Vertical(id="help"):
+            yield Static("agent-tui help", id="help-title")
+            with VerticalScroll():
+                yield Static(INTRO, id="help-intro", markup=False)
+                yield Static(Content("\n").join(lines), id="help-keys")
+            yield Static("escape, ? or q closes this", id="help-close")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

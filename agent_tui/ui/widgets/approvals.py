@@ -1,0 +1,88 @@
+"""The approvals pane: every pending approval across goals, and exactly what the highlighted one
+would run (the full command, the diff), with the keys that decide it.
+
+The screen's bindings (``a``, ``r``, ``d``, ``s``) act on :attr:`Approvals.current`; this widget
+only shows the queue and keeps the highlighted item across refreshes.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from agent_tui.core.store import Row
+from agent_tui.ui.format import one_line
+
+EMPTY = "Nothing waits for a decision."
+KEYS_ACTION = "a approve · r reject (with a reason)"
+KEYS_UNKNOWN = "a run again · d mark done · s skip · r reject"
+
+
+class Approvals(Vertical):
+    """The queue (an option list) above the highlighted item's full detail."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[Row] = []
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(id="approval-list")
+        with VerticalScroll(id="approval-scroll"):
+            yield Static(EMPTY, id="approval-detail", markup=False)
+        yield Static("", id="approval-keys")
+
+    @property
+    def current(self) -> Row | None:
+        """The highlighted pending approval."""
+        option = self.query_one("#approval-list", OptionList).highlighted_option
+        if option is None or option.id is None:
+            return None
+        return next((r for r in self.rows if str(r["id"]) == option.id), None)
+
+    def show(self, rows: list[Row]) -> None:
+        """Show the pending approvals; keep the highlighted one if it is still pending."""
+        listing = self.query_one("#approval-list", OptionList)
+        if [r["id"] for r in rows] == [r["id"] for r in self.rows] and listing.option_count:
+            self.rows = rows
+            self._show_detail()
+            return
+        keep = self.current
+        self.rows = rows
+        listing.set_options(Option(_prompt(r), id=str(r["id"])) for r in rows)
+        ids = [r["id"] for r in rows]
+        if rows:
+            listing.highlighted = ids.index(keep["id"]) if keep and keep["id"] in ids else 0
+        self._show_detail()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#approval-detail", Static)
+        keys = self.query_one("#approval-keys", Static)
+        row = self.current
+        if row is None:
+            detail.update(EMPTY)
+            keys.update("")
+            return
+        where = f"goal {row['goal_id']} · {row['goal_title']}"
+        if row["step"]:
+            where += f" · step {row['step']}"
+        head = f"#{row['id']} {row['tool'] or row['kind']}\n{where}\n"
+        if row["decision_reason"]:
+            head += f"why asked: {row['decision_reason']}\n"
+        detail.update(f"{head}\n{row['detail']}")
+        keys.update(
+            Content.styled(KEYS_UNKNOWN if row["kind"] == "unknown" else KEYS_ACTION, "bold")
+        )
+
+
+def _prompt(row: Row) -> Content:
+    mark = "?" if row["kind"] == "unknown" else "⧗"
+    return Content.assemble(
+        (mark, "$text-warning"), f" #{row['id']} ", one_line(row["title"], 100)
+    )

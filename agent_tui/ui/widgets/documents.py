@@ -1,0 +1,81 @@
+"""The documents pane: one page per document of the selected goal, rendered as Markdown.
+
+``[`` and ``]`` turn the pages; the header says which document and "page n of m". A page is
+re-rendered only when its document changed (a new version), so refreshes do not flicker.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+
+from agent_tui.core.store import Row
+
+EMPTY = "No documents yet. Steps that use `write_document` add pages here."
+
+
+class Documents(Vertical):
+    """Pages of Markdown with a one-line header."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.pages: list[Row] = []
+        self.page = 0
+        self._rendered: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="document-header")
+        with VerticalScroll(id="document-scroll"):
+            yield Markdown(EMPTY, id="document")
+
+    @property
+    def header_text(self) -> str:
+        return str(self.query_one("#document-header", Static).content)
+
+    def show(self, pages: list[Row]) -> None:
+        """Show ``pages``, staying on the same document when it is still there."""
+        current = self.pages[self.page]["name"] if self.pages else None
+        self.pages = pages
+        names = [p["name"] for p in pages]
+        if current in names:
+            self.page = names.index(current)
+        else:
+            self.page = min(self.page, max(0, len(pages) - 1))
+        self._render()
+
+    def turn(self, delta: int) -> None:
+        """Go ``delta`` pages forward (or back), stopping at the first and last page."""
+        if self.pages:
+            self.page = max(0, min(len(self.pages) - 1, self.page + delta))
+            self._render()
+
+    def _render(self) -> None:
+        header = self.query_one("#document-header", Static)
+        markdown = self.query_one("#document", Markdown)
+        if not self.pages:
+            header.update("")
+            if self._rendered is not None:
+                self._rendered = None
+                markdown.update(EMPTY)
+            return
+        doc = self.pages[self.page]
+        header.update(
+            f"{doc['name']} (v{doc['version']}) · page {self.page + 1} of {len(self.pages)}"
+            f" · saved {datetime.fromtimestamp(doc['created_at']):%H:%M:%S}"
+        )
+        if self._rendered != doc["id"]:
+            self._rendered = doc["id"]
+            text = doc["content"] if "markdown" in doc["mime"] else _as_text(doc["content"])
+            markdown.update(text)
+            self.query_one("#document-scroll", VerticalScroll).scroll_home(animate=False)
+
+
+def _as_text(content: str) -> str:
+    """Plain text shown verbatim inside a fence longer than any run of backticks in it."""
+    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{content}\n{fence}"

@@ -1,0 +1,126 @@
+"""The step timeline of one goal: key, status, tool, attempt, duration and why it waits or failed.
+
+A :class:`~textual.widgets.DataTable`: one goal's plan is small and bounded. Cells are plain
+:class:`~rich.text.Text`, never markup, because errors and keys may contain brackets.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on
+from textual.message import Message
+from textual.widgets import DataTable
+
+from agent_tui.core.store import Row
+from agent_tui.ui.format import duration, glyph, one_line
+
+COLUMNS = (("", "glyph"), ("step", "key"), ("status", "status"), ("tool", "tool"))
+COLUMNS += (("try", "attempt"), ("time", "time"), ("note", "note"))
+
+
+def note(step: Row, now: float) -> str:
+    """Why a step waits, or what went wrong, in one line."""
+    status = step["status"]
+    if status == "retry_wait" and step["next_attempt_at"]:
+        left = max(0.0, step["next_attempt_at"] - now)
+        return f"retry in {left:.0f} s: {one_line(step['error'], 80)}"
+    if status in ("failed", "cancelled", "unknown") and step["error"]:
+        return one_line(step["error"], 120)
+    if status == "completed" and step["exit_code"] not in (None, 0):
+        return f"exit {step['exit_code']}"
+    if step["wait_reason"] and status in ("waiting_approval", "unknown", "ready"):
+        return str(step["wait_reason"])
+    return ""
+
+
+def cells(step: Row, now: float) -> tuple[Text, ...]:
+    attempt = f"{step['attempt']}/{step['max_attempts']}" if step["attempt"] else ""
+    if step["status"] == "running":
+        took = duration(step["started_at"], None, now)
+    elif step["finished_at"] is not None:
+        took = duration(step["started_at"], step["finished_at"])
+    else:
+        took = ""
+    return (
+        Text(glyph(step["status"])),
+        Text(step["key"]),
+        Text(step["status"].replace("_", " ")),
+        Text(step["tool"] or ""),
+        Text(attempt),
+        Text(took),
+        Text(note(step, now)),
+    )
+
+
+class StepTimeline(DataTable[Text]):
+    """The selected goal's steps; moving the cursor posts :class:`StepTimeline.Highlighted`."""
+
+    class Highlighted(Message):
+        """The highlighted step changed (``None``: no step)."""
+
+        def __init__(self, step_id: int | None) -> None:
+            super().__init__()
+            self.step_id = step_id
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._rows: list[Row] = []
+        self._current: int | None = None
+
+    def on_mount(self) -> None:
+        for label, key in COLUMNS:
+            self.add_column(label, key=key)
+        self.set_interval(1.0, self._tick)
+
+    @property
+    def step_id(self) -> int | None:
+        """The highlighted step's id."""
+        if not self._rows or self.cursor_row >= len(self._rows):
+            return None
+        return int(self._rows[self.cursor_row]["id"])
+
+    def step(self, step_id: int | None) -> Row | None:
+        return next((r for r in self._rows if r["id"] == step_id), None)
+
+    def show(self, rows: list[Row]) -> None:
+        """Show ``rows``; update cells in place when the plan is the same, keep the cursor."""
+        now = time.time()
+        if rows and [r["id"] for r in rows] == [r["id"] for r in self._rows]:
+            for old, new in zip(self._rows, rows, strict=True):
+                if old != new:
+                    self._update_row(new, now)
+            self._rows = rows
+            return
+        keep = self.step_id
+        self._rows = rows
+        self.clear()
+        for row in rows:
+            self.add_row(*cells(row, now), key=str(row["id"]))
+        ids = [r["id"] for r in rows]
+        if keep in ids:
+            self.move_cursor(row=ids.index(keep))
+        self._announce(self.step_id)
+
+    def _update_row(self, row: Row, now: float) -> None:
+        key = str(row["id"])
+        for (_, column), value in zip(COLUMNS, cells(row, now), strict=True):
+            self.update_cell(key, column, value)
+
+    def _tick(self) -> None:
+        """Advance the durations of running steps and the retry countdowns."""
+        now = time.time()
+        for row in self._rows:
+            if row["status"] in ("running", "retry_wait"):
+                self._update_row(row, now)
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._announce(self.step_id)
+
+    def _announce(self, step_id: int | None) -> None:
+        if step_id != self._current:
+            self._current = step_id
+            self.post_message(self.Highlighted(step_id))
