@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     rt = cmd("retry", "run failed or cancelled steps again: GOAL or GOAL:STEP")
     rt.add_argument("target", metavar="GOAL[:STEP]")
 
+    dr_ = cmd("dry-run", "show or set the global dry run (side effects recorded, never run)")
+    dr_.add_argument("state", nargs="?", choices=["on", "off"])
+
     sc = cmd("schedules", "list cron schedules (last run, next run, failure streak)")
     sc.add_argument("--json", action="store_true")
     sc.add_argument("--remove", type=int, metavar="ID", help="delete a schedule")
@@ -105,10 +108,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
-    if command in ("add", "ls", "show", "pause", "resume", "cancel", "retry", "schedules"):
+    if command in (
+        "add",
+        "ls",
+        "show",
+        "pause",
+        "resume",
+        "cancel",
+        "retry",
+        "schedules",
+        "dry-run",
+    ):
         from agent_tui.commands import goals
 
-        return getattr(goals, f"cmd_{command}")
+        return getattr(goals, f"cmd_{command.replace('-', '_')}")
     if command in ("approvals", "approve", "reject"):
         from agent_tui.commands import approvals
 

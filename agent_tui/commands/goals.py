@@ -240,3 +240,15 @@ def cmd_schedules(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    store = open_store()
+    if args.state is not None:
+        control.set_global_dry_run(store, args.state == "on")
+    state = "on" if store.setting("dry_run", False) else "off"
+    print(
+        f"dry run {state}"
+        + (": side-effecting tools are recorded, never run" if state == "on" else "")
+    )
+    return 0

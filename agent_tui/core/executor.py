@@ -207,6 +207,8 @@ class Executor:
         self._changed.set()
         if event.kind in WAKING_EVENTS:
             self.wake()
+        elif event.kind == "goal.cancelled":
+            self._check_lost()
         for sink in self.sinks:
             try:
                 sink.on_event(event)

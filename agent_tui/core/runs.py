@@ -492,7 +492,9 @@ def recover_expired(tx: Tx) -> list[str]:
                 lease_expires=None,
                 wait_reason=None,
             )
-            note = f"step '{step['key']}' recovered after its process stopped or died; it runs again"
+            note = (
+                f"step '{step['key']}' recovered after its process stopped or died; it runs again"
+            )
             tx.event("step.recovered", note, **ids)
         settle_goal(tx, step["goal_id"])
         notes.append(note)

@@ -7,12 +7,8 @@ that change things live in :mod:`agent_tui.ui.screens.main_actions`.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual.app import ComposeResult
-from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from agent_tui.config import Settings
@@ -20,7 +16,7 @@ from agent_tui.core.store import Event, Row, Store
 from agent_tui.core.views import pending_approvals
 from agent_tui.ui.messages import EventsArrived, OutputArrived, StoreChanged
 from agent_tui.ui.queries import Overview, documents, goal_rows, overview, step_rows
-from agent_tui.ui.screens.main_actions import BINDINGS, MainActions
+from agent_tui.ui.screens.main_actions import MainActions
 from agent_tui.ui.widgets.approvals import Approvals
 from agent_tui.ui.widgets.documents import Documents
 from agent_tui.ui.widgets.goal_list import GoalList
@@ -29,17 +25,16 @@ from agent_tui.ui.widgets.step_timeline import StepTimeline
 from agent_tui.ui.widgets.tool_output import ToolOutput
 
 NO_MODEL = (
-    "No model configured: LLM goals wait. Set AGENT_TUI_MODEL (for example "
-    'anthropic/claude-sonnet-4-5) or model = "..." in config.toml; recipes run without one.'
+    'No model configured: set AGENT_TUI_MODEL or model = "..." in config.toml '
+    "(agent-tui locate config). Recipes run without one; text goals wait."
 )
 ANNOUNCED = frozenset({"approval.requested", "goal.completed", "goal.failed", "executor.error"})
 
 
-class MainScreen(MainActions, Screen[None]):
+class MainScreen(MainActions):
     """Everything at once; refreshed from the database whenever the bridge reports a change."""
 
     CSS_PATH = "main.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = BINDINGS
 
     def __init__(self, store: Store, settings: Settings, *, executor: bool) -> None:
         super().__init__(id="main")
@@ -168,11 +163,15 @@ class MainScreen(MainActions, Screen[None]):
             goal = self.query_one(GoalList).row(event.goal_id) if event.goal_id else None
             title = f"goal {event.goal_id}: {goal['title']}" if goal else ""
             if event.kind == "approval.requested":
-                self.notify(event.message, title="approval needed", severity="warning", markup=False)
+                self.notify(
+                    event.message, title="approval needed", severity="warning", markup=False
+                )
             elif event.kind == "goal.completed":
                 self.notify(title or event.message, title="goal completed", markup=False)
             elif event.kind == "goal.failed":
-                self.notify(event.message, title=title or "goal failed", severity="error", markup=False)
+                self.notify(
+                    event.message, title=title or "goal failed", severity="error", markup=False
+                )
             else:
                 self.notify(event.message, title="executor error", severity="error", markup=False)
         if any(e.kind != "executor.error" for e in notable) or len(asks) > 3:

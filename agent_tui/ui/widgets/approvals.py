@@ -83,6 +83,4 @@ class Approvals(Vertical):
 
 def _prompt(row: Row) -> Content:
     mark = "?" if row["kind"] == "unknown" else "⧗"
-    return Content.assemble(
-        (mark, "$text-warning"), f" #{row['id']} ", one_line(row["title"], 100)
-    )
+    return Content.assemble((mark, "$text-warning"), f" #{row['id']} ", one_line(row["title"], 100))

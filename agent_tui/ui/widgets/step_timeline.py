@@ -66,7 +66,7 @@ class StepTimeline(DataTable[Text]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
-        self._rows: list[Row] = []
+        self.steps: list[Row] = []
         self._current: int | None = None
 
     def on_mount(self) -> None:
@@ -77,24 +77,24 @@ class StepTimeline(DataTable[Text]):
     @property
     def step_id(self) -> int | None:
         """The highlighted step's id."""
-        if not self._rows or self.cursor_row >= len(self._rows):
+        if not self.steps or self.cursor_row >= len(self.steps):
             return None
-        return int(self._rows[self.cursor_row]["id"])
+        return int(self.steps[self.cursor_row]["id"])
 
     def step(self, step_id: int | None) -> Row | None:
-        return next((r for r in self._rows if r["id"] == step_id), None)
+        return next((r for r in self.steps if r["id"] == step_id), None)
 
     def show(self, rows: list[Row]) -> None:
         """Show ``rows``; update cells in place when the plan is the same, keep the cursor."""
         now = time.time()
-        if rows and [r["id"] for r in rows] == [r["id"] for r in self._rows]:
-            for old, new in zip(self._rows, rows, strict=True):
+        if rows and [r["id"] for r in rows] == [r["id"] for r in self.steps]:
+            for old, new in zip(self.steps, rows, strict=True):
                 if old != new:
                     self._update_row(new, now)
-            self._rows = rows
+            self.steps = rows
             return
         keep = self.step_id
-        self._rows = rows
+        self.steps = rows
         self.clear()
         for row in rows:
             self.add_row(*cells(row, now), key=str(row["id"]))
@@ -111,7 +111,7 @@ class StepTimeline(DataTable[Text]):
     def _tick(self) -> None:
         """Advance the durations of running steps and the retry countdowns."""
         now = time.time()
-        for row in self._rows:
+        for row in self.steps:
             if row["status"] in ("running", "retry_wait"):
                 self._update_row(row, now)
 

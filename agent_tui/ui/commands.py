@@ -1,0 +1,29 @@
+"""Command-palette entries for the keys that apply right now, so every action has both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+SKIP = frozenset({"command_palette", "quit"})
+"""Actions the palette already offers on its own."""
+
+
+def binding_commands(app: App[object], screen: Screen[object]) -> Iterable[SystemCommand]:
+    """One command per enabled binding shown in the footer, titled by its tooltip, with its key."""
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if not active.enabled or not binding.show or not binding.description:
+            continue
+        if binding.action.rpartition(".")[2] in SKIP:
+            continue
+        title = binding.tooltip or binding.description
+        shown = binding.key_display or app.get_key_display(binding) or key
+        yield SystemCommand(
+            title,
+            f"key {shown}",
+            partial(app.run_action, binding.action, active.node),
+        )

@@ -1,0 +1,253 @@
+"""The main screen's keys: goal control, global switches, approvals, pages, help.
+
+Every binding has an id (remappable through the app's keymap) and appears in the footer and the
+command palette. Keys that share a letter (``p`` pause/resume) are two bindings of which
+:meth:`MainActions.check_action` enables the one that fits, so the footer names what will happen.
+Each action calls one :mod:`agent_tui.core.control` function; a :class:`ControlError` is a toast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import TabbedContent
+
+from agent_tui.config import Settings
+from agent_tui.core import control
+from agent_tui.core.control import ControlError
+from agent_tui.core.states import GOAL_TERMINAL
+from agent_tui.core.store import Row, Store
+from agent_tui.ui.queries import Overview
+from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
+from agent_tui.ui.screens.help import HelpScreen
+from agent_tui.ui.screens.new_goal import NewGoalScreen
+from agent_tui.ui.widgets.approvals import Approvals
+from agent_tui.ui.widgets.documents import Documents
+from agent_tui.ui.widgets.goal_list import GoalList
+from agent_tui.ui.widgets.step_timeline import StepTimeline
+from agent_tui.ui.widgets.tool_output import ToolOutput
+
+T = TypeVar("T")
+PAGES = Binding.Group("Pages", compact=True)
+
+BINDINGS: list[BindingType] = [
+    Binding("n", "new_goal", "New", tooltip="New goal from a recipe or text", id="new_goal"),
+    Binding("p", "pause_goal", "Pause", tooltip="Pause the selected goal", id="pause_goal"),
+    Binding("p", "resume_goal", "Resume", tooltip="Resume the selected goal", id="resume_goal"),
+    Binding("c", "cancel_goal", "Cancel", tooltip="Cancel the selected goal", id="cancel_goal"),
+    Binding("R", "retry_goal", "Retry", tooltip="Retry failed steps of the goal", id="retry_goal"),
+    Binding("a", "approve", "Approve", tooltip="Approve the highlighted approval", id="approve"),
+    Binding(
+        "a", "run_again", "Run again", tooltip="Run the interrupted action again", id="run_again"
+    ),
+    Binding("r", "reject", "Reject", tooltip="Reject the highlighted approval", id="reject"),
+    Binding(
+        "d", "mark_done", "Mark done", tooltip="Mark the interrupted action done", id="mark_done"
+    ),
+    Binding("s", "skip", "Skip", tooltip="Skip the interrupted action's step", id="skip"),
+    Binding("P", "pause_all", "Pause all", tooltip="Pause all work (global)", id="pause_all"),
+    Binding("P", "resume_all", "Resume all", tooltip="Resume all work (global)", id="resume_all"),
+    Binding(
+        "D", "dry_run(True)", "Dry run", tooltip="Turn dry run on for all goals", id="dry_run_on"
+    ),
+    Binding("D", "dry_run(False)", "Dry run off", tooltip="Turn dry run off", id="dry_run_off"),
+    Binding(
+        "left_square_bracket",
+        "page(-1)",
+        "Prev",
+        key_display="[",
+        tooltip="Previous document page",
+        id="prev_page",
+        group=PAGES,
+    ),
+    Binding(
+        "right_square_bracket",
+        "page(1)",
+        "Next",
+        key_display="]",
+        tooltip="Next document page",
+        id="next_page",
+        group=PAGES,
+    ),
+    Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
+    Binding("tab", "app.focus_next", "Focus", tooltip="Focus the next pane", id="focus_next"),
+    Binding("shift+tab", "app.focus_previous", "Focus back", show=False, id="focus_previous"),
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and panes", id="help"),
+]
+
+
+class MainActions(Screen[None]):
+    """The actions behind :data:`BINDINGS`; the main screen supplies the state they act on."""
+
+    BINDINGS: ClassVar[list[BindingType]] = BINDINGS
+    store: Store
+    settings: Settings
+    overview: Overview
+
+    @property
+    def goal(self) -> Row | None:
+        raise NotImplementedError
+
+    def refresh_goals(self) -> None:
+        raise NotImplementedError
+
+    def refresh_status(self) -> None:
+        raise NotImplementedError
+
+    # -- which keys apply now ----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.is_mounted:
+            return True
+        goal = self.goal
+        status = goal["status"] if goal else None
+        approval = self.query_one(Approvals).current if self.query(Approvals) else None
+        checks: dict[str, Callable[[], bool]] = {
+            "pause_goal": lambda: status is not None and status not in (*GOAL_TERMINAL, "paused"),
+            "resume_goal": lambda: status == "paused",
+            "cancel_goal": lambda: status is not None and status not in GOAL_TERMINAL,
+            "retry_goal": lambda: status is not None and self._has_failed_steps(),
+            "approve": lambda: approval is not None and approval["kind"] != "unknown",
+            "run_again": lambda: approval is not None and approval["kind"] == "unknown",
+            "reject": lambda: approval is not None,
+            "mark_done": lambda: approval is not None and approval["kind"] == "unknown",
+            "skip": lambda: approval is not None and approval["kind"] == "unknown",
+            "pause_all": lambda: not self.overview.paused,
+            "resume_all": lambda: self.overview.paused,
+            "dry_run": lambda: self.overview.dry_run != parameters[0],
+            "page": lambda: bool(self.query_one(Documents).pages),
+        }
+        check = checks.get(action)
+        return check() if check is not None else True
+
+    def _has_failed_steps(self) -> bool:
+        rows = self.query_one(StepTimeline).steps
+        return any(r["status"] in ("failed", "cancelled") for r in rows)
+
+    def _control(self, fn: Callable[..., T], *args: Any, done: str = "", **kwargs: Any) -> T | None:
+        """Run one control function; its error becomes a toast, its success an optional one."""
+        try:
+            result = fn(self.store, *args, **kwargs)
+        except ControlError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return None
+        if done:
+            self.notify(done, markup=False)
+        self.refresh_status()
+        return result
+
+    # -- goals -------------------------------------------------------------------------------
+
+    def action_new_goal(self) -> None:
+        def added(goal_id: int | None) -> None:
+            if goal_id is not None:
+                self.refresh_goals()
+                self.query_one(GoalList).select_goal(goal_id)
+
+        self.app.push_screen(NewGoalScreen(self.store, self.settings), added)
+
+    def action_pause_goal(self) -> None:
+        if goal := self.goal:
+            self._control(control.pause_goal, goal["id"])
+
+    def action_resume_goal(self) -> None:
+        if goal := self.goal:
+            self._control(control.resume_goal, goal["id"])
+
+    def action_cancel_goal(self) -> None:
+        goal = self.goal
+        if goal is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._control(control.cancel_goal, goal["id"], done=f"goal {goal['id']} cancelled")
+
+        question = f"Cancel goal {goal['id']} “{goal['title']}”?"
+        detail = "Its open steps are cancelled and running commands are killed."
+        self.app.push_screen(ConfirmScreen(question, detail), answered)
+
+    def action_retry_goal(self) -> None:
+        if goal := self.goal:
+            count = self._control(control.retry, goal["id"])
+            if count:
+                self.notify(f"{count} step(s) of goal {goal['id']} will run again")
+
+    # -- global switches ---------------------------------------------------------------------
+
+    def action_pause_all(self) -> None:
+        self._control(control.set_global_pause, True, done="all work paused")
+
+    def action_resume_all(self) -> None:
+        self._control(control.set_global_pause, False, done="work resumed")
+
+    def action_dry_run(self, on: bool) -> None:
+        self._control(control.set_global_dry_run, on, done=f"dry run {'on' if on else 'off'}")
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def _approval(self) -> Row | None:
+        """The highlighted approval, once the approvals tab is showing (a first press shows it)."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != "approvals-tab":
+            tabs.active = "approvals-tab"
+            self.notify("Here is the approvals queue: press the key again to decide.")
+            return None
+        return self.query_one(Approvals).current
+
+    def action_approve(self) -> None:
+        if row := self._approval():
+            self._control(control.approve, row["id"], by="tui")
+
+    def action_run_again(self) -> None:
+        if row := self._approval():
+            self._control(control.approve, row["id"], choice="run_again", by="tui")
+
+    def action_mark_done(self) -> None:
+        if row := self._approval():
+            self._control(control.approve, row["id"], choice="mark_done", by="tui")
+
+    def action_skip(self) -> None:
+        if row := self._approval():
+            self._control(control.approve, row["id"], choice="skip", by="tui")
+
+    def action_reject(self) -> None:
+        row = self._approval()
+        if row is None:
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self._control(control.reject, row["id"], reason=reason, by="tui")
+
+        self.app.push_screen(ReasonScreen(f"Reject #{row['id']}: {row['title']}"), answered)
+
+    # -- panes -------------------------------------------------------------------------------
+
+    def action_page(self, delta: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != "documents-tab":
+            tabs.active = "documents-tab"
+            return
+        self.query_one(Documents).turn(delta)
+
+    def action_follow(self) -> None:
+        following = self.query_one(ToolOutput).toggle_follow()
+        self.notify("following the output" if following else "output no longer follows")
+
+    def action_help(self) -> None:
+        keys = [
+            (b.key_display or self.app.get_key_display(b), b.description)
+            for b in self._help_bindings()
+        ]
+        self.app.push_screen(HelpScreen(keys))
+
+    def _help_bindings(self) -> list[Binding]:
+        seen: list[Binding] = []
+        for binding in [*self.BINDINGS, *self.app.BINDINGS]:
+            if isinstance(binding, Binding) and binding.description:
+                seen.append(binding)
+        return seen
