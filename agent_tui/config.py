@@ -66,6 +66,34 @@ class ShellSettings(_Section):
     """Seconds between SIGTERM and SIGKILL when a command is cancelled or times out."""
 
 
+class LLMSettings(_Section):
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server or a proxy (for example http://127.0.0.1:8080/v1)."""
+    timeout: float = Field(120.0, gt=0, le=3600)
+    """Seconds one model call may take before it counts as a transient failure."""
+    max_plan_steps: int = Field(12, ge=1, le=100)
+    """Most steps a plan may have."""
+    step_iterations: int = Field(20, ge=1, le=1000)
+    """Most model turns one agent step may take."""
+    goal_iterations: int = Field(50, ge=1, le=10000)
+    """Most model turns one goal may take, planning included."""
+    max_replans: int = Field(2, ge=0, le=10)
+    """How often a goal is replanned after a step fails for good."""
+    review_plan: bool = False
+    """Put every plan in the approvals queue before anything runs."""
+
+
+class BudgetSettings(_Section):
+    goal_usd: float | None = Field(None, gt=0)
+    """Default money budget of one goal in US dollars (none: no limit)."""
+    goal_tokens: int | None = Field(None, gt=0)
+    """Default token budget of one goal."""
+    goal_seconds: float | None = Field(None, gt=0)
+    """Default wall-time budget of one goal, from its start."""
+    daily_usd: float | None = Field(None, gt=0)
+    """Money all goals together may spend per day."""
+
+
 class PolicySettings(_Section):
     tools: dict[str, Decision] = Field(default_factory=dict)
     """Per-tool default decisions, for example ``shell = "allow"``. The hard-deny list still applies."""
@@ -82,6 +110,8 @@ class Settings(BaseModel):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     shell: ShellSettings = Field(default_factory=ShellSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
 
     source: str = Field("defaults", exclude=True)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 
+from agent_tui.core import budget
 from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
 from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, Store, Tx
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
 UNKNOWN_CHOICES = ("run_again", "mark_done", "skip")
+RESUMABLE_WAITS = ("model", "no model")
+"""Waiting reasons a plain resume clears (after the user fixed the cause)."""
 
 
 class ControlError(Exception):
@@ -43,8 +46,10 @@ def pause_goal(store: Store, goal_id: int) -> None:
 def resume_goal(store: Store, goal_id: int) -> None:
     with store.write() as tx:
         goal = _goal(tx, goal_id)
-        if goal["status"] != G.PAUSED:
-            raise ControlError(f"goal {goal_id} is {goal['status']}, not paused")
+        resumable = goal["status"] == G.WAITING and goal["wait_reason"] in RESUMABLE_WAITS
+        if goal["status"] != G.PAUSED and not resumable:
+            why = f" ({goal['wait_reason']})" if goal["wait_reason"] else ""
+            raise ControlError(f"goal {goal_id} is {goal['status']}{why}, not paused")
         new = G.RUNNING if goal["started_at"] else G.QUEUED
         set_goal_status(tx, goal_id, new)
         tx.event("goal.resumed", "goal resumed", goal_id=goal_id)
@@ -211,6 +216,23 @@ def approve(store: Store, approval_id: int, *, choice: str | None = None, by: st
             )
             settle_goal(tx, approval["goal_id"])
             return choice
+        if approval["kind"] == "plan":
+            _decide(tx, approval, "approved", by, None, None)
+            tx.set_status(
+                "step", approval["step_id"], S.WAITING_APPROVAL, S.READY, wait_reason="approved"
+            )
+            tx.event("approval.approved", f"plan approved by {by}", **ids)
+            settle_goal(tx, approval["goal_id"])
+            return "plan approved"
+        if approval["kind"] == "budget":
+            _decide(tx, approval, "approved", by, None, approval["choice"])
+            outcome = budget.raise_limit(tx, approval)
+            goal = _goal(tx, approval["goal_id"])
+            if goal["status"] == G.WAITING:
+                set_goal_status(tx, goal["id"], G.RUNNING if goal["started_at"] else G.QUEUED)
+            tx.event("approval.approved", f"{outcome} (by {by})", **ids)
+            settle_goal(tx, approval["goal_id"])
+            return outcome
         raise ControlError(
             f"approval {approval_id} is of kind {approval['kind']}, "
             "which this version cannot decide"
@@ -277,6 +299,26 @@ def reject(store: Store, approval_id: int, *, reason: str | None = None, by: str
         _decide(tx, approval, "rejected", by, reason, None)
         step = tx.one("SELECT * FROM steps WHERE id = ?", (approval["step_id"],))
         assert step is not None
+        if approval["kind"] == "budget":
+            _stop_for_budget(tx, approval, reason, by)
+            return
+        if approval["kind"] == "plan" or (approval["kind"] == "action" and step["kind"] == "agent"):
+            # The model hears the reason and tries something else.
+            if approval["kind"] == "action":
+                tx.set_status(
+                    "action",
+                    approval["action_id"],
+                    A.AWAITING_APPROVAL,
+                    A.REJECTED,
+                    finished_at=tx.now,
+                    error=f"rejected: {reason}",
+                )
+            tx.set_status("step", step["id"], S.WAITING_APPROVAL, S.READY, wait_reason="resume")
+            tx.event(
+                "approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids
+            )
+            settle_goal(tx, approval["goal_id"])
+            return
         if approval["kind"] == "action":
             tx.set_status(
                 "action",
@@ -314,3 +356,26 @@ def reject(store: Store, approval_id: int, *, reason: str | None = None, by: str
             step_id=step["id"],
         )
         settle_goal(tx, approval["goal_id"])
+
+
+def _stop_for_budget(tx: Tx, approval: Row, reason: str, by: str) -> None:
+    """A budget raise was refused: the goal stops (failed), its open steps are cancelled."""
+    goal_id = approval["goal_id"]
+    for step in tx.all(
+        "SELECT id, status FROM steps WHERE goal_id = ? AND status IN"
+        " ('pending', 'ready', 'waiting_approval', 'retry_wait')",
+        (goal_id,),
+    ):
+        tx.set_status(
+            "step",
+            step["id"],
+            step["status"],
+            S.CANCELLED,
+            finished_at=tx.now,
+            error="stopped: budget",
+        )
+    goal = _goal(tx, goal_id)
+    message = f"stopped at its budget by {by}: {reason}"
+    if goal["status"] not in GOAL_TERMINAL:
+        set_goal_status(tx, goal_id, G.FAILED, message=message)
+    tx.event("goal.failed", message, goal_id=goal_id)

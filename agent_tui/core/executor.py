@@ -25,7 +25,8 @@ from pydantic import ValidationError
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import runs
+from agent_tui.core import llm, runs
+from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.events import OutputChunk, Sink
 from agent_tui.core.output import OutputWriter
 from agent_tui.core.policy import decide
@@ -97,6 +98,11 @@ class Executor:
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = False
         self.errors = 0
+        self.model = (
+            llm.ModelChoice(settings.model, "configured", settings.llm.api_base)
+            if (settings.model)
+            else llm.ModelChoice(None, "not detected yet")
+        )
         self._data_version = 0
         self._changed = asyncio.Event()
         self._retry_at: float | None = None
@@ -105,9 +111,19 @@ class Executor:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Register this process, recover dead processes' steps, start the jobs, dispatch."""
+    async def start(self, *, detect_model: bool = True) -> None:
+        """Register this process, recover dead processes' steps, start the jobs, dispatch.
+
+        The model is chosen (config, provider keys, Ollama) off the loop, and litellm is imported
+        in the background so the first model call does not wait for it.
+        """
         loop = asyncio.get_running_loop()
+        if detect_model and self.model.model is None:
+            self.model = await asyncio.to_thread(
+                llm.choose_model, self.settings.model, self.settings.llm.api_base
+            )
+        if self.model.model is not None:
+            self._warmup = loop.run_in_executor(None, llm.load_litellm)
         with self.store.write() as tx:
             tx.execute(
                 "INSERT OR REPLACE INTO workers (id, pid, host, kind, started_at,"
@@ -310,8 +326,8 @@ class Executor:
         )
         with self.store.write() as tx:
             runs.promote_due_retries(tx)
-            self._hold_text_goals(tx)
-            claimed = runs.claim(tx, self.owner, limits, capacity)
+            self._sync_model_waits(tx)
+            claimed = runs.claim(tx, self.owner, limits, capacity, llm=self.model.model is not None)
         for step in claimed:
             running = RunningStep(step)
             self.running[step["id"]] = running
@@ -319,40 +335,53 @@ class Executor:
         self._arm_retry_timer()
 
     def _work_waiting(self) -> bool:
+        has_model = self.model.model is not None
         row = self.store.conn.execute(
-            "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready')"
+            "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND (kind = 'tool' OR ?))"
             " OR EXISTS(SELECT 1 FROM steps WHERE status = 'retry_wait' AND next_attempt_at <= ?)"
-            " OR EXISTS(SELECT 1 FROM goals WHERE status = 'queued' AND source = 'text')",
-            (self.store.clock(),),
+            " OR (? AND EXISTS(SELECT 1 FROM goals WHERE status = 'waiting'"
+            "      AND wait_reason = 'no model'))"
+            " OR (NOT ? AND EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
+            "      WHERE s.status = 'ready' AND s.kind != 'tool'"
+            "      AND g.status IN ('queued', 'running', 'planning')))",
+            (has_model, self.store.clock(), has_model, has_model),
         ).fetchone()
         return bool(row[0])
 
-    def _hold_text_goals(self, tx: Any) -> None:
-        rows = tx.all("SELECT id FROM goals WHERE status = 'queued' AND source = 'text'")
-        if not rows:
+    def _sync_model_waits(self, tx: Any) -> None:
+        """Without a model, goals whose only runnable steps need one wait (reason ``no model``);
+        with one, such goals go on."""
+        if self.model.model is not None:
+            for row in tx.all(
+                "SELECT id, started_at FROM goals WHERE status = 'waiting'"
+                " AND wait_reason = 'no model'"
+            ):
+                new = "running" if row["started_at"] else "queued"
+                tx.set_status(
+                    "goal", row["id"], "waiting", new, wait_reason=None, status_message=None
+                )
+                tx.event(
+                    "goal.resumed", f"model {self.model.model} is available", goal_id=row["id"]
+                )
             return
-        if self.settings.model:
-            reason, message = (
-                "planner",
-                (
-                    f"model {self.settings.model} is configured, but planning free text into steps "
-                    "is not in this version yet; write a recipe (see examples/) to run it now"
-                ),
-            )
-        else:
-            reason, message = (
-                "no model",
-                (
-                    "no model is configured: set AGENT_TUI_MODEL (for example "
-                    'anthropic/claude-sonnet-4-5) or `model = "..."` in config.toml, or start '
-                    "Ollama; recipes run without a model"
-                ),
-            )
+        rows = tx.all(
+            "SELECT g.id, g.status FROM goals g WHERE g.status IN ('queued', 'running', 'planning')"
+            " AND EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready'"
+            "            AND s.kind != 'tool')"
+            " AND NOT EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND (s.status IN"
+            "            ('running', 'retry_wait') OR (s.status = 'ready' AND s.kind = 'tool')))"
+        )
+        message = f"no model is configured: {llm.HOW_TO_CONFIGURE}; recipes run without one"
         for row in rows:
             tx.set_status(
-                "goal", row["id"], "queued", "waiting", wait_reason=reason, status_message=message
+                "goal",
+                row["id"],
+                row["status"],
+                "waiting",
+                wait_reason="no model",
+                status_message=message,
             )
-            tx.event("goal.waiting", message, goal_id=row["id"], reason=reason)
+            tx.event("goal.waiting", message, goal_id=row["id"], reason="no model")
 
     def _arm_retry_timer(self) -> None:
         row = self.store.one(
@@ -386,7 +415,12 @@ class Executor:
     async def _run_step(self, running: RunningStep) -> None:
         step = running.step
         try:
-            await self._run_tool_step(running)
+            if step["kind"] == "tool":
+                await self._run_tool_step(running)
+            elif step["kind"] == "agent":
+                await AgentStep(self, running).run()
+            else:
+                await PlanStep(self, running).run()
         except StaleState as exc:
             log.info("step %s: %s", step["id"], exc)
         except Exception as exc:
@@ -420,6 +454,32 @@ class Executor:
         if started is None:
             return
         action_id, args = started
+        result, writer = await self._run_tool(running, tool, args, action_id, workspace)
+        if result is None:
+            return
+        cancelled = running.cancelled.is_set()
+        outcome = runs.Outcome(
+            ok=result.ok and not cancelled,
+            output=result.output,
+            data=result.data,
+            error=result.error or ("cancelled" if cancelled else None),
+            transient=result.transient and not cancelled,
+            cancelled=cancelled,
+        )
+        retry = self.settings.retry
+        delay = runs.backoff_delay(step["attempt"], retry.base_delay, retry.factor, retry.max_delay)
+        try:
+            with self.store.write() as tx:
+                writer.close(tx)
+                runs.finish_action(tx, action_id, step, outcome, retry_delay=delay)
+        finally:
+            writer.close()
+
+    async def _run_tool(
+        self, running: RunningStep, tool: Tool, args: ToolArgs, action_id: int, workspace: Path
+    ) -> tuple[ToolResult | None, OutputWriter]:
+        """Run a started action's tool, streaming its output; ``None`` if shutdown interrupted it."""
+        step = running.step
         writer = OutputWriter(
             self.store,
             goal_id=step["goal_id"],
@@ -450,24 +510,59 @@ class Executor:
             result = ToolResult(ok=False, error=f"{tool.name} crashed: {type(exc).__name__}: {exc}")
         if running.interrupted:
             writer.close()
-            return
+            return None, writer
+        return result, writer
+
+    async def execute(
+        self,
+        running: RunningStep,
+        tool: Tool,
+        args: ToolArgs,
+        action_id: int,
+        workspace: Path,
+        *,
+        decides_step: bool = False,
+    ) -> ToolResult | None:
+        """Start an approved action, run it and record its end (the step stays running)."""
+        step = running.step
+        workspace.mkdir(parents=True, exist_ok=True)
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, step["id"], self.owner)
+            runs.start_action(tx, action_id, self.owner)
+            row = tx.one("SELECT preview FROM actions WHERE id = ?", (action_id,))
+            first = ((row or {}).get("preview") or tool.name).splitlines()[0]
+            tx.event(
+                "action.running",
+                f"{tool.name}: {first}",
+                goal_id=step["goal_id"],
+                step_id=step["id"],
+                action_id=action_id,
+            )
+        result, writer = await self._run_tool(running, tool, args, action_id, workspace)
+        if result is None:
+            raise StaleState("interrupted by shutdown")
         cancelled = running.cancelled.is_set()
         outcome = runs.Outcome(
             ok=result.ok and not cancelled,
             output=result.output,
             data=result.data,
             error=result.error or ("cancelled" if cancelled else None),
-            transient=result.transient and not cancelled,
-            cancelled=cancelled,
+            transient=result.transient,
         )
-        retry = self.settings.retry
-        delay = runs.backoff_delay(step["attempt"], retry.base_delay, retry.factor, retry.max_delay)
         try:
             with self.store.write() as tx:
                 writer.close(tx)
-                runs.finish_action(tx, action_id, step, outcome, retry_delay=delay)
+                runs.record_action(tx, action_id, step, outcome, tool.name)
         finally:
             writer.close()
+        if cancelled:
+            raise StaleState("cancelled")
+        return result
+
+    def workspace(self, goal: Row) -> Path:
+        path = Path(goal["workspace"])
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def _start_action(
         self, step: Row, goal: Row, tool: Tool, workspace: Path
@@ -582,11 +677,9 @@ class Executor:
         row = self.store.conn.execute(
             "SELECT EXISTS(SELECT 1 FROM steps WHERE status IN ('running', 'retry_wait'))"
             " OR (? = 0 AND EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
-            "      WHERE s.status = 'ready' AND g.status IN ('queued', 'running')"
-            "      AND g.archived = 0))"
-            " OR (? = 0 AND EXISTS(SELECT 1 FROM goals WHERE status = 'queued'"
-            "      AND source = 'text'))",
-            (int(paused), int(paused)),
+            "      WHERE s.status = 'ready' AND g.status IN ('queued', 'running', 'planning')"
+            "      AND g.archived = 0 AND (s.kind = 'tool' OR ?)))",
+            (int(paused), self.model.model is not None),
         ).fetchone()
         return not row[0]
 

@@ -108,8 +108,19 @@ def add_recipe_goal(store: Store, recipe: Recipe, **kwargs: Any) -> int:
         return insert_recipe_goal(tx, recipe, **kwargs)
 
 
-def add_text_goal(store: Store, text: str, *, priority: int = 5, dry_run: bool = False) -> int:
-    """Store a free-text goal; the executor plans it when a model is available."""
+def add_text_goal(
+    store: Store,
+    text: str,
+    *,
+    priority: int = 5,
+    dry_run: bool = False,
+    review_plan: bool = False,
+    budget: dict[str, float] | None = None,
+    max_attempts: int = 3,
+) -> int:
+    """Store a free-text goal with its plan step; the executor plans it when a model is there."""
+    from agent_tui.core.planner import insert_plan_step
+
     text = text.strip()
     if not text:
         raise ValueError("the goal text is empty")
@@ -124,6 +135,9 @@ def add_text_goal(store: Store, text: str, *, priority: int = 5, dry_run: bool =
                 "status": GoalStatus.QUEUED,
                 "priority": priority,
                 "dry_run": int(dry_run),
+                "review_plan": int(review_plan),
+                "budget": json.dumps(budget) if budget else None,
+                "plan_version": 1,
                 "workspace": "",
                 "created_at": tx.now,
                 "updated_at": tx.now,
@@ -133,6 +147,7 @@ def add_text_goal(store: Store, text: str, *, priority: int = 5, dry_run: bool =
             "UPDATE goals SET workspace = ? WHERE id = ?",
             (_workspace(goal_id, None, None), goal_id),
         )
+        insert_plan_step(tx, goal_id, 1, max_attempts=max_attempts)
         tx.event("goal.created", f"goal '{title}' added", goal_id=goal_id, source="text")
     return goal_id
 

@@ -43,6 +43,10 @@ def settle_goal(tx: Tx, goal_id: int) -> None:
         return
     done = counts.get(S.COMPLETED, 0) + counts.get(S.SKIPPED, 0)
     if total and done == total:
+        if tx.one("SELECT 1 FROM steps WHERE goal_id = ? AND kind != 'tool' LIMIT 1", (goal_id,)):
+            from agent_tui.core import report
+
+            report.write(tx, goal_id)
         _goal_to(tx, goal, G.COMPLETED, message=None, finished_at=tx.now)
         tx.event("goal.completed", f"goal '{goal['title']}' completed", goal_id=goal_id)
         return
@@ -54,7 +58,7 @@ def settle_goal(tx: Tx, goal_id: int) -> None:
         if status == G.WAITING:
             _goal_to(tx, goal, G.RUNNING, message=None)
             tx.event("goal.resumed", "work can go on", goal_id=goal_id)
-    elif blocked and status in (G.RUNNING, G.QUEUED):
+    elif blocked and status in (G.RUNNING, G.QUEUED, G.PLANNING):
         message = f"{blocked} step(s) wait for a decision in the approvals queue"
         _goal_to(tx, goal, G.WAITING, reason="approval", message=message)
         tx.event("goal.waiting", message, goal_id=goal_id, reason="approval")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,8 +74,11 @@ def _release_daily_limit(tx: Tx) -> None:
         tx.event("goal.resumed", "the daily limit has reset", goal_id=row["id"])
 
 
-def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int) -> list[Row]:
-    """Take up to ``capacity`` ready steps by goal priority then age, within every limit."""
+def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool = True) -> list[Row]:
+    """Take up to ``capacity`` ready steps by goal priority then age, within every limit.
+
+    Without a model (``llm`` false) only tool steps are taken.
+    """
     row = tx.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
     running = row["n"] if row else 0
     free = min(capacity, limits.max_parallel - running)
@@ -94,10 +98,12 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int) -> list[Row]:
                (SELECT count(*) FROM steps r WHERE r.goal_id = g.id AND r.status = 'running')
                  AS running
         FROM goals g
-        WHERE g.status IN ('queued', 'running') AND g.archived = 0
-          AND EXISTS (SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready')
+        WHERE g.status IN ('queued', 'running', 'planning') AND g.archived = 0
+          AND EXISTS (SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready'
+                      AND (s.kind = 'tool' OR ?))
         ORDER BY g.priority DESC, g.id
-        """
+        """,
+        (llm,),
     )
     claimed: list[Row] = []
     for goal in goals:
@@ -108,16 +114,20 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int) -> list[Row]:
         if room <= 0:
             continue
         steps = tx.all(
-            "SELECT * FROM steps WHERE goal_id = ? AND status = 'ready' ORDER BY position LIMIT ?",
-            (goal["id"], room),
+            "SELECT * FROM steps WHERE goal_id = ? AND status = 'ready' AND (kind = 'tool' OR ?)"
+            " ORDER BY position LIMIT ?",
+            (goal["id"], llm, room),
         )
-        if steps and goal["status"] == G.QUEUED:
+        planning = any(s["kind"] == "plan" for s in steps)
+        wanted = G.PLANNING if planning else G.RUNNING
+        if steps and goal["status"] != wanted and (goal["status"] == G.QUEUED or planning):
             tx.set_status(
-                "goal", goal["id"], G.QUEUED, G.RUNNING, started_at=goal["started_at"] or tx.now
+                "goal", goal["id"], goal["status"], wanted, started_at=goal["started_at"] or tx.now
             )
-            tx.event("goal.started", "goal started", goal_id=goal["id"])
+            if goal["status"] == G.QUEUED:
+                tx.event("goal.started", "goal started", goal_id=goal["id"])
         for step in steps:
-            resumed = step["wait_reason"] == "approved"
+            resumed = step["wait_reason"] in ("approved", "resume")
             attempt = step["attempt"] if resumed else step["attempt"] + 1
             tx.set_status(
                 "step",
@@ -211,11 +221,15 @@ def propose_action(
     reason: str,
     preview: str,
     dry_run: bool,
+    tool_call_id: str | None = None,
+    decides_step: bool = True,
 ) -> tuple[int, str]:
     """Record a proposed action and apply the policy; return its id and what happens next.
 
     ``"run"``: approved, the caller starts it. ``"ask"``: an approval row exists and the step waits
-    without holding a slot. ``"deny"``: denied, the step failed. ``"dry_run"``: recorded only.
+    without holding a slot. ``"deny"``: denied. ``"dry_run"``: recorded only. With
+    ``decides_step`` (a tool step) a denial fails the step and a dry run completes it; an agent
+    step instead tells its model.
     """
     action_id = tx.insert(
         "actions",
@@ -231,6 +245,7 @@ def propose_action(
             "preview": preview,
             "status": A.PROPOSED,
             "created_at": tx.now,
+            "tool_call_id": tool_call_id,
         },
     )
     ids = {"goal_id": step["goal_id"], "step_id": step["id"], "action_id": action_id}
@@ -239,7 +254,8 @@ def propose_action(
             "action", action_id, A.PROPOSED, A.DENIED, finished_at=tx.now, error=f"denied: {reason}"
         )
         tx.event("action.denied", f"{tool} denied ({reason}): {preview}", **ids)
-        fail_step(tx, step, f"{tool} denied by policy ({reason})")
+        if decides_step:
+            fail_step(tx, step, f"{tool} denied by policy ({reason})")
         return action_id, "deny"
     if dry_run and side_effects:
         result = {
@@ -255,7 +271,8 @@ def propose_action(
             result=json.dumps(result),
         )
         tx.event("action.dry_run", f"dry run, not executed: {preview}", **ids)
-        complete_step(tx, step, result)
+        if decides_step:
+            complete_step(tx, step, result)
         return action_id, "dry_run"
     if decision == "ask":
         tx.set_status("action", action_id, A.PROPOSED, A.AWAITING_APPROVAL)
@@ -338,15 +355,8 @@ class Outcome:
     cancelled: bool = False
 
 
-def finish_action(
-    tx: Tx,
-    action_id: int,
-    step: Row,
-    outcome: Outcome,
-    *,
-    retry_delay: float,
-) -> str:
-    """Record an action's end and move its step on; return the step's new status."""
+def record_action(tx: Tx, action_id: int, step: Row, outcome: Outcome, tool: str) -> None:
+    """Record how an action ended (its step is left as it is)."""
     result = {"output": outcome.output, "data": outcome.data}
     new = A.SUCCEEDED if outcome.ok else A.FAILED
     tx.set_status(
@@ -359,30 +369,38 @@ def finish_action(
         error=outcome.error,
         exit_code=outcome.data.get("exit_code"),
     )
-    ids = {"goal_id": step["goal_id"], "step_id": step["id"], "action_id": action_id}
     tx.event(
         f"action.{new}",
-        f"{step['tool']} {new}" + (f": {outcome.error}" if outcome.error else ""),
-        **ids,
+        f"{tool} {new}" + (f": {outcome.error}" if outcome.error else ""),
+        goal_id=step["goal_id"],
+        step_id=step["id"],
+        action_id=action_id,
     )
-    current = tx.one("SELECT status, attempt, max_attempts FROM steps WHERE id = ?", (step["id"],))
-    if (
-        current is None
-        or current["status"] != S.RUNNING
-        or (
-            step.get("lease_owner")
-            and tx.one(
-                "SELECT 1 FROM steps WHERE id = ? AND lease_owner = ?",
-                (step["id"], step["lease_owner"]),
-            )
-            is None
-        )
-    ):
-        return current["status"] if current else "gone"
-    if outcome.ok:
-        complete_step(tx, step, result)
-        return S.COMPLETED
-    if outcome.transient and current["attempt"] < current["max_attempts"]:
+
+
+def still_ours(tx: Tx, step: Row) -> Row | None:
+    """The step's current row if it is still running under our lease, else ``None``."""
+    current = tx.one("SELECT * FROM steps WHERE id = ?", (step["id"],))
+    if current is None or current["status"] != S.RUNNING:
+        return None
+    if step.get("lease_owner") and current["lease_owner"] != step["lease_owner"]:
+        return None
+    return current
+
+
+def retry_or_fail(
+    tx: Tx,
+    step: Row,
+    error: str,
+    *,
+    transient: bool,
+    retry_delay: float,
+    current: Row,
+    fail: Callable[[Tx, Row, str], None] | None = None,
+) -> str:
+    """A failed attempt: wait and retry when transient and attempts remain, else fail for good."""
+    ids = {"goal_id": step["goal_id"], "step_id": step["id"]}
+    if transient and current["attempt"] < current["max_attempts"]:
         when = tx.now + retry_delay
         tx.set_status(
             "step",
@@ -390,23 +408,62 @@ def finish_action(
             S.RUNNING,
             S.RETRY_WAIT,
             next_attempt_at=when,
-            error=outcome.error,
+            error=error,
             lease_owner=None,
             lease_expires=None,
         )
         tx.event(
             "step.retry_wait",
-            f"step '{step['key']}' will retry in {retry_delay:.1f} s: {outcome.error}",
+            f"step '{step['key']}' will retry in {retry_delay:.1f} s: {error}",
             **ids,
             next_attempt_at=when,
         )
         return S.RETRY_WAIT
-    error = outcome.error or "failed"
-    if outcome.transient:
+    if transient:
         error = f"{error} (gave up after {current['attempt']} attempts)"
         tx.event("step.escalated", f"step '{step['key']}' gave up: {error}", **ids)
-    fail_step(tx, step, error)
+    (fail or fail_step)(tx, step, error)
     return S.FAILED
+
+
+def finish_action(
+    tx: Tx,
+    action_id: int,
+    step: Row,
+    outcome: Outcome,
+    *,
+    retry_delay: float,
+) -> str:
+    """Record an action's end and move its (tool) step on; return the step's new status."""
+    record_action(tx, action_id, step, outcome, step["tool"])
+    current = still_ours(tx, step)
+    if current is None:
+        row = tx.one("SELECT status FROM steps WHERE id = ?", (step["id"],))
+        return row["status"] if row else "gone"
+    if outcome.ok:
+        complete_step(tx, step, {"output": outcome.output, "data": outcome.data})
+        return S.COMPLETED
+    return retry_or_fail(
+        tx,
+        step,
+        outcome.error or "failed",
+        transient=outcome.transient,
+        retry_delay=retry_delay,
+        current=current,
+    )
+
+
+def release_step(tx: Tx, step: Row, *, reason: str = "resume") -> None:
+    """Give a running step back (ready, same attempt) without finishing it."""
+    tx.set_status(
+        "step",
+        step["id"],
+        S.RUNNING,
+        S.READY,
+        lease_owner=None,
+        lease_expires=None,
+        wait_reason=reason,
+    )
 
 
 def renew_leases(tx: Tx, owner: str, lease_seconds: float) -> None:

@@ -220,6 +220,16 @@ MIGRATIONS: list[str] = [
         heartbeat_at REAL NOT NULL
     );
     """,
+    # 1 -> 2: agent steps (allowed tools, tool-call ids), replans and plan review.
+    """
+    ALTER TABLE steps ADD COLUMN tools TEXT;
+    ALTER TABLE actions ADD COLUMN tool_call_id TEXT;
+    CREATE INDEX actions_tool_call ON actions(step_id, tool_call_id);
+    ALTER TABLE goals ADD COLUMN replans INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE goals ADD COLUMN review_plan INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX usage_goal ON usage(goal_id);
+    CREATE INDEX usage_ts ON usage(ts);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -69,7 +69,7 @@ class AgentTuiApp(App[None]):
                 timeout=30,
             )
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from binding_commands(self, screen)
 
@@ -90,8 +90,8 @@ class AgentTuiApp(App[None]):
         self.push_screen(
             ConfirmScreen(
                 f"{running} step(s) are running here. Quit anyway?",
-                f"They get {QUIT_GRACE:.0f} s to finish; then they are stopped and marked "
-                "cancelled (R retries them).",
+                f"They get {QUIT_GRACE:.0f} s to finish. Whatever still runs is then "
+                "interrupted and waits in the approvals queue: run again, mark done or skip.",
             ),
             answered,
         )

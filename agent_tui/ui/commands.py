@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -12,7 +13,7 @@ SKIP = frozenset({"command_palette", "quit"})
 """Actions the palette already offers on its own."""
 
 
-def binding_commands(app: App[object], screen: Screen[object]) -> Iterable[SystemCommand]:
+def binding_commands(app: App[Any], screen: Screen[Any]) -> Iterable[SystemCommand]:
     """One command per enabled binding shown in the footer, titled by its tooltip, with its key."""
     for key, active in screen.active_bindings.items():
         binding = active.binding

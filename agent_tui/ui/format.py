@@ -46,10 +46,12 @@ def style(status: str) -> str:
 
 
 def duration(start: float | None, end: float | None, now: float | None = None) -> str:
-    """``0.4 s``, ``2.5 min`` or ``1.2 h`` between two epoch times (``end`` defaults to now)."""
+    """``40 ms``, ``2.4 s``, ``2.5 min`` or ``1.2 h`` between two epoch times (``end`` defaults to now)."""
     if start is None:
         return ""
     seconds = max(0.0, (end if end is not None else (now or time.time())) - start)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
     if seconds < 3600:

@@ -48,7 +48,8 @@ def step_rows(store: Store, goal_id: int) -> list[Row]:
     return store.all(
         "SELECT s.id, s.key, s.title, s.tool, s.status, s.wait_reason, s.attempt,"
         " s.max_attempts, s.error, s.next_attempt_at, s.started_at, s.finished_at,"
-        " a.id AS action_id, a.status AS action_status, a.exit_code"
+        " a.id AS action_id, a.status AS action_status, a.exit_code,"
+        " a.started_at AS action_started_at, a.finished_at AS action_finished_at"
         " FROM steps s JOIN goals g ON g.id = s.goal_id AND s.plan_version = g.plan_version"
         " LEFT JOIN actions a ON a.id = (SELECT max(id) FROM actions WHERE step_id = s.id)"
         " WHERE s.goal_id = ? ORDER BY s.position",

@@ -463,9 +463,12 @@ def test_registry_schemas():
     tools = builtin_tools()
     assert set(tools) == {
         "shell",
+        "python",
         "read_file",
         "write_file",
         "list_files",
+        "web_fetch",
+        "web_search",
         "write_document",
         "echo",
     }

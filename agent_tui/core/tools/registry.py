@@ -12,14 +12,20 @@ def builtin_tools() -> dict[str, Tool]:
     """Every built-in tool, keyed by name."""
     from agent_tui.core.tools.echo import EchoTool
     from agent_tui.core.tools.files import ListFilesTool, ReadFileTool, WriteFileTool
+    from agent_tui.core.tools.python_tool import PythonTool
     from agent_tui.core.tools.shell import ShellTool
+    from agent_tui.core.tools.web_fetch import WebFetchTool
+    from agent_tui.core.tools.web_search import WebSearchTool
     from agent_tui.core.tools.write_document import WriteDocumentTool
 
     tools: list[Tool] = [
         ShellTool(),
+        PythonTool(),
         ReadFileTool(),
         WriteFileTool(),
         ListFilesTool(),
+        WebFetchTool(),
+        WebSearchTool(),
         WriteDocumentTool(),
         EchoTool(),
     ]

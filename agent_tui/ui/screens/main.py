@@ -25,8 +25,8 @@ from agent_tui.ui.widgets.step_timeline import StepTimeline
 from agent_tui.ui.widgets.tool_output import ToolOutput
 
 NO_MODEL = (
-    'No model configured: set AGENT_TUI_MODEL or model = "..." in config.toml '
-    "(agent-tui locate config). Recipes run without one; text goals wait."
+    'No model configured: set AGENT_TUI_MODEL or model = "..." in config.toml. '
+    "Recipes run without one."
 )
 ANNOUNCED = frozenset({"approval.requested", "goal.completed", "goal.failed", "executor.error"})
 
@@ -92,12 +92,12 @@ class MainScreen(MainActions):
         timeline.show(step_rows(self.store, goal_id) if goal_id is not None else [])
         goal = self.goal
         timeline.border_title = f"Steps · {goal['title']}" if goal else "Steps"
-        timeline.border_subtitle = goal["status_message"] or "" if goal else ""
+        timeline.border_subtitle = (goal["status_message"] or "") if goal else ""
         if documents_too:
             docs = documents(self.store, goal_id) if goal_id is not None else []
             self.query_one(Documents).show(docs)
             tab = self.query_one(TabbedContent).get_tab("documents-tab")
-            tab.label = f"Documents {len(docs)}" if docs else "Documents"  # type: ignore[assignment]
+            tab.label = f"Documents {len(docs)}" if docs else "Documents"
         self.refresh_output()
 
     def refresh_output(self) -> None:
@@ -115,7 +115,7 @@ class MainScreen(MainActions):
         rows = pending_approvals(self.store)
         self.query_one(Approvals).show(rows)
         tab = self.query_one(TabbedContent).get_tab("approvals-tab")
-        tab.label = f"Approvals {len(rows)}" if rows else "Approvals"  # type: ignore[assignment]
+        tab.label = f"Approvals {len(rows)}" if rows else "Approvals"
         self.refresh_status()
 
     def refresh_status(self) -> None:
@@ -159,20 +159,24 @@ class MainScreen(MainActions):
         if len(asks) > 3:
             self.notify(f"{len(asks)} approvals wait for a decision", severity="warning")
             notable = [e for e in notable if e.kind != "approval.requested"]
+        goals = self.query_one(GoalList)
         for event in notable:
-            goal = self.query_one(GoalList).row(event.goal_id) if event.goal_id else None
-            title = f"goal {event.goal_id}: {goal['title']}" if goal else ""
+            goal = goals.row(event.goal_id) if event.goal_id is not None else None
+            name = goal["title"] if goal else f"goal {event.goal_id}"
             if event.kind == "approval.requested":
                 self.notify(
-                    event.message, title="approval needed", severity="warning", markup=False
+                    event.message,
+                    title=f"approval needed · {name}",
+                    severity="warning",
+                    markup=False,
                 )
             elif event.kind == "goal.completed":
-                self.notify(title or event.message, title="goal completed", markup=False)
+                self.notify(name, title="goal completed", markup=False)
             elif event.kind == "goal.failed":
                 self.notify(
-                    event.message, title=title or "goal failed", severity="error", markup=False
+                    event.message, title=f"goal failed · {name}", severity="error", markup=False
                 )
             else:
                 self.notify(event.message, title="executor error", severity="error", markup=False)
-        if any(e.kind != "executor.error" for e in notable) or len(asks) > 3:
+        if asks or any(e.kind in ("goal.completed", "goal.failed") for e in notable):
             self.app.bell()

@@ -74,13 +74,25 @@ BINDINGS: list[BindingType] = [
     ),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
     Binding("tab", "app.focus_next", "Focus", tooltip="Focus the next pane", id="focus_next"),
-    Binding("shift+tab", "app.focus_previous", "Focus back", show=False, id="focus_previous"),
+    Binding(
+        "shift+tab",
+        "app.focus_previous",
+        "Focus back",
+        tooltip="Focus the previous pane",
+        show=False,
+        id="focus_previous",
+    ),
+    Binding("ctrl+c,super+c", "screen.copy_text", "Copy", show=False, id="copy_text"),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and panes", id="help"),
 ]
 
 
-class MainActions(Screen[None]):
-    """The actions behind :data:`BINDINGS`; the main screen supplies the state they act on."""
+class MainActions(Screen[None], inherit_bindings=False):
+    """The actions behind :data:`BINDINGS`; the main screen supplies the state they act on.
+
+    Bindings are not inherited: :data:`BINDINGS` re-declares the screen's own (tab, copy) so the
+    footer lists the keys in this order.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = BINDINGS
     store: Store
@@ -239,15 +251,9 @@ class MainActions(Screen[None]):
         self.notify("following the output" if following else "output no longer follows")
 
     def action_help(self) -> None:
-        keys = [
-            (b.key_display or self.app.get_key_display(b), b.description)
-            for b in self._help_bindings()
-        ]
-        self.app.push_screen(HelpScreen(keys))
-
-    def _help_bindings(self) -> list[Binding]:
-        seen: list[Binding] = []
+        keys: dict[str, list[str]] = {}
         for binding in [*self.BINDINGS, *self.app.BINDINGS]:
             if isinstance(binding, Binding) and binding.description:
-                seen.append(binding)
-        return seen
+                key = binding.key_display or self.app.get_key_display(binding)
+                keys.setdefault(key, []).append(binding.tooltip or binding.description)
+        self.app.push_screen(HelpScreen([(k, " / ".join(v)) for k, v in keys.items()]))

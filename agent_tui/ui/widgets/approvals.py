@@ -27,6 +27,7 @@ class Approvals(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.rows: list[Row] = []
+        self._detail_of: Row | None = None
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="approval-list")
@@ -60,11 +61,15 @@ class Approvals(Vertical):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         self._show_detail()
+        self.refresh_bindings()  # the keys differ between an action and an interrupted one
 
     def _show_detail(self) -> None:
         detail = self.query_one("#approval-detail", Static)
         keys = self.query_one("#approval-keys", Static)
         row = self.current
+        if row == self._detail_of and row is not None:
+            return
+        self._detail_of = row
         if row is None:
             detail.update(EMPTY)
             keys.update("")
@@ -73,7 +78,7 @@ class Approvals(Vertical):
         if row["step"]:
             where += f" · step {row['step']}"
         head = f"#{row['id']} {row['tool'] or row['kind']}\n{where}\n"
-        if row["decision_reason"]:
+        if row["decision_reason"] and row["kind"] == "action":
             head += f"why asked: {row['decision_reason']}\n"
         detail.update(f"{head}\n{row['detail']}")
         keys.update(

@@ -45,15 +45,15 @@ class Documents(Vertical):
             self.page = names.index(current)
         else:
             self.page = min(self.page, max(0, len(pages) - 1))
-        self._render()
+        self._show_page()
 
     def turn(self, delta: int) -> None:
         """Go ``delta`` pages forward (or back), stopping at the first and last page."""
         if self.pages:
             self.page = max(0, min(len(self.pages) - 1, self.page + delta))
-            self._render()
+            self._show_page()
 
-    def _render(self) -> None:
+    def _show_page(self) -> None:
         header = self.query_one("#document-header", Static)
         markdown = self.query_one("#document", Markdown)
         if not self.pages:
@@ -63,10 +63,9 @@ class Documents(Vertical):
                 markdown.update(EMPTY)
             return
         doc = self.pages[self.page]
-        header.update(
-            f"{doc['name']} (v{doc['version']}) · page {self.page + 1} of {len(self.pages)}"
-            f" · saved {datetime.fromtimestamp(doc['created_at']):%H:%M:%S}"
-        )
+        version = f" (v{doc['version']})" if doc["version"] > 1 else ""
+        header.update(f"page {self.page + 1} of {len(self.pages)} · {doc['name']}{version}")
+        header.tooltip = f"saved {datetime.fromtimestamp(doc['created_at']):%Y-%m-%d %H:%M:%S}"
         if self._rendered != doc["id"]:
             self._rendered = doc["id"]
             text = doc["content"] if "markdown" in doc["mime"] else _as_text(doc["content"])

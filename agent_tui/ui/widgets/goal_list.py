@@ -55,6 +55,8 @@ class GoalList(OptionList):
                     self.replace_option_prompt_at_index(index, self._prompt(new, width))
             self._rows = rows
             return
+        if not rows and not self._rows and self.option_count:
+            return
         keep = self.goal_id
         self._rows = rows
         if not rows:
@@ -78,7 +80,7 @@ class GoalList(OptionList):
     def _prompt(self, row: Row, width: int) -> Content:
         total, done = row["steps_total"], row["steps_done"]
         right = f" {done}/{total}" if total else ""
-        right += f"  p{row['priority']}"
+        right += f" p{row['priority']}"
         title_width = max(4, width - 2 - len(right))
         title = Content(row["title"]).truncate(title_width, ellipsis=True, pad=True)
         return Content.assemble(

@@ -16,8 +16,16 @@ from textual.widgets import DataTable
 from agent_tui.core.store import Row
 from agent_tui.ui.format import duration, glyph, one_line
 
-COLUMNS = (("", "glyph"), ("step", "key"), ("status", "status"), ("tool", "tool"))
-COLUMNS += (("try", "attempt"), ("time", "time"), ("note", "note"))
+COLUMNS = (
+    ("step", "key"),
+    ("status", "status"),
+    ("tool", "tool"),
+    ("try", "attempt"),
+    ("time", "time"),
+    ("note", "note"),
+)
+LABELS = {"waiting_approval": "approval", "retry_wait": "retry", "completed": "done"}
+"""Short status labels, so the table fits beside the other panes at 120 columns."""
 
 
 def note(step: Row, now: float) -> str:
@@ -36,17 +44,18 @@ def note(step: Row, now: float) -> str:
 
 
 def cells(step: Row, now: float) -> tuple[Text, ...]:
-    attempt = f"{step['attempt']}/{step['max_attempts']}" if step["attempt"] else ""
-    if step["status"] == "running":
-        took = duration(step["started_at"], None, now)
-    elif step["finished_at"] is not None:
-        took = duration(step["started_at"], step["finished_at"])
-    else:
-        took = ""
+    """The row of one step; its time is its latest action's, so waiting is not counted."""
+    attempt = str(step["attempt"] or "")
+    if step["status"] in ("running", "retry_wait") and step["max_attempts"] > 1:
+        attempt = f"{step['attempt']}/{step['max_attempts']}"
+    took = ""
+    if step["action_started_at"] is not None:
+        running = step["action_status"] == "running"
+        end = None if running else step["action_finished_at"]
+        took = duration(step["action_started_at"], end, now) if running or end else ""
     return (
-        Text(glyph(step["status"])),
         Text(step["key"]),
-        Text(step["status"].replace("_", " ")),
+        Text(f"{glyph(step['status'])} {LABELS.get(step['status'], step['status'])}"),
         Text(step["tool"] or ""),
         Text(attempt),
         Text(took),
@@ -106,7 +115,7 @@ class StepTimeline(DataTable[Text]):
     def _update_row(self, row: Row, now: float) -> None:
         key = str(row["id"])
         for (_, column), value in zip(COLUMNS, cells(row, now), strict=True):
-            self.update_cell(key, column, value)
+            self.update_cell(key, column, value, update_width=True)
 
     def _tick(self) -> None:
         """Advance the durations of running steps and the retry countdowns."""

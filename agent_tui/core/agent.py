@@ -1,0 +1,555 @@
+"""Steps that a model carries out: ``agent`` steps (a tool-calling loop) and ``plan`` steps.
+
+Both resume from the stored transcript: after an approval, a restart or a crash the loop goes on
+from the last stored message and never repeats a finished tool call. An agent step ends only with
+an explicit ``finish_step`` or ``fail_step`` call, never with assumed success.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from agent_tui.core import budget, llm, planner, runs, transcript
+from agent_tui.core.events import OutputChunk
+from agent_tui.core.policy import decide
+from agent_tui.core.store import Row
+from agent_tui.core.tools.base import Tool
+from agent_tui.core.tools.registry import builtin_tools
+
+if TYPE_CHECKING:
+    from agent_tui.core.executor import Executor, RunningStep
+
+FINISH = {
+    "name": "finish_step",
+    "description": "Call when the step is done: say what was done and where the results are.",
+    "parameters": {
+        "type": "object",
+        "properties": {"summary": {"type": "string"}},
+        "required": ["summary"],
+    },
+}
+FAIL = {
+    "name": "fail_step",
+    "description": "Call when the step cannot be done, with the reason.",
+    "parameters": {
+        "type": "object",
+        "properties": {"reason": {"type": "string"}},
+        "required": ["reason"],
+    },
+}
+NUDGE = (
+    "You did not call a tool. Carry on with the tools; when the step is done call "
+    "finish_step(summary), or fail_step(reason) if it cannot be done."
+)
+MAX_TOOL_TEXT = 16_000
+
+
+class _Wait(Exception):
+    """The step waits (approval, budget, model error): its slot is free, it resumes later."""
+
+
+class _Done(Exception):
+    """The step finished (completed or failed) and was recorded."""
+
+
+class ModelStep:
+    """What agent and plan steps share: the model, usage, budgets and provider errors."""
+
+    def __init__(self, executor: Executor, running: RunningStep) -> None:
+        self.ex = executor
+        self.store = executor.store
+        self.settings = executor.settings
+        self.running = running
+        self.step = running.step
+        goal = self.store.one("SELECT * FROM goals WHERE id = ?", (self.step["goal_id"],))
+        assert goal is not None
+        self.goal = goal
+
+    def stream(self, text: str) -> None:
+        self.ex._on_output(OutputChunk(self.step["goal_id"], self.step["id"], 0, "model", text))
+
+    def check_budget(self) -> None:
+        hit = budget.check(self.store, self.goal, self.settings, self.store.clock())
+        if hit is None:
+            return
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
+            budget.hold(tx, self.goal, self.step, hit)
+        raise _Wait
+
+    async def call_model(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> llm.Turn:
+        self.check_budget()
+        choice = self.ex.model
+        try:
+            turn = await llm.complete(
+                choice,
+                messages,
+                tools=tools,
+                on_text=self.stream,
+                timeout=self.settings.llm.timeout,
+            )
+        except llm.LLMError as exc:
+            self._model_failed(exc)
+            raise _Wait from exc
+        return turn
+
+    def record_turn(self, turn: llm.Turn, *extra: dict[str, Any]) -> None:
+        """Store the reply (and follow-up messages) with its usage, in one transaction."""
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
+            transcript.append(tx, self.step["id"], turn.message())
+            for message in extra:
+                transcript.append(tx, self.step["id"], message)
+            tx.insert(
+                "usage",
+                {
+                    "ts": tx.now,
+                    "goal_id": self.step["goal_id"],
+                    "step_id": self.step["id"],
+                    "model": self.ex.model.model,
+                    "prompt_tokens": turn.prompt_tokens,
+                    "completion_tokens": turn.completion_tokens,
+                    "cost": turn.cost,
+                },
+            )
+            cost = "cost unknown" if turn.cost is None else f"${turn.cost:.4f}"
+            tokens = (turn.prompt_tokens or 0) + (turn.completion_tokens or 0)
+            tx.event(
+                "llm.turn",
+                f"model turn: {tokens} tokens, {cost}",
+                goal_id=self.step["goal_id"],
+                step_id=self.step["id"],
+                tool_calls=[c.name for c in turn.tool_calls],
+            )
+
+    def _model_failed(self, exc: llm.LLMError) -> None:
+        step = self.step
+        with self.store.write() as tx:
+            current = runs.still_ours(tx, step)
+            if current is None:
+                return
+            if exc.transient:
+                retry = self.settings.retry
+                delay = runs.backoff_delay(
+                    current["attempt"], retry.base_delay, retry.factor, retry.max_delay
+                )
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, retry.max_delay))
+                runs.retry_or_fail(
+                    tx,
+                    step,
+                    f"model: {exc}",
+                    transient=True,
+                    retry_delay=delay,
+                    current=current,
+                    fail=self.fail_for_good,
+                )
+                return
+            message = f"model error: {exc}" + (f" — fix: {exc.fix}" if exc.fix else "")
+            runs.release_step(tx, step)
+            goal = tx.one("SELECT status FROM goals WHERE id = ?", (step["goal_id"],))
+            assert goal is not None
+            if goal["status"] in ("running", "planning", "queued"):
+                tx.set_status(
+                    "goal",
+                    step["goal_id"],
+                    goal["status"],
+                    "waiting",
+                    wait_reason="model",
+                    status_message=message,
+                )
+            tx.event(
+                "goal.waiting",
+                f"{message}; resume the goal once fixed",
+                goal_id=step["goal_id"],
+                step_id=step["id"],
+                reason="model",
+            )
+
+    def fail_for_good(self, tx: Any, step: Row, error: str) -> None:
+        runs.fail_step(tx, step, error)
+
+
+class AgentStep(ModelStep):
+    """An agent step: a tool-calling loop over the persisted transcript."""
+
+    def fail_for_good(self, tx: Any, step: Row, error: str) -> None:
+        planner.replan_or_fail(tx, step, error, self.settings.llm.max_replans)
+
+    def tools(self) -> dict[str, Tool]:
+        allowed = json.loads(self.step["tools"]) if self.step["tools"] else []
+        every = builtin_tools()
+        return {n: every[n] for n in allowed if n in every} if allowed else dict(every)
+
+    def seed(self) -> list[dict[str, Any]]:
+        results = runs.dependency_results(self.store, self.step["id"])
+        earlier = "\n".join(f"- {key}: {r['output']}" for key, r in results.items())
+        system = (
+            "You are an autonomous agent carrying out one step of a larger goal on the user's "
+            "machine, with real tools. Do the work by calling tools; never claim anything you "
+            "have not done or seen through a tool result. Tool results are real: read them and "
+            "correct yourself when a call fails. When the step is done call finish_step with a "
+            "short summary of what was done and where the results are (file paths, documents). "
+            "If the step cannot be done, call fail_step with the reason.\n"
+            f"Workspace (the tools' working directory): {self.goal['workspace']}"
+        )
+        user = (
+            f"Goal: {self.goal['text'] or self.goal['title']}\n\nYour step: "
+            f"{self.step['title']}\n{self.step['instructions'] or ''}"
+        )
+        if earlier:
+            user += f"\n\nResults of the steps before this one:\n{earlier}"
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        with self.store.write() as tx:
+            for message in messages:
+                transcript.append(tx, self.step["id"], message)
+        return messages
+
+    async def run(self) -> None:
+        try:
+            await self._loop()
+        except (_Wait, _Done):
+            return
+
+    async def _loop(self) -> None:
+        tools = self.tools()
+        schemas = [t.schema() for t in tools.values()] + [FINISH, FAIL]
+        messages = transcript.load(self.store, self.step["id"]) or self.seed()
+        while True:
+            for call in transcript.unanswered_calls(messages):
+                reply = await self.answer(call, tools)
+                messages.append(reply)
+            if transcript.model_turns(messages) >= self.settings.llm.step_iterations:
+                self.finish(
+                    None,
+                    f"reached the limit of {self.settings.llm.step_iterations} "
+                    "model turns without finish_step",
+                )
+            turn = await self.call_model(messages, schemas)
+            extra = [] if turn.tool_calls else [{"role": "user", "content": NUDGE}]
+            self.record_turn(turn, *extra)
+            messages.append(turn.message())
+            messages.extend(extra)
+
+    def finish(
+        self, summary: str | None, error: str | None = None, reply: dict[str, Any] | None = None
+    ) -> None:
+        with self.store.write() as tx:
+            current = runs.still_ours(tx, self.step)
+            if current is None:
+                raise _Done
+            if reply is not None:
+                transcript.append(tx, self.step["id"], reply)
+            if error is None:
+                runs.complete_step(
+                    tx, self.step, {"output": summary or "", "data": {"summary": summary or ""}}
+                )
+            else:
+                self.fail_for_good(tx, self.step, error)
+        raise _Done
+
+    def _reply(self, call: dict[str, Any], content: Any) -> dict[str, Any]:
+        text = content if isinstance(content, str) else json.dumps(content, default=str)
+        return {"role": "tool", "tool_call_id": call["id"], "content": text}
+
+    def _store_reply(self, reply: dict[str, Any]) -> dict[str, Any]:
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
+            transcript.append(tx, self.step["id"], reply)
+        return reply
+
+    async def answer(self, call: dict[str, Any], tools: dict[str, Tool]) -> dict[str, Any]:
+        """Answer one tool call: run it (through the policy) or say why not; store the reply."""
+        name = call.get("function", {}).get("name", "")
+        raw = call.get("function", {}).get("arguments", "")
+        try:
+            args = llm.parse_arguments(raw)
+        except ValueError as exc:
+            return self._store_reply(self._reply(call, {"error": str(exc)}))
+        if name == "finish_step":
+            summary = str(args.get("summary", "")).strip() or "(no summary given)"
+            self.finish(summary, reply=self._reply(call, {"ok": True}))
+        if name == "fail_step":
+            reason = str(args.get("reason", "")).strip() or "(no reason given)"
+            self.finish(None, f"the agent gave up: {reason}", reply=self._reply(call, {"ok": True}))
+        tool = tools.get(name)
+        if tool is None:
+            known = ", ".join([*tools, "finish_step", "fail_step"])
+            return self._store_reply(
+                self._reply(call, {"error": f"unknown tool '{name[:80]}'; available: {known}"})
+            )
+        return self._store_reply(await self._run_call(call, tool, args))
+
+    async def _run_call(
+        self, call: dict[str, Any], tool: Tool, args: dict[str, Any]
+    ) -> dict[str, Any]:
+        action = self.store.one(
+            "SELECT * FROM actions WHERE step_id = ? AND tool_call_id = ? ORDER BY id DESC LIMIT 1",
+            (self.step["id"], call["id"]),
+        )
+        if action is not None and not _rerun(action):
+            if action["status"] in ("awaiting_approval", "unknown"):
+                raise _Wait
+            if action["status"] != "approved":
+                return self._reply(call, _recorded(self.store, action))
+        try:
+            parsed = tool.parse(args)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            return self._reply(call, {"error": f"invalid arguments: {where}: {err['msg']}"})
+        workspace = self.ex.workspace(self.goal)
+        if action is None or _rerun(action):
+            try:
+                preview = tool.preview(parsed, workspace)
+            except Exception as exc:
+                return self._reply(call, {"error": str(exc)})
+            verdict = decide(tool.name, tool.default_decision, args, self.settings, None)
+            dry = bool(self.goal["dry_run"]) or bool(self.store.setting("dry_run", False))
+            with self.store.write() as tx:
+                runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
+                action_id, move = runs.propose_action(
+                    tx,
+                    self.step,
+                    tool=tool.name,
+                    args=args,
+                    side_effects=tool.side_effects,
+                    decision=verdict.decision,
+                    reason=verdict.reason,
+                    preview=preview,
+                    dry_run=dry,
+                    tool_call_id=call["id"],
+                    decides_step=False,
+                )
+            if move == "ask":
+                raise _Wait
+            if move != "run":
+                row = self.store.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+                assert row is not None
+                return self._reply(call, _recorded(self.store, row))
+        else:
+            action_id = action["id"]
+        result = await self.ex.execute(
+            self.running, tool, parsed, action_id, workspace, decides_step=False
+        )
+        if result is None:
+            raise _Done
+        return self._reply(
+            call, _result_payload(result.ok, result.output, result.data, result.error)
+        )
+
+
+def _rerun(action: Row) -> bool:
+    """An action interrupted by a dead process, to be made again."""
+    return action["status"] == "failed" and str(action["error"] or "").startswith("interrupted")
+
+
+def _result_payload(
+    ok: bool, output: str, data: dict[str, Any], error: str | None
+) -> dict[str, Any]:
+    text = (
+        output
+        if len(output) <= MAX_TOOL_TEXT
+        else (f"[... {len(output) - MAX_TOOL_TEXT} characters cut ...]\n" + output[-MAX_TOOL_TEXT:])
+    )
+    payload: dict[str, Any] = {"ok": ok, "output": text}
+    for key, value in data.items():
+        if key not in ("stdout", "diff") and not (isinstance(value, str) and len(value) > 2000):
+            payload[key] = value
+    if error:
+        payload["error"] = error
+    return payload
+
+
+def _recorded(store: Any, action: Row) -> dict[str, Any]:
+    """What the model is told about an action that already ended (never run twice)."""
+    status = action["status"]
+    if status == "rejected":
+        row = store.one(
+            "SELECT reason FROM approvals WHERE action_id = ? ORDER BY id DESC LIMIT 1",
+            (action["id"],),
+        )
+        reason = row["reason"] if row and row["reason"] else "no reason given"
+        return {
+            "ok": False,
+            "error": f"the user rejected this action: {reason}. Do not try "
+            "the same thing again; find another way or call fail_step.",
+        }
+    if status == "denied":
+        return {
+            "ok": False,
+            "error": f"denied by policy ({action['decision_reason']}); it was "
+            "not run. Do not retry it.",
+        }
+    if status == "dry_run":
+        return {
+            "ok": True,
+            "dry_run": True,
+            "output": "DRY RUN: this action was NOT executed; "
+            f"it would have run: {action['preview']}",
+        }
+    result = json.loads(action["result"]) if action["result"] else {}
+    return _result_payload(
+        status == "succeeded", result.get("output", ""), result.get("data") or {}, action["error"]
+    )
+
+
+class PlanStep(ModelStep):
+    """A plan step: ask the model for a plan, repair it up to twice, store it as steps."""
+
+    def known_tools(self) -> dict[str, str]:
+        return {name: tool.description for name, tool in builtin_tools().items()}
+
+    async def run(self) -> None:
+        try:
+            await self._plan()
+        except (_Wait, _Done):
+            return
+
+    def _review(self) -> Row | None:
+        return self.store.one(
+            "SELECT * FROM approvals WHERE step_id = ? AND kind = 'plan' ORDER BY id DESC LIMIT 1",
+            (self.step["id"],),
+        )
+
+    async def _plan(self) -> None:
+        tools = self.known_tools()
+        max_steps = self.settings.llm.max_plan_steps
+        review = self._review()
+        if review is not None and review["status"] == "approved":
+            row = self.store.one(
+                "SELECT steps FROM plans WHERE goal_id = ? AND version = ?",
+                (self.goal["id"], self.step["plan_version"]),
+            )
+            assert row is not None
+            plan = planner.Plan.model_validate({"steps": json.loads(row["steps"])})
+            self._materialize(plan)
+        messages = transcript.load(self.store, self.step["id"])
+        if not messages:
+            with self.store.write() as tx:
+                messages = [
+                    {"role": "system", "content": planner.system_prompt(tools, max_steps)},
+                    {"role": "user", "content": planner.user_prompt(tx, self.goal, self.step)},
+                ]
+                for message in messages:
+                    transcript.append(tx, self.step["id"], message)
+        if (
+            review is not None
+            and review["status"] == "rejected"
+            and messages[-1]["role"] != ("user")
+        ):
+            feedback = {
+                "role": "user",
+                "content": f"The user rejected this plan: "
+                f"{review['reason']}. Propose a better plan, as JSON only.",
+            }
+            with self.store.write() as tx:
+                transcript.append(tx, self.step["id"], feedback)
+            messages.append(feedback)
+        for attempt in range(planner.REPAIRS + 1):
+            turn = await self.call_model(messages, None)
+            try:
+                plan = planner.validate_plan(
+                    planner.extract_json(turn.content), max_steps=max_steps, tools=set(tools)
+                )
+            except planner.PlanError as exc:
+                if attempt == planner.REPAIRS:
+                    self.record_turn(turn)
+                    with self.store.write() as tx:
+                        if runs.still_ours(tx, self.step) is not None:
+                            runs.fail_step(
+                                tx,
+                                self.step,
+                                f"the model's plan is invalid after "
+                                f"{planner.REPAIRS} repairs: {exc}",
+                            )
+                    return
+                repair = {
+                    "role": "user",
+                    "content": f"That plan is invalid: {exc}. Reply "
+                    "with the corrected plan as JSON only.",
+                }
+                self.record_turn(turn, repair)
+                messages += [turn.message(), repair]
+                continue
+            self.record_turn(turn)
+            if self.goal["review_plan"] or self.settings.llm.review_plan:
+                self._ask_review(plan)
+            self._materialize(plan)
+
+    def _materialize(self, plan: planner.Plan) -> None:
+        with self.store.write() as tx:
+            if runs.still_ours(tx, self.step) is not None:
+                planner.materialize(
+                    tx, self.goal, self.step, plan, self.settings.retry.max_attempts
+                )
+        raise _Done
+
+    def _ask_review(self, plan: planner.Plan) -> None:
+        steps = [s.model_dump() for s in plan.steps]
+        detail = "\n".join(
+            f"{i}. {s.title} [{s.id}]"
+            + (f" after {', '.join(s.depends_on)}" if s.depends_on else "")
+            + f"\n   {s.instructions}"
+            + (f"\n   tools: {', '.join(s.tools)}" if s.tools else "")
+            for i, s in enumerate(plan.steps, start=1)
+        )
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
+            version = self.step["plan_version"]
+            row = tx.one(
+                "SELECT id FROM plans WHERE goal_id = ? AND version = ?", (self.goal["id"], version)
+            )
+            if row:
+                tx.execute(
+                    "UPDATE plans SET steps = ?, reason = 'proposed' WHERE id = ?",
+                    (json.dumps(steps), row["id"]),
+                )
+            else:
+                tx.insert(
+                    "plans",
+                    {
+                        "goal_id": self.goal["id"],
+                        "version": version,
+                        "reason": "proposed",
+                        "steps": json.dumps(steps),
+                        "created_at": tx.now,
+                    },
+                )
+            approval_id = tx.insert(
+                "approvals",
+                {
+                    "kind": "plan",
+                    "goal_id": self.goal["id"],
+                    "step_id": self.step["id"],
+                    "status": "pending",
+                    "title": f"plan of {len(steps)} steps for review",
+                    "detail": detail,
+                    "created_at": tx.now,
+                },
+            )
+            tx.set_status(
+                "step",
+                self.step["id"],
+                "running",
+                "waiting_approval",
+                wait_reason="approval",
+                lease_owner=None,
+                lease_expires=None,
+            )
+            tx.event(
+                "approval.requested",
+                f"approval {approval_id} needed: review the plan",
+                goal_id=self.goal["id"],
+                step_id=self.step["id"],
+                approval_id=approval_id,
+            )
+            from agent_tui.core.lifecycle import settle_goal
+
+            settle_goal(tx, self.goal["id"])
+        raise _Wait

@@ -1,0 +1,169 @@
+"""Per-goal budgets (money, tokens, wall time, model turns) and the daily money budget.
+
+Reaching one puts the goal in ``waiting`` (reason ``budget``) with an approval item: approving
+doubles the limit that was reached, rejecting stops the goal. The same checks run in the TUI and
+headless, because both use the executor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agent_tui.config import Settings
+from agent_tui.core.runs import start_of_day
+from agent_tui.core.store import Row, Store, Tx
+
+KINDS = {
+    "max_usd": "money",
+    "max_tokens": "tokens",
+    "max_seconds": "wall time",
+    "max_iterations": "model turns",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A budget that is used up."""
+
+    key: str  # max_usd | max_tokens | max_seconds | max_iterations | daily_usd
+    used: float
+    limit: float
+
+    def describe(self) -> str:
+        if self.key == "daily_usd":
+            return f"today's spending ${self.used:.4f} reached the daily budget ${self.limit:.2f}"
+        unit = {"max_usd": "$", "max_tokens": "", "max_seconds": "", "max_iterations": ""}[self.key]
+        suffix = {"max_seconds": " s", "max_tokens": " tokens", "max_iterations": " turns"}.get(
+            self.key, ""
+        )
+        used = f"{self.used:.4f}" if self.key == "max_usd" else f"{self.used:.0f}"
+        return (
+            f"the goal's {KINDS[self.key]} budget is used up: {unit}{used}{suffix} of "
+            f"{unit}{self.limit:g}{suffix}"
+        )
+
+
+def limits(goal: Row, settings: Settings) -> dict[str, float]:
+    """The goal's own budget, with config defaults for what it does not set."""
+    own: dict[str, Any] = json.loads(goal["budget"]) if goal["budget"] else {}
+    defaults = {
+        "max_usd": settings.budget.goal_usd,
+        "max_tokens": settings.budget.goal_tokens,
+        "max_seconds": settings.budget.goal_seconds,
+        "max_iterations": settings.llm.goal_iterations,
+    }
+    out: dict[str, float] = {}
+    for key, default in defaults.items():
+        value = own.get(key, default)
+        if value is not None:
+            out[key] = float(value)
+    return out
+
+
+def usage_of(store: Store | Tx, goal_id: int) -> dict[str, float]:
+    row = store.one(
+        "SELECT coalesce(sum(cost), 0) AS usd, count(*) AS turns,"
+        " coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0)"
+        " AS tokens FROM usage WHERE goal_id = ?",
+        (goal_id,),
+    )
+    assert row is not None
+    return {"max_usd": row["usd"], "max_tokens": row["tokens"], "max_iterations": row["turns"]}
+
+
+def daily_limit(store: Store | Tx, settings: Settings, now: float) -> float | None:
+    if settings.budget.daily_usd is None:
+        return None
+    raised = store.one(
+        "SELECT value FROM settings WHERE key = ?", (f"daily_usd_raise:{int(start_of_day(now))}",)
+    )
+    return settings.budget.daily_usd + (json.loads(raised["value"]) if raised else 0.0)
+
+
+def check(store: Store | Tx, goal: Row, settings: Settings, now: float) -> Hit | None:
+    """The first budget the goal has used up, or ``None``."""
+    used = usage_of(store, goal["id"])
+    if goal["started_at"]:
+        used["max_seconds"] = now - goal["started_at"]
+    for key, limit in limits(goal, settings).items():
+        if key in used and used[key] >= limit:
+            return Hit(key, used[key], limit)
+    cap = daily_limit(store, settings, now)
+    if cap is not None:
+        row = store.one(
+            "SELECT coalesce(sum(cost), 0) AS usd FROM usage WHERE ts >= ?", (start_of_day(now),)
+        )
+        spent = row["usd"] if row else 0.0
+        if spent >= cap:
+            return Hit("daily_usd", spent, cap)
+    return None
+
+
+def hold(tx: Tx, goal: Row, step: Row, hit: Hit) -> int:
+    """Put the goal in waiting (reason budget), give the step back, and ask; return the approval."""
+    message = hit.describe()
+    tx.set_status(
+        "step",
+        step["id"],
+        "running",
+        "ready",
+        lease_owner=None,
+        lease_expires=None,
+        wait_reason="resume",
+    )
+    current = tx.one("SELECT status FROM goals WHERE id = ?", (goal["id"],))
+    assert current is not None
+    tx.set_status(
+        "goal",
+        goal["id"],
+        current["status"],
+        "waiting",
+        wait_reason="budget",
+        status_message=message,
+    )
+    raise_to = hit.limit * 2
+    detail = (
+        f"{message}.\n\nApprove to raise this limit to {raise_to:g} and go on; reject to "
+        "stop the goal."
+    )
+    approval_id = tx.insert(
+        "approvals",
+        {
+            "kind": "budget",
+            "goal_id": goal["id"],
+            "step_id": step["id"],
+            "status": "pending",
+            "title": f"budget: {message}",
+            "detail": detail,
+            "choice": json.dumps({"key": hit.key, "raise_to": raise_to}),
+            "created_at": tx.now,
+        },
+    )
+    tx.event("goal.waiting", message, goal_id=goal["id"], reason="budget", approval_id=approval_id)
+    return approval_id
+
+
+def raise_limit(tx: Tx, approval: Row) -> str:
+    """Raise the limit that was reached to what the approval offered (double the old one)."""
+    offer = json.loads(approval["choice"])
+    key, raise_to = offer["key"], float(offer["raise_to"])
+    if key == "daily_usd":
+        day = f"daily_usd_raise:{int(start_of_day(tx.now))}"
+        row = tx.one("SELECT value FROM settings WHERE key = ?", (day,))
+        extra = (json.loads(row["value"]) if row else 0.0) + raise_to / 2
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+            " SET value = excluded.value",
+            (day, json.dumps(extra)),
+        )
+        return f"today's budget raised to ${raise_to:g}"
+    goal = tx.one("SELECT budget FROM goals WHERE id = ?", (approval["goal_id"],))
+    assert goal is not None
+    budget = json.loads(goal["budget"]) if goal["budget"] else {}
+    budget[key] = raise_to
+    tx.execute(
+        "UPDATE goals SET budget = ? WHERE id = ?", (json.dumps(budget), approval["goal_id"])
+    )
+    return f"{KINDS.get(key, key)} budget raised to {raise_to:g}"

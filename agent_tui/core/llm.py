@@ -1,0 +1,258 @@
+"""Models through litellm: choosing one, one streamed call, and errors sorted into transient or not.
+
+litellm is imported lazily (2–3 s) and never on an event loop: call :func:`load_litellm` through
+``asyncio.to_thread`` (the executor warms it up at start). ``LITELLM_LOCAL_MODEL_COST_MAP`` is set
+before the import so it never reaches for the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+PROVIDER_KEYS: list[tuple[str, str]] = [
+    ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
+    ("OPENAI_API_KEY", "openai/gpt-4.1-mini"),
+    ("GEMINI_API_KEY", "gemini/gemini-2.5-flash"),
+    ("OPENROUTER_API_KEY", "openrouter/anthropic/claude-sonnet-4.5"),
+    ("MISTRAL_API_KEY", "mistral/mistral-large-latest"),
+]
+OLLAMA_URL = "http://127.0.0.1:11434"
+HOW_TO_CONFIGURE = (
+    "set AGENT_TUI_MODEL (a litellm model string such as anthropic/claude-sonnet-4-5) or "
+    '`model = "..."` in config.toml, export a provider key (ANTHROPIC_API_KEY, OPENAI_API_KEY, '
+    "GEMINI_API_KEY, OPENROUTER_API_KEY, MISTRAL_API_KEY), or start Ollama"
+)
+
+_lock = threading.Lock()
+_litellm: Any = None
+
+
+def load_litellm() -> Any:
+    """Import litellm once (blocking, 2–3 s): call it off the event loop."""
+    global _litellm
+    with _lock:
+        if _litellm is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            import litellm
+
+            litellm.suppress_debug_info = True
+            litellm.telemetry = False
+            _litellm = litellm
+    return _litellm
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """The model to use and why; ``model`` is ``None`` when none is available."""
+
+    model: str | None
+    why: str
+    api_base: str | None = None
+
+
+def _ollama_model(timeout: float = 0.3) -> str | None:
+    try:
+        reply = httpx.get(f"{OLLAMA_URL}/api/tags", timeout=timeout)
+        models = reply.json().get("models") or []
+    except (httpx.HTTPError, ValueError):
+        return None
+    return f"ollama_chat/{models[0]['name']}" if models else None
+
+
+def choose_model(
+    configured: str | None,
+    api_base: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    probe_ollama: bool = True,
+) -> ModelChoice:
+    """Config (or ``AGENT_TUI_MODEL``, already merged into it), then provider keys, then Ollama."""
+    env = os.environ if environ is None else environ
+    if configured:
+        return ModelChoice(configured, "configured", api_base)
+    for key, model in PROVIDER_KEYS:
+        if env.get(key):
+            return ModelChoice(model, f"{key} is set", api_base)
+    if probe_ollama and (local := _ollama_model()):
+        return ModelChoice(local, f"Ollama is running at {OLLAMA_URL}", api_base or OLLAMA_URL)
+    return ModelChoice(None, f"no model: {HOW_TO_CONFIGURE}")
+
+
+class LLMError(Exception):
+    """A failed model call: ``transient`` ones are retried with backoff, others need a fix."""
+
+    def __init__(
+        self, message: str, *, transient: bool, retry_after: float | None = None, fix: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+        self.fix = fix
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class Turn:
+    """One model reply, assembled from its stream."""
+
+    content: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+
+    def message(self) -> dict[str, Any]:
+        """The reply as an OpenAI-format assistant message, for the transcript."""
+        out: dict[str, Any] = {"role": "assistant", "content": self.content or None}
+        if self.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        return out
+
+
+def _retry_after(exc: Exception) -> float | None:
+    headers: Any = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(exc: Exception, model: str) -> LLMError:
+    """Sort a provider error into a transient one (retry) or a permanent one (with the fix)."""
+    name = type(exc).__name__
+    text = str(exc).split("Headers(")[0].strip()[:400]
+    transient = {
+        "RateLimitError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "BadGatewayError",
+        "Timeout",
+        "APIConnectionError",
+        "MidStreamFallbackError",
+        "APIError",
+        "TimeoutException",
+        "ConnectError",
+        "ReadError",
+        "RemoteProtocolError",
+        "ReadTimeout",
+        "ConnectTimeout",
+    }
+    if name in transient:
+        return LLMError(f"{name}: {text}", transient=True, retry_after=_retry_after(exc))
+    fixes = {
+        "AuthenticationError": "the API key was refused: check the provider key in the environment",
+        "PermissionDeniedError": "the key may not use this model: check the provider account",
+        "NotFoundError": f"the provider does not know model '{model}': fix `model` in "
+        "config.toml or AGENT_TUI_MODEL",
+        "PaymentRequiredError": "the provider account needs credit",
+        "ContextWindowExceededError": "the conversation is too long for this model",
+        "BadRequestError": "the provider refused the request; see the message",
+    }
+    return LLMError(
+        f"{name}: {text}",
+        transient=False,
+        fix=fixes.get(name, "see the message; then resume the goal"),
+    )
+
+
+async def complete(
+    choice: ModelChoice,
+    messages: list[dict[str, Any]],
+    *,
+    tools: list[dict[str, Any]] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    timeout: float = 120.0,
+    extra: dict[str, Any] | None = None,
+) -> Turn:
+    """One streamed call; text goes to ``on_text`` as it arrives. Raises :class:`LLMError`."""
+    litellm = _litellm or await asyncio.to_thread(load_litellm)
+    assert choice.model is not None
+    kwargs: dict[str, Any] = {
+        "model": choice.model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "timeout": timeout,
+        "max_retries": 0,
+        **(extra or {}),
+    }
+    if choice.api_base:
+        kwargs["api_base"] = choice.api_base
+    if tools:
+        kwargs["tools"] = [{"type": "function", "function": t} for t in tools]
+    chunks: list[Any] = []
+    finished = False
+    try:
+        stream = await litellm.acompletion(**kwargs)
+        async for chunk in stream:
+            chunks.append(chunk)
+            for choice_delta in chunk.choices or []:
+                if choice_delta.finish_reason:
+                    finished = True
+                delta = choice_delta.delta
+                if on_text is not None and delta is not None and delta.content:
+                    on_text(delta.content)
+    except Exception as exc:  # provider errors come in many classes; sort them
+        raise classify(exc, choice.model) from exc
+    if not finished:
+        raise LLMError("the model's stream ended before the reply was complete", transient=True)
+    full = litellm.stream_chunk_builder(chunks, messages=messages)
+    message = full.choices[0].message
+    turn = Turn(content=message.content or "")
+    for raw in message.tool_calls or []:
+        turn.tool_calls.append(
+            ToolCall(
+                raw.id or f"call_{len(turn.tool_calls)}",
+                raw.function.name or "",
+                raw.function.arguments or "",
+            )
+        )
+    usage = getattr(full, "usage", None)
+    if usage is not None:
+        turn.prompt_tokens = usage.prompt_tokens
+        turn.completion_tokens = usage.completion_tokens
+    try:
+        turn.cost = float(litellm.completion_cost(completion_response=full))
+    except Exception:
+        turn.cost = None
+    return turn
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """A tool call's JSON arguments as a dict; raises ``ValueError`` with a short reason."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"arguments must be a JSON object, not {type(value).__name__}")
+    return value

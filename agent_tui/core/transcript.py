@@ -1,0 +1,46 @@
+"""An agent step's conversation with its model, stored message by message.
+
+Each message is an OpenAI-format dict (role, content, tool_calls, tool_call_id). A crash, an approval
+or a restart resumes from the stored messages, so a finished tool call is never made twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent_tui.core.store import Store, Tx
+
+Message = dict[str, Any]
+
+
+def load(store: Store | Tx, step_id: int) -> list[Message]:
+    rows = store.all("SELECT content FROM messages WHERE step_id = ? ORDER BY seq", (step_id,))
+    return [json.loads(r["content"]) for r in rows]
+
+
+def append(tx: Tx, step_id: int, message: Message) -> None:
+    row = tx.one(
+        "SELECT coalesce(max(seq), 0) + 1 AS n FROM messages WHERE step_id = ?", (step_id,)
+    )
+    seq = row["n"] if row else 1
+    tx.execute(
+        "INSERT INTO messages (step_id, seq, role, content, created_at) VALUES (?, ?, ?, ?, ?)",
+        (step_id, seq, message.get("role", "user"), json.dumps(message), tx.now),
+    )
+
+
+def unanswered_calls(messages: list[Message]) -> list[dict[str, Any]]:
+    """Tool calls of the last assistant message that have no tool reply yet, in order."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") == "assistant":
+            answered = {
+                m.get("tool_call_id") for m in messages[index + 1 :] if m.get("role") == "tool"
+            }
+            return [c for c in message.get("tool_calls") or [] if c.get("id") not in answered]
+    return []
+
+
+def model_turns(messages: list[Message]) -> int:
+    return sum(1 for m in messages if m.get("role") == "assistant")
