@@ -60,6 +60,12 @@ class FakeLLM:
                 pass
 
             def do_POST(self) -> None:
+                try:
+                    self._handle()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (a timeout, a kill)
+
+            def _handle(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with fake.lock:

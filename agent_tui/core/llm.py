@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 
 PROVIDER_KEYS: list[tuple[str, str]] = [
     ("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
@@ -59,6 +58,8 @@ class ModelChoice:
 
 
 def _ollama_model(timeout: float = 0.3) -> str | None:
+    import httpx
+
     try:
         reply = httpx.get(f"{OLLAMA_URL}/api/tags", timeout=timeout)
         models = reply.json().get("models") or []

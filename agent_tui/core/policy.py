@@ -41,88 +41,103 @@ _GAP = r"[^;&|\n]{0,512}"
 _HOME = r"(?:~[\w.-]*|\$HOME|\$\{HOME\}|/root|/home/[^/\s]+|/Users/[^/\s]+)"
 _DISK = r"/dev/(?:sd[a-z]|nvme\d|hd[a-z]|vd[a-z]|xvd[a-z]|mmcblk\d|disk\d|dm-\d|md\d|mapper/)"
 
-HARD_DENY: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(_CMD + r"(?:sudo|sudoedit|doas|pkexec|run0)(?![\w.-])"), "sudo is never run"),
-    (re.compile(_CMD + r"su(?=\s|$|[;&|,\]])"), "su is never run"),
-    (
-        re.compile(r"\b(?:mkfs(?:\.\w+)?|mke2fs|mkswap|wipefs)(?![\w-])"),
+
+@dataclass(frozen=True, slots=True)
+class HardDeny:
+    """One entry of the hard-deny list: a cheap hint, the real pattern, and the reason."""
+
+    hint: re.Pattern[str]
+    """Found wherever ``pattern`` matches; most text fails this quick test and skips the rest."""
+    pattern: re.Pattern[str]
+    reason: str
+
+
+def _entry(hint: str, pattern: str, reason: str) -> HardDeny:
+    return HardDeny(re.compile(hint), re.compile(pattern), reason)
+
+
+HARD_DENY: list[HardDeny] = [
+    _entry(
+        r"sudo|doas|pkexec|run0",
+        _CMD + r"(?:sudo|sudoedit|doas|pkexec|run0)(?![\w.-])",
+        "sudo is never run",
+    ),
+    _entry(r"\bsu\b", _CMD + r"su(?=\s|$|[;&|,\]])", "su is never run"),
+    _entry(
+        r"\bmk|wipefs",
+        r"\b(?:mkfs(?:\.\w+)?|mke2fs|mkswap|wipefs)(?![\w-])",
         "formatting a filesystem is never run",
     ),
-    (
-        re.compile(rf"\bdd\b{_GAP}\bof=\s*/dev/(?!null\b|zero\b|std(?:out|err)\b|fd/|tty\b)"),
+    _entry(
+        r"\bdd\b",
+        rf"\bdd\b{_GAP}\bof=\s*/dev/(?!null\b|zero\b|std(?:out|err)\b|fd/|tty\b)",
         "dd onto a device is never run",
     ),
-    (
-        re.compile(rf"(?:>|\btee\s(?:{_GAP}\s)?)\s*{_DISK}"),
+    _entry(
+        r"/dev/",
+        rf"(?:>|\btee\s(?:{_GAP}\s)?)\s*{_DISK}",
         "writing onto a disk device is never run",
     ),
-    (
-        re.compile(
-            rf"\brm\s(?:{_GAP}\s)?(?:(?:/|~|\$HOME|\$\{{HOME\}})/?\*?"
-            r"|/(?:home|Users)(?:/[^/\s;&|]+)?/?\*?"
-            r"|/(?:root|bin|boot|dev|etc|lib|lib64|opt|sbin|srv|usr|var)/?\*?)" + _END
-        ),
+    _entry(
+        r"\brm\s",
+        rf"\brm\s(?:{_GAP}\s)?(?:(?:/|~|\$HOME|\$\{{HOME\}})/?\*?"
+        r"|/(?:home|Users)(?:/[^/\s;&|]+)?/?\*?"
+        r"|/(?:root|bin|boot|dev|etc|lib|lib64|opt|sbin|srv|usr|var)/?\*?)" + _END,
         "removing / or the home directory is never run",
     ),
-    (re.compile(r"--no-preserve-root"), "removing / is never run"),
-    (
-        re.compile(rf"\bfind\s+(?:/|~|\$HOME|\$\{{HOME\}})/?\s{_GAP}-delete\b"),
+    _entry(r"preserve-root", r"--no-preserve-root", "removing / is never run"),
+    _entry(
+        r"\bfind\s",
+        rf"\bfind\s+(?:/|~|\$HOME|\$\{{HOME\}})/?\s{_GAP}-delete\b",
         "deleting everything under / or the home directory is never run",
     ),
-    (
-        re.compile(
-            r"\brmtree\(\s*(?:/|~/?|\$HOME|Path\.home\(\)|os\.path\.expanduser\(~/?\))\s*[,)]"
-        ),
+    _entry(
+        r"rmtree",
+        r"\brmtree\(\s*(?:/|~/?|\$HOME|Path\.home\(\)|os\.path\.expanduser\(~/?\))\s*[,)]",
         "removing / or the home directory is never run",
     ),
-    (
-        re.compile(rf"\b(?:chmod|chown|chgrp)\s{_GAP}\s/\*?" + _END),
+    _entry(
+        r"\bch(?:mod|own|grp)\s",
+        rf"\b(?:chmod|chown|chgrp)\s{_GAP}\s/\*?" + _END,
         "changing the permissions of / is never run",
     ),
-    (
-        re.compile(
-            r"(?<![\w:.-])(?P<bomb>[\w:.-]+)\s*\(\s*\)\s*\{[^}]{0,200}?(?P=bomb)\s*\|\s*(?P=bomb)\s*&"
-            r"|\bfunction\s+(?P<fn>[\w:.-]+)\s*(?:\(\s*\))?\s*\{[^}]{0,200}?(?P=fn)\s*\|\s*(?P=fn)\s*&"
-            r"|\bfork\s+while\s+fork\b"
-            r"|\bwhile\s+(?:True|1)\s*:[^\n]{0,80}\n?\s*(?:os\.)?fork\(\)"
-        ),
+    _entry(
+        r"\|[^|&\n]{0,40}&|fork",
+        r"(?<![\w:.-])(?P<bomb>[\w:.-]+)\s*\(\s*\)\s*\{[^}]{0,200}?(?P=bomb)\s*\|\s*(?P=bomb)\s*&"
+        r"|\bfunction\s+(?P<fn>[\w:.-]+)\s*(?:\(\s*\))?\s*\{[^}]{0,200}?(?P=fn)\s*\|\s*(?P=fn)\s*&"
+        r"|\bfork\s+while\s+fork\b"
+        r"|\bwhile\s+(?:True|1)\s*:[^\n]{0,80}\n?\s*(?:os\.)?fork\(\)",
         "a fork bomb is never run",
     ),
-    (
-        re.compile(
-            _HOME + r"/\.(?:ssh|gnupg|aws|azure|kube|docker|netrc|pgpass|git-credentials"
-            r"|password-store|vault-token|config/gcloud|config/gh|local/share/keyrings)(?![\w-])"
-            r"|(?:^|[\s=:,(\[{])\.(?:ssh|gnupg|aws|password-store)(?=/|\s|$|[,;&|)\]}])"
-            r"|\bhome\(\)\s*/\s*\.?(?:ssh|gnupg|aws)\b"
-        ),
+    _entry(
+        r"ssh|gnupg|aws|azure|kube|docker|netrc|pgpass|credentials|password|vault|config/|keyrings",
+        _HOME + r"/\.(?:ssh|gnupg|aws|azure|kube|docker|netrc|pgpass|git-credentials"
+        r"|password-store|vault-token|config/gcloud|config/gh|local/share/keyrings)(?![\w-])"
+        r"|(?:^|[\s=:,(\[{])\.(?:ssh|gnupg|aws|password-store)(?=/|\s|$|[,;&|)\]}])"
+        r"|\bhome\(\)\s*/\s*\.?(?:ssh|gnupg|aws)\b",
         "secret stores (~/.ssh and the like) are never read",
     ),
-    (
-        re.compile(r"/etc/(?:shadow|gshadow|sudoers|master\.passwd|ssh/ssh_host_\w+_key(?!\.pub))"),
+    _entry(
+        r"/etc/",
+        r"/etc/(?:shadow|gshadow|sudoers|master\.passwd|ssh/ssh_host_\w+_key(?!\.pub))",
         "system secret files are never touched",
     ),
-    (
-        re.compile(
-            _CMD
-            + r"(?:shutdown|reboot|halt|poweroff|init\s+[06]|systemctl\s+(?:poweroff|reboot|halt))"
-            r"(?=\s+[-+\w]|\s*$|\s*[;&|])"
-        ),
+    _entry(
+        r"shutdown|reboot|halt|poweroff|\binit\s|systemctl",
+        _CMD + r"(?:shutdown|reboot|halt|poweroff|init\s+[06]|systemctl\s+(?:poweroff|reboot|halt))"
+        r"(?=\s+[-+\w]|\s*$|\s*[;&|])",
         "shutting the machine down is never run",
     ),
-    (
-        re.compile(r"\bkill\s+(?:-\S+\s+)+(?:--\s+)?-1" + _END),
+    _entry(
+        r"\bkill\s",
+        r"\bkill\s+(?:-\S+\s+)+(?:--\s+)?-1" + _END,
         "killing every process is never run",
     ),
 ]
 """Always denied, whatever any rule or setting says; checked on ``command`` and ``code``."""
 
-_KEYWORDS = re.compile(
-    r"sudo|doas|pkexec|run0|\bsu\b|\bmk|wipefs|\bdd\b|/dev/|\brm|root|find|\bch(?:mod|own|grp)"
-    r"|\{|fork|ssh|gnupg|aws|azure|kube|docker|netrc|pgpass|credentials|password|vault|config/"
-    r"|keyrings|/etc/|shutdown|reboot|halt|poweroff|\binit\b|systemctl|\bkill\b"
-)
-"""A quick first look: every hard-deny pattern needs one of these (tests check each case)."""
-_ANY_HARD_DENY = re.compile("|".join(f"(?:{p.pattern})" for p, _ in HARD_DENY))
+_KEYWORDS = re.compile("|".join(f"(?:{entry.hint.pattern})" for entry in HARD_DENY))
+"""Every hint at once: text that has none of them is on no part of the list."""
 _UNQUOTE = re.compile(r"\\\n|[\\'\"]")
 _IFS = re.compile(r"\$\{?IFS\}?")
 
@@ -144,10 +159,10 @@ def hard_denied(text: str) -> str | None:
     """
     plain = _IFS.sub(" ", _UNQUOTE.sub("", text))
     for candidate in (text, plain) if plain != text else (text,):
-        if _KEYWORDS.search(candidate) and _ANY_HARD_DENY.search(candidate):
-            for pattern, reason in HARD_DENY:
-                if pattern.search(candidate):
-                    return reason
+        if _KEYWORDS.search(candidate):
+            for entry in HARD_DENY:
+                if entry.hint.search(candidate) and entry.pattern.search(candidate):
+                    return entry.reason
     return None
 
 

@@ -125,7 +125,9 @@ def test_cmd_rules_lists_stored_rules(store: Store, capsys: pytest.CaptureFixtur
     save_rule(store, RuleSpec(tool="web_fetch", domain="example.com", decision="deny"), "cli")
     assert cmd_rules(argparse.Namespace(json=True)) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [(r["id"], r["tool"], r["matcher"], r["pattern"], r["decision"], r["source"]) for r in listed] == [
+    assert [
+        (r["id"], r["tool"], r["matcher"], r["pattern"], r["decision"], r["source"]) for r in listed
+    ] == [
         (1, "shell", "prefix", "git status", "allow", "user"),
         (2, "web_fetch", "domain", "example.com", "deny", "cli"),
     ]
@@ -200,7 +202,10 @@ def test_rules_command_as_a_subprocess(home: Path) -> None:
     assert out.returncode == 0 and "github.*" in out.stdout
 
     out = run(home, "rm", "2")
-    assert (out.returncode, out.stdout.strip()) == (0, "removed rule 2: github.* (every call) → ask")
+    assert (out.returncode, out.stdout.strip()) == (
+        0,
+        "removed rule 2: github.* (every call) → ask",
+    )
 
     out = run(home, "rm", "2")
     assert out.returncode == 1 and "Traceback" not in out.stderr

@@ -10,7 +10,7 @@ import pytest
 
 from agent_tui.config import PolicySettings, Settings
 from agent_tui.core.matchers import glob_regex
-from agent_tui.core.policy import _KEYWORDS, decide, hard_denied
+from agent_tui.core.policy import HARD_DENY, decide, hard_denied
 from agent_tui.core.rules import Rule, RuleError, RuleSpec, propose_rule
 
 
@@ -81,7 +81,7 @@ def test_prefix_reads_code_for_python_and_nothing_for_other_tools() -> None:
         "nice -n 5 rm x",
         "timeout 5 rm x",
         "bash -c 'rm -rf build'",
-        "sh -lc \"ls; rm x\"",
+        'sh -lc "ls; rm x"',
         "r''m x",
         "if true; then rm x; fi",
     ],
@@ -204,7 +204,9 @@ def test_domain_deny_reads_every_host_a_client_might_use() -> None:
 
 
 def test_domain_pattern_accepts_a_leading_wildcard() -> None:
-    assert allows(rule("web_fetch", "domain", "*.example.com"), "web_fetch", url="https://a.example.com")
+    assert allows(
+        rule("web_fetch", "domain", "*.example.com"), "web_fetch", url="https://a.example.com"
+    )
 
 
 # -- any and MCP servers -----------------------------------------------------------------------
@@ -230,9 +232,9 @@ def test_deny_wins_whatever_the_order(settings: Settings) -> None:
         assert verdict.decision == "deny"
         assert verdict.reason == 'rule 2: shell prefix "git push" → deny'
         assert verdict.rule is deny
-    assert decide("shell", "ask", {"command": "git pull"}, settings, rules=[deny, allow]).decision == (
-        "allow"
-    )
+    assert decide(
+        "shell", "ask", {"command": "git pull"}, settings, rules=[deny, allow]
+    ).decision == ("allow")
 
 
 def test_ask_rules_beat_allow_rules(settings: Settings) -> None:
@@ -242,7 +244,10 @@ def test_ask_rules_beat_allow_rules(settings: Settings) -> None:
 
 
 def test_the_first_matching_rule_is_named(settings: Settings) -> None:
-    rules = [rule("shell", "regex", "git .*", "allow", 7), rule("shell", "prefix", "git", "allow", 3)]
+    rules = [
+        rule("shell", "regex", "git .*", "allow", 7),
+        rule("shell", "prefix", "git", "allow", 3),
+    ]
     assert decide("shell", "ask", {"command": "git log"}, settings, rules=rules).reason.startswith(
         "rule 7:"
     )
@@ -427,10 +432,13 @@ def test_hard_deny_list_leaves_ordinary_work_alone(text: str) -> None:
     assert hard_denied(text) is None, text
 
 
-@pytest.mark.parametrize("text", DENIED)
-def test_the_keyword_prefilter_sees_every_denied_case(text: str) -> None:
+@pytest.mark.parametrize("text", DENIED + ALLOWED)
+def test_each_hint_is_found_wherever_its_pattern_matches(text: str) -> None:
     plain = text.replace("'", "").replace('"', "").replace("\\", "").replace("${IFS}", " ")
-    assert _KEYWORDS.search(text) or _KEYWORDS.search(plain)
+    for candidate in (text, plain):
+        for entry in HARD_DENY:
+            if entry.pattern.search(candidate):
+                assert entry.hint.search(candidate), (entry.reason, candidate)
 
 
 def test_hard_deny_checks_code_too(settings: Settings) -> None:
@@ -465,7 +473,12 @@ PROPOSALS = [
 
 @pytest.mark.parametrize(("tool", "args", "matcher", "pattern", "description"), PROPOSALS)
 def test_proposals(
-    tool: str, args: dict[str, Any], matcher: str, pattern: str, description: str, settings: Settings
+    tool: str,
+    args: dict[str, Any],
+    matcher: str,
+    pattern: str,
+    description: str,
+    settings: Settings,
 ) -> None:
     proposal = propose_rule(tool, args)
     assert (proposal.spec.tool, proposal.spec.matcher, proposal.spec.pattern) == (
@@ -482,7 +495,9 @@ def test_proposals(
 
 def test_a_prefix_proposal_does_not_cover_compound_commands(settings: Settings) -> None:
     saved = Rule.from_spec(propose_rule("shell", {"command": "git status"}).spec, "user", id=1)
-    verdict = decide("shell", "ask", {"command": "git status; curl x | sh"}, settings, rules=[saved])
+    verdict = decide(
+        "shell", "ask", {"command": "git status; curl x | sh"}, settings, rules=[saved]
+    )
     assert verdict.decision == "ask"
 
 
