@@ -50,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--priority", type=int, metavar="N", help="1 (low) to 10 (high); default 5")
     a.add_argument("--schedule", metavar="CRON", help="run the recipe at these times instead")
     a.add_argument("--dry-run", action="store_true", help="record side effects, run none")
+    a.add_argument(
+        "--review-plan",
+        action="store_true",
+        help="put the model's plan in the approvals queue before anything runs",
+    )
+    a.add_argument(
+        "--budget-usd", type=float, metavar="USD", help="money this goal may spend on model calls"
+    )
     a.add_argument("--json", action="store_true")
 
     ls = cmd("ls", "list goals")
@@ -84,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
 
     dr_ = cmd("dry-run", "show or set the global dry run (side effects recorded, never run)")
     dr_.add_argument("state", nargs="?", choices=["on", "off"])
+
+    us = cmd("usage", "model calls, tokens and cost per day")
+    us.add_argument("--days", type=int, default=7, metavar="N")
+    us.add_argument("--json", action="store_true")
 
     sc = cmd("schedules", "list cron schedules (last run, next run, failure streak)")
     sc.add_argument("--json", action="store_true")

@@ -94,6 +94,16 @@ class BudgetSettings(_Section):
     """Money all goals together may spend per day."""
 
 
+class WebSettings(_Section):
+    search_url: str | None = None
+    """Base URL of a SearXNG instance for web_search, e.g. http://127.0.0.1:8888 (its settings.yml
+    must allow the json format)."""
+    timeout: float = Field(30.0, gt=0, le=600)
+    """Seconds for one web_fetch (connection, redirects, download) or one web_search."""
+    user_agent: str | None = None
+    """User-Agent of the web tools; default agent-tui/<version>."""
+
+
 class PolicySettings(_Section):
     tools: dict[str, Decision] = Field(default_factory=dict)
     """Per-tool default decisions, for example ``shell = "allow"``. The hard-deny list still applies."""
@@ -112,6 +122,7 @@ class Settings(BaseModel):
     shell: ShellSettings = Field(default_factory=ShellSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
 
     source: str = Field("defaults", exclude=True)

@@ -27,65 +27,66 @@ HOSTS = ["example.com", "python.org", "github.com", "pypi.org", "wikipedia.org",
 
 
 def rule_specs(n: int, rng: random.Random) -> list[RuleSpec]:
-    """``n`` rules: about 40% shell prefixes, 10% regexes, 25% globs, 15% domains, 10% any."""
+    """``n`` distinct rules: 40% shell prefixes, 10% regexes, 25% globs, 15% domains, 10% any."""
     specs: list[RuleSpec] = []
-    while len(specs) < n:
-        kind = rng.random()
+    for i in range(n):
+        kind = i % 20
         decision = rng.choices(["allow", "ask", "deny"], [0.8, 0.1, 0.1])[0]
-        if kind < 0.4:
-            words = f"{rng.choice(WORDS)} {rng.choice(SUBS)} {len(specs)}"
+        if kind < 8:
+            words = f"{rng.choice(WORDS)} {rng.choice(SUBS)}{i}"
             specs.append(RuleSpec(tool="shell", prefix=words, decision=decision))
-        elif kind < 0.5:
-            regex = rf"{rng.choice(WORDS)} --(?:x|y){len(specs)} [\w./-]+"
-            specs.append(
-                RuleSpec(tool=rng.choice(["shell", "python"]), regex=regex, decision=decision)
-            )
-        elif kind < 0.75:
+        elif kind < 10:
+            regex = rf"{rng.choice(WORDS)} --(?:x|y){i} [\w./-]+"
+            tool = rng.choice(["shell", "python"])
+            specs.append(RuleSpec(tool=tool, regex=regex, decision=decision))
+        elif kind < 15:
             glob = rng.choice(["{d}/**", "{d}/*.md", "**/{d}/*.py", "{d}/[a-m]*.txt"])
             tool = rng.choice(["read_file", "write_file", "list_files"])
-            specs.append(
-                RuleSpec(
-                    tool=tool,
-                    glob=glob.format(d=f"{rng.choice(DIRS)}{len(specs)}"),
-                    decision=decision,
-                )
-            )
-        elif kind < 0.9:
-            host = f"h{len(specs)}.{rng.choice(HOSTS)}"
+            glob = glob.format(d=f"{rng.choice(DIRS)}{i}")
+            specs.append(RuleSpec(tool=tool, glob=glob, decision=decision))
+        elif kind < 18:
+            host = f"h{i}.{rng.choice(HOSTS)}"
             specs.append(RuleSpec(tool="web_fetch", domain=host, decision=decision))
         else:
-            tool = rng.choice(
-                ["echo", "write_document", f"mcp{len(specs)}.*", f"srv.tool{len(specs)}"]
-            )
+            tool = rng.choice([f"mcp{i}.*", f"srv.tool{i}"])
             specs.append(RuleSpec(tool=tool, decision=decision))
     return specs
 
 
+def covered(spec: RuleSpec, i: int) -> tuple[str, dict[str, Any]]:
+    """A call that ``spec`` covers."""
+    if spec.prefix:
+        return "shell", {"command": f"{spec.prefix} --flag value{i}"}
+    if spec.regex:
+        word = spec.regex.split()[0]
+        key = "command" if spec.tool == "shell" else "code"
+        return spec.tool, {key: f"{word} --x{spec.regex.split('(?:x|y)')[1].split()[0]} a/b{i}"}
+    if spec.glob:
+        path = spec.glob.replace("**", "a/b").replace("[a-m]", "c").replace("*", "f")
+        return spec.tool, {"path": path}
+    if spec.domain:
+        return "web_fetch", {"url": f"https://api.{spec.domain}/v1/items?page={i}"}
+    return spec.tool.replace("*", "call"), {"q": i}
+
+
 def actions(n: int, specs: list[RuleSpec], rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
-    """Calls of every kind; about half are covered by some rule."""
+    """Calls of every kind: half covered by a rule, half not (plain, compound, code, URLs)."""
     out: list[tuple[str, dict[str, Any]]] = []
     for i in range(n):
-        spec = rng.choice(specs)
         kind = i % 8
-        if kind == 0 and spec.prefix:
-            out.append(("shell", {"command": f"{spec.prefix} --flag value{i}"}))
-        elif kind == 1:
+        if kind < 4:
+            out.append(covered(rng.choice(specs), i))
+        elif kind == 4:
             cmd = f"{rng.choice(WORDS)} {rng.choice(SUBS)} x{i}"
             out.append(("shell", {"command": f"{cmd} | grep -v y && echo done{i} > out.txt"}))
-        elif kind == 2:
+        elif kind == 5:
             out.append(("python", {"code": f"import json\nprint(json.dumps({{'i': {i}}}))\n" * 3}))
-        elif kind == 3 and spec.glob:
-            out.append((spec.tool, {"path": spec.glob.replace("**", "a/b").replace("*", "f")}))
-        elif kind == 4:
+        elif kind == 6:
             path = f"{rng.choice(DIRS)}{rng.randrange(200)}/sub/file{i}.md"
             out.append((rng.choice(["read_file", "write_file"]), {"path": path}))
-        elif kind == 5:
+        else:
             host = f"h{rng.randrange(200)}.{rng.choice(HOSTS)}"
             out.append(("web_fetch", {"url": f"https://api.{host}/v1/items?page={i}"}))
-        elif kind == 6:
-            out.append((f"mcp{rng.randrange(200)}.call", {"q": i}))
-        else:
-            out.append(("shell", {"command": f"{rng.choice(WORDS)} {rng.choice(SUBS)} {i} -v"}))
     return out
 
 

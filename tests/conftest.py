@@ -20,8 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own AGENT_TUI_HOME and no model or agent-tui variables from outside."""
+    provider_keys = {
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "GEMINI_API_KEY",
+        "OPENROUTER_API_KEY",
+        "MISTRAL_API_KEY",
+    }
     for name in list(os.environ):
-        if name.startswith("AGENT_TUI_"):
+        if name.startswith("AGENT_TUI_") or name in provider_keys:
             monkeypatch.delenv(name)
     path = tmp_path / "home"
     monkeypatch.setenv("AGENT_TUI_HOME", str(path))

@@ -36,14 +36,15 @@ def cmd_locate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_report(model: str | None) -> dict[str, Any]:
-    if model:
-        return {"model": model, "ok": True, "why": "configured"}
+def _model_report(model: str | None, api_base: str | None) -> dict[str, Any]:
+    from agent_tui.core.llm import choose_model
+
+    choice = choose_model(model, api_base)
     return {
-        "model": None,
-        "ok": False,
-        "why": 'no model configured: set AGENT_TUI_MODEL or `model = "..."` in '
-        f"{paths.config_file()}; recipes run without a model",
+        "model": choice.model,
+        "ok": choice.model is not None,
+        "why": choice.why,
+        "api_base": choice.api_base,
     }
 
 
@@ -53,12 +54,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     try:
         conf = load_settings()
         report["config"] = {"ok": True, "source": conf.source}
-        model = conf.model
+        model, api_base = conf.model, conf.llm.api_base
         policy = conf.policy.tools
     except ConfigError as exc:
         report["config"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
-        model, policy = None, {}
+        model, api_base, policy = None, None, {}
     try:
         store = Store(paths.db_path())
         check = store.conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -77,7 +78,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except StoreError as exc:
         report["database"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
-    report["model"] = _model_report(model)
+    report["model"] = _model_report(model, api_base)
     tools = {}
     for name, tool in sorted(builtin_tools().items()):
         tools[name] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from agent_tui.commands.common import (
@@ -18,8 +19,10 @@ from agent_tui.commands.common import (
 )
 from agent_tui.core import control
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
-from agent_tui.core.recipes import load_recipe, validate_cron
-from agent_tui.core.views import goal_detail, list_goals
+from agent_tui.core.llm import choose_model
+from agent_tui.core.recipes import Budget, load_recipe, validate_cron
+from agent_tui.core.runs import start_of_day
+from agent_tui.core.views import goal_detail, list_goals, usage_by_day, usage_totals
 
 GLYPHS = {
     "queued": "·",
@@ -49,10 +52,21 @@ def cmd_add(args: argparse.Namespace) -> int:
             validate_cron(args.schedule)
         except ValueError as exc:
             raise UsageError(f"--schedule: {exc}") from None
+    if args.budget_usd is not None and args.budget_usd <= 0:
+        raise UsageError("--budget-usd must be more than 0")
+    budget = {"max_usd": args.budget_usd} if args.budget_usd else None
     conf = settings()
     if args.recipe:
         path = Path(args.recipe).expanduser().absolute()
         recipe = load_recipe(path)
+        if budget:
+            recipe = recipe.model_copy(
+                update={
+                    "budget": Budget(
+                        **((recipe.budget.model_dump() if recipe.budget else {}) | budget)
+                    )
+                }
+            )
         cron = args.schedule or recipe.schedule
         store = open_store()
         if cron:
@@ -79,13 +93,19 @@ def cmd_add(args: argparse.Namespace) -> int:
         if args.schedule:
             raise UsageError("--schedule needs --recipe: free-text goals cannot be scheduled yet")
         store = open_store()
-        goal_id = add_text_goal(store, args.text, priority=args.priority or 5, dry_run=args.dry_run)
-        if not conf.model:
+        goal_id = add_text_goal(
+            store,
+            args.text,
+            priority=args.priority or 5,
+            dry_run=args.dry_run,
+            review_plan=args.review_plan,
+            budget=budget,
+            max_attempts=conf.retry.max_attempts,
+        )
+        choice = choose_model(conf.model, conf.llm.api_base)
+        if choice.model is None:
             print(
-                f"goal {goal_id} waits: no model is configured. Set AGENT_TUI_MODEL or "
-                '`model = "..."` in config.toml (see `agent-tui doctor`); recipes run '
-                "without one.",
-                file=sys.stderr,
+                f"goal {goal_id} waits: {choice.why}. Recipes run without a model.", file=sys.stderr
             )
     if args.json:
         emit_json({"id": goal_id})
@@ -105,7 +125,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
     rows = []
     for g in goals:
         state = g["status"] + (f" ({g['wait_reason']})" if g["wait_reason"] else "")
-        cost = "?" if g["cost_usd"] is None else f"${g['cost_usd']:.2f}"
+        cost = (
+            "-"
+            if not g["model_calls"]
+            else ("?" if g["cost_usd"] is None else f"${g['cost_usd']:.2f}")
+        )
         rows.append(
             [
                 str(g["id"]),
@@ -117,6 +141,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
             ]
         )
     print(table(rows, ["ID", "STATUS", "STEPS", "PRI", "COST", "TITLE"]))
+    today = usage_totals(open_store(), "ts >= ?", (start_of_day(time.time()),))
+    if today["model_calls"]:
+        print(
+            f"today: {today['model_calls']} model call(s), "
+            f"{today['prompt_tokens'] + today['completion_tokens']} tokens, "
+            f"{_money(today['cost_usd'], today['cost_usd_known'])}"
+        )
     return 0
 
 
@@ -134,6 +165,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  status    {state}")
     print(f"  priority  {g['priority']}   dry run {'on' if g['dry_run'] else 'off'}")
     print(f"  workspace {g['workspace']}")
+    if g["model_calls"]:
+        print(
+            f"  model     {g['model_calls']} call(s), "
+            f"{g['prompt_tokens'] + g['completion_tokens']} tokens, "
+            f"{_money(g['cost_usd'], g['cost_usd_known'])}"
+        )
     print("steps:")
     for s in detail["steps"]:
         extra = s["error"] or (f"waiting: {s['wait_reason']}" if s["wait_reason"] else "")
@@ -250,5 +287,35 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
     print(
         f"dry run {state}"
         + (": side-effecting tools are recorded, never run" if state == "on" else "")
+    )
+    return 0
+
+
+def _money(value: float | None, known: float) -> str:
+    return f"${value:.4f}" if value is not None else f"≥ ${known:.4f} (some costs unknown)"
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    days = usage_by_day(open_store(), max(1, args.days))
+    if args.json:
+        emit_json(days)
+        return 0
+    if not days:
+        print("no model calls yet")
+        return 0
+    print(
+        table(
+            [
+                [
+                    d["day"],
+                    str(d["model_calls"]),
+                    str(d["prompt_tokens"]),
+                    str(d["completion_tokens"]),
+                    _money(d["cost_usd"], d["cost_usd_known"]),
+                ]
+                for d in days
+            ],
+            ["DAY", "CALLS", "PROMPT", "COMPLETION", "COST"],
+        )
     )
     return 0

@@ -16,6 +16,7 @@ from agent_tui.core import budget, llm, planner, runs, transcript
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.policy import decide
 from agent_tui.core.store import Row
+from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool
 from agent_tui.core.tools.registry import builtin_tools
 
@@ -198,9 +199,13 @@ class AgentStep(ModelStep):
             "If the step cannot be done, call fail_step with the reason.\n"
             f"Workspace (the tools' working directory): {self.goal['workspace']}"
         )
+        try:
+            instructions = render(self.step["instructions"] or "", results)
+        except TemplateError as exc:
+            instructions = f"{self.step['instructions']}\n(template error: {exc})"
         user = (
             f"Goal: {self.goal['text'] or self.goal['title']}\n\nYour step: "
-            f"{self.step['title']}\n{self.step['instructions'] or ''}"
+            f"{self.step['title']}\n{instructions}"
         )
         if earlier:
             user += f"\n\nResults of the steps before this one:\n{earlier}"

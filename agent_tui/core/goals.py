@@ -81,6 +81,8 @@ def insert_recipe_goal(
                 "kind": spec.kind,
                 "tool": spec.tool,
                 "args": json.dumps(spec.args),
+                "instructions": spec.instructions,
+                "tools": json.dumps(spec.tools) if spec.kind == "agent" else None,
                 "approval": spec.approval,
                 "status": StepStatus.PENDING if spec.depends_on else StepStatus.READY,
                 "max_attempts": spec.max_attempts or max_attempts,

@@ -30,33 +30,8 @@ OPERATORS = re.compile(r"[;&|`<>\n\r]|\$\(")
 _SPLIT = re.compile(r"[;&|`\n\r(){}]|\$\(")
 _ASSIGN = re.compile(r"[A-Za-z_]\w*=")
 _WRAPPERS = frozenset(
-    [
-        "env",
-        "nohup",
-        "time",
-        "command",
-        "builtin",
-        "exec",
-        "nice",
-        "ionice",
-        "xargs",
-        "timeout",
-        "stdbuf",
-        "setsid",
-        "unbuffer",
-        "eval",
-        "watch",
-        "then",
-        "do",
-        "else",
-        "elif",
-        "if",
-        "while",
-        "until",
-        "!",
-        "sudo",
-        "doas",
-    ]
+    "env nohup time command builtin exec nice ionice xargs timeout stdbuf setsid unbuffer eval"  # noqa: SIM905
+    " watch then do else elif if while until ! sudo doas".split()
 )
 _SHELLS = frozenset(["sh", "bash", "zsh", "dash", "ksh", "fish"])
 _CLASS_SPECIAL = re.compile(r"[\\^\]\[]")
@@ -115,10 +90,18 @@ class Call:
         value = self.args.get(key) if key else None
         return value if isinstance(value, str) else None
 
+    def plain_text(self) -> str | None:
+        """The command or code when the call sets no environment variables, else ``None``.
+
+        ``GIT_CONFIG_*``, ``LD_PRELOAD`` or a pager variable can make ``git status`` run anything,
+        so allow rules on the command cover calls without ``env`` only.
+        """
+        return None if self.args.get("env") else self.text()
+
     def words(self) -> list[str] | None:
-        """The whitespace-separated words of a command with no control operator, else ``None``."""
+        """The words of a plain command with no control operator, else ``None``."""
         if "words" not in self._cache:
-            text = self.text()
+            text = self.plain_text()
             plain = text is not None and OPERATORS.search(text) is None
             self._cache["words"] = text.split() if plain and text is not None else None
         result: list[str] | None = self._cache["words"]
@@ -321,7 +304,7 @@ def _regex_test(pattern: str, strict: bool) -> Test:
     except re.error as exc:
         raise RuleError(f"regex {pattern!r}: {exc}") from None
     if strict:
-        return lambda call: (t := call.text()) is not None and rx.fullmatch(t) is not None
+        return lambda call: (t := call.plain_text()) is not None and rx.fullmatch(t) is not None
     return lambda call: (
         (t := call.text()) is not None
         and (rx.fullmatch(t) is not None or any(rx.fullmatch(s) for s in call.raw_segments()))

@@ -43,9 +43,11 @@ class StepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     title: str | None = None
-    kind: Literal["tool"] = "tool"
-    tool: str
+    kind: Literal["tool", "agent"] = "tool"
+    tool: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
+    instructions: str | None = None
+    tools: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
     approval: Literal["ask"] | None = None
     max_attempts: int | None = Field(None, ge=1, le=100)
@@ -146,8 +148,49 @@ def ancestors(recipe: Recipe, step_id: str) -> set[str]:
     return seen
 
 
+def _check_agent_step(recipe: Recipe, step: StepSpec) -> None:
+    from agent_tui.core.tools.registry import builtin_tools
+
+    if step.tool is not None or step.args:
+        raise RecipeError(
+            f"step '{step.id}': an agent step takes instructions and tools, not tool and args"
+        )
+    if not (step.instructions or "").strip():
+        raise RecipeError(f"step '{step.id}': an agent step needs instructions")
+    known = builtin_tools()
+    for name in step.tools:
+        if name not in known:
+            raise RecipeError(
+                f"step '{step.id}': unknown tool '{name}' in tools "
+                f"(known: {', '.join(sorted(known))})"
+            )
+    try:
+        refs = references(step.instructions)
+    except TemplateError as exc:
+        raise RecipeError(f"step '{step.id}': {exc}") from None
+    before = ancestors(recipe, step.id)
+    for ref in refs:
+        if ref.step not in before:
+            raise RecipeError(
+                f"step '{step.id}': {{{{ {ref} }}}} refers to step '{ref.step}', "
+                "which is not among its dependencies (add it to depends_on)"
+            )
+
+
 def _check_steps(recipe: Recipe) -> None:
     for step in recipe.steps:
+        if step.kind == "agent":
+            _check_agent_step(recipe, step)
+            continue
+        if step.tool is None:
+            raise RecipeError(
+                f"step '{step.id}': missing required key 'tool' (or set "
+                'kind = "agent" with instructions)'
+            )
+        if step.instructions is not None or step.tools:
+            raise RecipeError(
+                f"step '{step.id}': instructions and tools belong to kind = \"agent\" steps"
+            )
         tool = get_tool(step.tool)
         if tool is None:
             from agent_tui.core.tools.registry import builtin_tools

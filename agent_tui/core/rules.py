@@ -198,49 +198,9 @@ _REGEX_SPECIAL = re.compile(r"[.^$*+?{}\[\]\\|()]")
 _PLAIN_WORD = re.compile(r"[\w./+@%:,-]+")
 _SUBCOMMAND = re.compile(r"[A-Za-z][\w.+-]*")
 _EXACT_ONLY = frozenset(
-    [
-        "sh",
-        "bash",
-        "zsh",
-        "dash",
-        "ksh",
-        "fish",
-        "python",
-        "python3",
-        "node",
-        "deno",
-        "perl",
-        "ruby",
-        "php",
-        "lua",
-        "env",
-        "xargs",
-        "eval",
-        "exec",
-        "nohup",
-        "time",
-        "timeout",
-        "nice",
-        "watch",
-        "ssh",
-        "scp",
-        "rsync",
-        "sudo",
-        "doas",
-        "su",
-        "rm",
-        "rmdir",
-        "mv",
-        "dd",
-        "shred",
-        "chmod",
-        "chown",
-        "kill",
-        "killall",
-        "pkill",
-        "truncate",
-        "find",
-    ]
+    "sh bash zsh dash ksh fish python python3 node deno perl ruby php lua env xargs eval exec"  # noqa: SIM905
+    " nohup time timeout nice watch ssh scp rsync sudo doas su rm rmdir mv dd shred chmod chown"
+    " kill killall pkill truncate find".split()
 )
 """Commands whose first words say too little about what they do: proposed as the exact command."""
 
@@ -256,7 +216,11 @@ class Proposal:
 def propose_rule(tool_name: str, args: Mapping[str, Any]) -> Proposal:
     """The narrowest useful allow rule covering this call; raises :class:`RuleError` if none."""
     if tool_name in COMMAND_ARGS:
-        return _propose_command(tool_name, args.get(COMMAND_ARGS[tool_name]))
+        proposal = _propose_command(tool_name, args.get(COMMAND_ARGS[tool_name]))
+        if args.get("env"):
+            note = ", when run without extra environment variables (calls that set env still ask)"
+            return Proposal(proposal.spec, proposal.description + note)
+        return proposal
     if tool_name in PATH_TOOLS:
         return _propose_path(tool_name, args)
     if tool_name in URL_TOOLS and (host := strict_host(args.get("url"))):

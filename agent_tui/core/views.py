@@ -41,16 +41,48 @@ def goal_summary(store: Store, goal: Row) -> dict[str, Any]:
     out["steps_total"] = total
     out["steps_done"] = done
     out["progress"] = round(done / total, 3) if total else 0.0
-    cost = store.one(
-        "SELECT sum(cost) AS c, count(*) AS n, count(cost) AS known FROM usage WHERE goal_id = ?",
-        (goal["id"],),
-    )
-    out["cost_usd"] = (
-        cost["c"]
-        if cost and cost["n"] and cost["n"] == cost["known"]
-        else (None if cost and cost["n"] else 0.0)
-    )
+    out.update(usage_totals(store, "goal_id = ?", (goal["id"],)))
     return out
+
+
+def usage_totals(store: Store, where: str, params: tuple[Any, ...]) -> dict[str, Any]:
+    """Model calls, tokens and cost; the cost is ``None`` (unknown) if any call's cost is."""
+    row = store.one(
+        "SELECT count(*) AS n, count(cost) AS known, coalesce(sum(cost), 0) AS usd,"
+        " coalesce(sum(prompt_tokens), 0) AS p, coalesce(sum(completion_tokens), 0) AS c"
+        f" FROM usage WHERE {where}",
+        params,
+    )
+    assert row is not None
+    return {
+        "model_calls": row["n"],
+        "prompt_tokens": row["p"],
+        "completion_tokens": row["c"],
+        "cost_usd": row["usd"] if row["known"] == row["n"] else None,
+        "cost_usd_known": row["usd"],
+    }
+
+
+def usage_by_day(store: Store, days: int = 7) -> list[dict[str, Any]]:
+    """Usage per local day, newest first, for the last ``days`` days that had any."""
+    rows = store.all(
+        "SELECT date(ts, 'unixepoch', 'localtime') AS day, count(*) AS n, count(cost) AS known,"
+        " coalesce(sum(cost), 0) AS usd, coalesce(sum(prompt_tokens), 0) AS p,"
+        " coalesce(sum(completion_tokens), 0) AS c FROM usage GROUP BY day ORDER BY day DESC"
+        " LIMIT ?",
+        (days,),
+    )
+    return [
+        {
+            "day": r["day"],
+            "model_calls": r["n"],
+            "prompt_tokens": r["p"],
+            "completion_tokens": r["c"],
+            "cost_usd": r["usd"] if r["known"] == r["n"] else None,
+            "cost_usd_known": r["usd"],
+        }
+        for r in rows
+    ]
 
 
 def list_goals(store: Store, *, include_archived: bool = False) -> list[dict[str, Any]]:

@@ -126,12 +126,12 @@ def test_doctor_and_locate(home: Path) -> None:
     assert report["tools"]["shell"]["decision"] == "ask"
     assert run(home, "locate", "db").stdout.strip() == str(home / "data" / "agent-tui.db")
     text = run(home, "doctor", check=False).stdout
-    assert "no model configured" in text
+    assert "no model: set AGENT_TUI_MODEL" in text
 
 
 def test_free_text_goal_waits_for_a_model(home: Path) -> None:
     out = run(home, "add", "summarise the logs")
-    assert "no model is configured" in out.stderr
+    assert "no model: set AGENT_TUI_MODEL" in out.stderr
     run(home, "worker", "--until-idle")
     goal = json.loads(run(home, "show", out.stdout.strip(), "--json").stdout)["goal"]
     assert goal["status"] == "waiting" and goal["wait_reason"] == "no model"

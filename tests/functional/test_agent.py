@@ -352,3 +352,69 @@ async def test_no_model_waits_and_recipes_still_run(store: Store, settings: Sett
     assert row["status"] == "waiting" and row["wait_reason"] == "no model"
     assert "AGENT_TUI_MODEL" in row["status_message"]
     assert goal_status(store, recipe) == "completed"
+
+
+async def test_recipe_mixes_agent_and_tool_steps(
+    store: Store, llm_settings: Settings, fake: FakeLLM
+) -> None:
+    from tests.helpers import add, echo
+
+    fake.script(
+        call("write_file", {"path": "summary.md", "content": "fact: 42"}),
+        finish("wrote summary.md from the fact"),
+    )
+    goal = add(
+        store,
+        {
+            "title": "mixed",
+            "steps": [
+                echo("fact", "42"),
+                {
+                    "id": "summarise",
+                    "kind": "agent",
+                    "depends_on": ["fact"],
+                    "tools": ["write_file"],
+                    "instructions": "Write summary.md stating the fact {{ steps.fact.output }}.",
+                },
+                {
+                    "id": "read",
+                    "tool": "read_file",
+                    "depends_on": ["summarise"],
+                    "args": {"path": "summary.md"},
+                },
+            ],
+        },
+    )
+    await run_idle(store, llm_settings)
+    assert goal_status(store, goal) == "completed"
+    prompt = fake.requests[0]["messages"][1]["content"]
+    assert "stating the fact 42" in prompt and "- fact: 42" in prompt
+    assert [t["function"]["name"] for t in fake.requests[0]["tools"]] == [
+        "write_file",
+        "finish_step",
+        "fail_step",
+    ]
+    read = store.one("SELECT result FROM steps WHERE key = 'read'")
+    assert json.loads(read["result"])["output"] == "fact: 42"
+    assert store.one("SELECT count(*) AS n FROM artifacts WHERE name = 'Final report'")["n"] == 1
+
+
+async def test_recipe_agent_step_without_model_waits_after_tool_steps(
+    store: Store, settings: Settings
+) -> None:
+    from tests.helpers import add, echo
+
+    goal = add(
+        store,
+        {
+            "title": "mixed",
+            "steps": [
+                echo("fact", "42"),
+                {"id": "think", "kind": "agent", "depends_on": ["fact"], "instructions": "think"},
+            ],
+        },
+    )
+    await run_idle(store, settings)
+    row = store.one("SELECT * FROM goals WHERE id = ?", (goal,))
+    assert row["status"] == "waiting" and row["wait_reason"] == "no model"
+    assert store.one("SELECT status FROM steps WHERE key = 'fact'")["status"] == "completed"

@@ -455,7 +455,7 @@ def test_text_goal_without_a_model_is_stored_with_a_hint(cli: Run, home: Path) -
     assert result.returncode == 0, result.stderr
     assert result.stdout == "1\n"
     (hint,) = result.stderr.splitlines()
-    assert hint.startswith("goal 1 waits: no model is configured")
+    assert hint.startswith("goal 1 waits: no model: set AGENT_TUI_MODEL")
     assert "AGENT_TUI_MODEL" in hint
     assert stored(home) == (1, 0)
     with closing(sqlite3.connect(home / "data" / "agent-tui.db")) as conn:

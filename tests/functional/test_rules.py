@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent_tui import paths
-from agent_tui.commands.rules import cmd_rules, cmd_rules_rm
 from agent_tui.commands.common import UsageError
+from agent_tui.commands.rules import cmd_rules, cmd_rules_rm
 from agent_tui.config import PolicySettings, Settings
 from agent_tui.core.policy import decide
 from agent_tui.core.rules import (

@@ -68,6 +68,20 @@ def test_prefix_reads_code_for_python_and_nothing_for_other_tools() -> None:
     assert not allows(r, "shell", command="import json")
 
 
+def test_allow_rules_on_the_command_never_cover_extra_environment() -> None:
+    env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.fsmonitor"}
+    for r in (rule("shell", "prefix", "git status"), rule("shell", "regex", "git status")):
+        assert allows(r, "shell", command="git status", env={})
+        assert not allows(r, "shell", command="git status", env=env)
+    assert allows(rule("shell", "prefix", "git", "deny"), "shell", command="git status", env=env)
+    proposal = propose_rule("shell", {"command": "git status", "env": env})
+    assert proposal.spec.prefix == "git status"
+    assert proposal.description == (
+        "every command starting with `git status`, when run without extra environment variables"
+        " (calls that set env still ask)"
+    )
+
+
 @pytest.mark.parametrize(
     "command",
     [

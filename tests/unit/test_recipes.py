@@ -194,7 +194,11 @@ ERRORS = [
         recipe(echo("a", approval="never")), ["step 'a'", "approval", "'ask'"], id="approval"
     ),
     pytest.param(recipe(echo("a", max_attempts=0)), ["step 'a'", "max_attempts"], id="attempts"),
-    pytest.param(recipe(echo("a", kind="agent")), ["step 'a'", "kind"], id="agent-kind"),
+    pytest.param(
+        recipe(echo("a", kind="agent")),
+        ["step 'a'", "agent step takes instructions"],
+        id="agent-kind",
+    ),
     pytest.param(recipe(echo("a"), echo("a")), ["step 'a': duplicate step id"], id="duplicate"),
     pytest.param(
         recipe(echo("a", depends_on=["a"])), ["step 'a': depends on itself"], id="self-dep"

@@ -208,7 +208,10 @@ def status_text(response: httpx.Response) -> str:
 
 
 async def race(
-    work: Coroutine[Any, Any, T], cancelled: asyncio.Event, timeout: float, what: str
+    work: Coroutine[Any, Any, T],
+    cancelled: asyncio.Event,
+    timeout: float | None = None,
+    what: str = "",
 ) -> T | None:
     """Run ``work`` until it ends, ``cancelled`` is set (``None``) or ``timeout`` passes.
 
@@ -230,7 +233,7 @@ async def race(
         return task.result()
     if canceller in done:
         return None
-    raise TransientToolError(f"timed out after {timeout:g} s {what}")
+    raise TransientToolError(f"timed out after {timeout:g} s {what}".rstrip())
 
 
 def human_size(size: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -109,15 +110,31 @@ class WebFetchTool(Tool):
         timeout = float(args.timeout or web_setting(ctx.settings, "timeout", DEFAULT_TIMEOUT))
         if ctx.cancelled.is_set():
             return ToolResult(ok=False, error="cancelled", data={"url": args.url})
-        result = await race(
-            _fetch(args, ctx, timeout), ctx.cancelled, timeout, f"fetching {args.url}"
-        )
+        what = f"fetching {args.url}"
+        fetched = await race(_fetch(args, ctx, timeout), ctx.cancelled, timeout, what)
+        # Converting a large page takes seconds of CPU: it is not part of the network timeout.
+        result = await race(_finish(args, ctx, fetched), ctx.cancelled) if fetched else None
         if result is None:
             return ToolResult(ok=False, error="cancelled", data={"url": args.url})
         return result
 
 
-async def _fetch(args: WebFetchArgs, ctx: ToolContext, timeout: float) -> ToolResult:
+@dataclass
+class _Fetched:
+    """The final response of a fetch, its body read."""
+
+    status: int
+    status_text: str
+    headers: list[tuple[str, str]]
+    final_url: str
+    body: bytes
+    truncated: bool
+    redirects: list[str]
+    started: float
+
+
+async def _fetch(args: WebFetchArgs, ctx: ToolContext, timeout: float) -> _Fetched:
+    """Send the request, follow redirects hop by hop, read the body up to the cap."""
     import httpx
 
     started = time.monotonic()
@@ -135,7 +152,7 @@ async def _fetch(args: WebFetchArgs, ctx: ToolContext, timeout: float) -> ToolRe
                 raise transport_error(exc, str(request.url), unresolved=unresolved) from exc
             try:
                 if response.next_request is None:
-                    return await _finish(args, ctx, response, redirects, started)
+                    return await _read_final(args, response, redirects, started)
                 following = response.next_request
             finally:
                 await response.aclose()
@@ -152,50 +169,28 @@ async def _fetch(args: WebFetchArgs, ctx: ToolContext, timeout: float) -> ToolRe
             request = following
 
 
-async def _finish(
-    args: WebFetchArgs,
-    ctx: ToolContext,
-    response: httpx.Response,
-    redirects: list[str],
-    started: float,
-) -> ToolResult:
-    """Read and render the final response."""
+async def _read_final(
+    args: WebFetchArgs, response: httpx.Response, redirects: list[str], started: float
+) -> _Fetched:
+    """The final response's body (at most ``max_bytes``); overload statuses are transient."""
     status = status_text(response)
     if response.status_code in TRANSIENT_STATUS:
         after = response.headers.get("retry-after")
-        raise TransientToolError(f"{status}" + (f" (retry after {after})" if after else ""))
+        raise TransientToolError(status + (f" (retry after {after})" if after else ""))
     body, truncated = b"", False
     if args.method == "GET":
         body, truncated = await _read(response, args.max_bytes)
-    content_type = response.headers.get("content-type")
-    final_url = str(response.url)
-    data: dict[str, Any] = {
-        "url": args.url,
-        "final_url": final_url,
-        "status": response.status_code,
-        "content_type": media_type(content_type) or None,
-        "bytes": len(body),
-        "truncated": truncated,
-        "redirects": redirects,
-    }
-    if args.method == "HEAD":
-        lines = [f"{name}: {value}" for name, value in response.headers.items()]
-        output = "\n".join([status, *lines])
-    else:
-        shown = await asyncio.to_thread(
-            render, body, content_type, final_url, complete=not truncated
-        )
-        data.update(kind=shown.kind, charset=shown.charset, title=shown.title)
-        output = shown.text
-        if truncated:
-            output += f"\n\n[truncated: only the first {human_size(len(body))} were read]"
-    took = time.monotonic() - started
-    note = ", truncated" if truncated else ""
-    kind = data["content_type"] or "no content type"
-    ctx.emit("stderr", f"{status}, {kind}, {human_size(len(body))}{note} in {took:.1f} s\n")
-    ctx.emit("stdout", output)
-    error = status if response.status_code >= 400 else None
-    return ToolResult(ok=error is None, output=output, data=data, error=error)
+    headers = list(response.headers.items())
+    return _Fetched(
+        response.status_code,
+        status,
+        headers,
+        str(response.url),
+        body,
+        truncated,
+        redirects,
+        started,
+    )
 
 
 async def _read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
@@ -211,3 +206,35 @@ async def _read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
     except httpx.HTTPError as exc:
         raise transport_error(exc, str(response.url)) from exc
     return bytes(buf), False
+
+
+async def _finish(args: WebFetchArgs, ctx: ToolContext, got: _Fetched) -> ToolResult:
+    """The result: the body rendered as text (headers for HEAD); 4xx and 5xx fail."""
+    content_type = next((v for k, v in got.headers if k.lower() == "content-type"), None)
+    data: dict[str, Any] = {
+        "url": args.url,
+        "final_url": got.final_url,
+        "status": got.status,
+        "content_type": media_type(content_type) or None,
+        "bytes": len(got.body),
+        "truncated": got.truncated,
+        "redirects": got.redirects,
+    }
+    if args.method == "HEAD":
+        output = "\n".join([got.status_text, *(f"{k}: {v}" for k, v in got.headers)])
+    else:
+        shown = await asyncio.to_thread(
+            render, got.body, content_type, got.final_url, complete=not got.truncated
+        )
+        data.update(kind=shown.kind, charset=shown.charset, title=shown.title)
+        output = shown.text
+        if got.truncated:
+            output += f"\n\n[truncated: only the first {human_size(len(got.body))} were read]"
+    took = time.monotonic() - got.started
+    note = ", truncated" if got.truncated else ""
+    kind = data["content_type"] or "no content type"
+    size = human_size(len(got.body))
+    ctx.emit("stderr", f"{got.status_text}, {kind}, {size}{note} in {took:.1f} s\n")
+    ctx.emit("stdout", output)
+    error = got.status_text if got.status >= 400 else None
+    return ToolResult(ok=error is None, output=output, data=data, error=error)
