@@ -11,6 +11,8 @@ import sys
 from agent_tui.commands.common import UsageError, emit_json, open_store, settings, table, when
 from agent_tui.core.rules import Rule, RuleError, config_rules, load_rules, remove_rule
 
+DESCRIPTION = "list the policy rules (config and stored); `rules rm ID` deletes a stored one"
+
 
 def all_rules() -> list[Rule]:
     """Config rules in file order, then stored rules by id: the order decisions consult them."""
@@ -66,7 +68,7 @@ def cmd_rules_rm(args: argparse.Namespace) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``rules`` options: ``--json``, or the ``rm ID`` subcommand."""
     parser.add_argument("--json", action="store_true")
-    sub = parser.add_subparsers(dest="rules_command", metavar="rm")
+    sub = parser.add_subparsers(dest="rules_command", title="commands", metavar="rm ID")
     rm = sub.add_parser("rm", help="delete a stored rule", description="delete a stored rule")
     rm.add_argument("id", help="the rule id, as `agent-tui rules` shows")
 
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from agent_tui.config import ConfigError
     from agent_tui.core.store import StoreError
 
-    parser = argparse.ArgumentParser(prog="agent-tui rules", description=__doc__)
+    parser = argparse.ArgumentParser(prog="agent-tui rules", description=DESCRIPTION)
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -120,7 +120,7 @@ def describe(tool: str, matcher: str, pattern: str, decision: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + text.replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _first_error(exc: ValueError) -> str:

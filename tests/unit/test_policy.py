@@ -433,6 +433,17 @@ ALLOWED = [
     "result = summary(issue)",
     "cat /etc/hosts",
     "ls ~/.config",
+    "docker compose up -d",
+    "aws s3 ls",
+    "kubectl get pods",
+    "git rm -r --cached build",
+    "rm -rf ~/.cache/pip",
+    "rm -rf $HOME/.cache",
+    "find . -name '*.pyc' -delete",
+    "find /tmp/x -delete",
+    "chown -R me:me /srv/app",
+    "npm run build && npm test | tee build.log",
+    "def __init__(self):\n    self.items = {}",
 ]
 
 

@@ -1,0 +1,108 @@
+"""Whatever a model replies, the executor never crashes and every goal ends in a clear state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from agent_tui.config import Settings
+from agent_tui.core.executor import Executor
+from agent_tui.core.goals import add_text_goal
+from agent_tui.core.store import Store
+from tests.fake_llm import FakeLLM, Reply
+
+NAMES = st.sampled_from(
+    [
+        "read_file",
+        "write_file",
+        "list_files",
+        "finish_step",
+        "fail_step",
+        "shell",
+        "",
+        "no_such_tool",
+        "read_file; rm -rf /",
+        "é" * 300,
+    ]
+)
+JSONISH = st.one_of(
+    st.text(max_size=200),  # broken JSON
+    st.dictionaries(
+        st.text(max_size=20),
+        st.one_of(
+            st.none(), st.integers(), st.text(max_size=50), st.lists(st.integers(), max_size=3)
+        ),
+        max_size=4,
+    ).map(json.dumps),
+    st.just(json.dumps({"path": "a" * 5000, "content": "x" * 100_000})),  # huge arguments
+    st.just(json.dumps({"path": "../../etc/passwd"})),
+    st.just(json.dumps({"path": "notes.txt", "content": 42})),  # wrong type
+    st.just("[1, 2, 3]"),
+)
+CALL = st.tuples(NAMES, JSONISH)
+REPLY = st.one_of(
+    st.text(max_size=300).map(lambda t: Reply(content=t)),
+    st.lists(CALL, min_size=1, max_size=3).map(lambda calls: Reply(tool_calls=list(calls))),
+    st.builds(
+        Reply, status=st.sampled_from([400, 429, 500, 503]), headers=st.just({"retry-after": "0"})
+    ),
+)
+PLAN = Reply(
+    content=json.dumps(
+        {
+            "steps": [
+                {
+                    "id": "a",
+                    "title": "A",
+                    "instructions": "do it",
+                    "tools": ["read_file", "write_file", "list_files"],
+                }
+            ]
+        }
+    )
+)
+
+
+async def _run(replies: list[Reply], api_base: str) -> tuple[Store, Executor, int]:
+    home = Path(tempfile.mkdtemp(prefix="fuzz-"))
+    store = Store(home / "db.sqlite")
+    conf = Settings(model="openai/fuzz")
+    conf.llm.api_base = api_base
+    conf.llm.timeout = 5
+    conf.llm.step_iterations = 4
+    conf.llm.max_replans = 0
+    conf.retry.base_delay = 0.01
+    conf.retry.max_attempts = 2
+    executor = Executor(store, conf, output_dir=home / "outputs")
+    goal = add_text_goal(store, "fuzz", budget={"max_iterations": 12})
+    await executor.start(detect_model=False)
+    await asyncio.wait_for(executor.run_until_idle(), 60)
+    await executor.stop()
+    return store, executor, goal
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(replies=st.lists(REPLY, min_size=1, max_size=5))
+def test_arbitrary_model_output_ends_in_a_clear_state(replies: list[Reply], monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fuzz")
+    with FakeLLM() as fake:
+        fake.script(PLAN, *replies)
+        store, executor, goal = asyncio.run(_run(replies, fake.api_base))
+    assert executor.errors == 0
+    row = store.one("SELECT * FROM goals WHERE id = ?", (goal,))
+    assert row["status"] in ("completed", "failed", "waiting"), row
+    if row["status"] != "completed":
+        assert row["status_message"], row
+    if row["status"] == "waiting":
+        assert row["wait_reason"] in ("model", "budget", "approval"), row
+    running = store.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
+    assert running["n"] == 0
+    assert not Path("/etc/passwd.agent-tui-fuzz").exists()
