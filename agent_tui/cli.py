@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=["run_again", "mark_done", "skip"],
         help="for an interrupted action: run it again, mark it done, or skip it",
     )
+    ok.add_argument(
+        "--always",
+        action="store_true",
+        help="also save a rule that allows such actions from now on (shown first)",
+    )
+    ok.add_argument("--yes", action="store_true", help="with --always: save without asking")
     no = cmd("reject", "reject a pending approval (the action never runs)")
     no.add_argument("id")
     no.add_argument("--reason", help="why; recorded and shown")
@@ -92,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
 
     dr_ = cmd("dry-run", "show or set the global dry run (side effects recorded, never run)")
     dr_.add_argument("state", nargs="?", choices=["on", "off"])
+
+    ru = cmd("rules", "list policy rules (config and stored); `rules rm ID` deletes a stored one")
+    from agent_tui.commands.rules import add_arguments as rules_arguments
+
+    rules_arguments(ru)
 
     us = cmd("usage", "model calls, tokens and cost per day")
     us.add_argument("--days", type=int, default=7, metavar="N")
@@ -138,6 +149,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands import approvals
 
         return getattr(approvals, f"cmd_{command}")
+    if command == "rules":
+        from agent_tui.commands.rules import run
+
+        return run
     if command == "worker":
         from agent_tui.commands.worker import cmd_worker
 

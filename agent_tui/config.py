@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_tui import paths
+from agent_tui.core.rules import RuleSpec
 
 Decision = Literal["allow", "ask", "deny"]
 _RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB"}
@@ -107,6 +108,9 @@ class WebSettings(_Section):
 class PolicySettings(_Section):
     tools: dict[str, Decision] = Field(default_factory=dict)
     """Per-tool default decisions, for example ``shell = "allow"``. The hard-deny list still applies."""
+    rules: list[RuleSpec] = Field(default_factory=list)
+    """Pattern rules (``[[policy.rules]]``): deny beats ask beats allow; the hard-deny list still
+    applies."""
 
 
 class Settings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from agent_tui.commands.common import UsageError, emit_json, open_store, when
 from agent_tui.core import control
@@ -42,7 +43,19 @@ def _approval_id(raw: str) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    outcome = control.approve(open_store(), _approval_id(args.id), choice=args.choice, by="cli")
+    store = open_store()
+    approval_id = _approval_id(args.id)
+    proposal = None
+    if args.always:
+        proposal = control.always_allow_proposal(store, approval_id)
+        print(f"rule: {proposal.spec.describe()}\nit allows {proposal.description}")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError("--always saves the rule above: add --yes to confirm")
+            if input("save this rule and approve? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("nothing saved, nothing approved")
+                return 1
+    outcome = control.approve(store, approval_id, choice=args.choice, by="cli", always=proposal)
     print(f"approval {args.id}: {outcome}")
     return 0
 

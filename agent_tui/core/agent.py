@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from agent_tui.core import budget, llm, planner, runs, transcript
+from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
-from agent_tui.core.policy import decide
 from agent_tui.core.store import Row
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool
@@ -314,7 +314,7 @@ class AgentStep(ModelStep):
                 preview = tool.preview(parsed, workspace)
             except Exception as exc:
                 return self._reply(call, {"error": str(exc)})
-            verdict = decide(tool.name, tool.default_decision, args, self.settings, None)
+            verdict = await verdict_for(self.store, self.settings, tool, args)
             dry = bool(self.goal["dry_run"]) or bool(self.store.setting("dry_run", False))
             with self.store.write() as tx:
                 runs.ensure_still_running(tx, self.step["id"], self.ex.owner)

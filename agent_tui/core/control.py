@@ -10,6 +10,7 @@ import json
 
 from agent_tui.core import budget
 from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
+from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
 from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, Store, Tx
 
@@ -184,10 +185,42 @@ def _decide(
     )
 
 
-def approve(store: Store, approval_id: int, *, choice: str | None = None, by: str = "user") -> str:
-    """Approve a pending item; for an interrupted action, ``choice`` is run_again|mark_done|skip."""
+def always_allow_proposal(store: Store, approval_id: int) -> Proposal:
+    """The rule that "always allow" on this approval would save, and what else it would allow."""
+    approval = store.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    if approval is None:
+        raise ControlError(f"no approval {approval_id}")
+    if approval["kind"] != "action" or approval["action_id"] is None:
+        raise ControlError(f"approval {approval_id} is not an action; there is no rule to save")
+    action = store.one("SELECT tool, args FROM actions WHERE id = ?", (approval["action_id"],))
+    assert action is not None
+    try:
+        return propose_rule(action["tool"], json.loads(action["args"]))
+    except RuleError as exc:
+        raise ControlError(f"approval {approval_id}: no rule can be proposed ({exc})") from None
+
+
+def approve(
+    store: Store,
+    approval_id: int,
+    *,
+    choice: str | None = None,
+    by: str = "user",
+    always: Proposal | None = None,
+) -> str:
+    """Approve a pending item; for an interrupted action, ``choice`` is run_again|mark_done|skip.
+
+    With ``always`` (a proposal the user has seen), its rule is saved in the same transaction.
+    """
     with store.write() as tx:
         approval = _pending_approval(tx, approval_id)
+        if always is not None:
+            rule = insert_rule(tx, always.spec, source=f"always allow ({by})")
+            tx.event(
+                "rule.added",
+                f"{rule.summary} saved from approval {approval_id}",
+                goal_id=approval["goal_id"],
+            )
         ids = {
             "goal_id": approval["goal_id"],
             "step_id": approval["step_id"],

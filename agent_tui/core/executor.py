@@ -27,9 +27,9 @@ from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core import llm, runs
 from agent_tui.core.agent import AgentStep, PlanStep
+from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk, Sink
 from agent_tui.core.output import OutputWriter
-from agent_tui.core.policy import decide
 from agent_tui.core.schedules import run_due_schedules
 from agent_tui.core.states import StepStatus
 from agent_tui.core.store import Event, Row, StaleState, Store
@@ -450,7 +450,7 @@ class Executor:
         goal = self.store.one("SELECT * FROM goals WHERE id = ?", (step["goal_id"],))
         assert goal is not None
         workspace = Path(goal["workspace"])
-        started = self._start_action(step, goal, tool, workspace)
+        started = await self._start_action(step, goal, tool, workspace)
         if started is None:
             return
         action_id, args = started
@@ -564,7 +564,7 @@ class Executor:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _start_action(
+    async def _start_action(
         self, step: Row, goal: Row, tool: Tool, workspace: Path
     ) -> tuple[int, ToolArgs] | None:
         """Record (or resume) the step's action and mark it running; ``None`` if it must not run.
@@ -598,14 +598,13 @@ class Executor:
         except ToolError as exc:
             self._fail_before_action(step, str(exc))
             return None
+        if approved is None:
+            verdict = await verdict_for(self.store, self.settings, tool, raw_args, step["approval"])
         with self.store.write() as tx:
             runs.ensure_still_running(tx, step["id"], self.owner)
             if approved is not None:
                 action_id = approved["id"]
             else:
-                verdict = decide(
-                    tool.name, tool.default_decision, raw_args, self.settings, step["approval"]
-                )
                 dry_run = bool(goal["dry_run"]) or bool(self.store.setting("dry_run", False))
                 action_id, next_move = runs.propose_action(
                     tx,

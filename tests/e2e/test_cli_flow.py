@@ -136,3 +136,37 @@ def test_free_text_goal_waits_for_a_model(home: Path) -> None:
     goal = json.loads(run(home, "show", out.stdout.strip(), "--json").stdout)["goal"]
     assert goal["status"] == "waiting" and goal["wait_reason"] == "no model"
     assert "AGENT_TUI_MODEL" in goal["status_message"]
+
+
+def test_always_allow_saves_a_rule_that_later_actions_use(tmp_path: Path, home: Path) -> None:
+    first = tmp_path / "first.toml"
+    first.write_text(
+        'title = "one"\n[[steps]]\nid = "s"\ntool = "shell"\nargs = { command = "git --version" }\n'
+    )
+    run(home, "add", "--recipe", str(first))
+    run(home, "worker", "--until-idle")
+    [item] = json.loads(run(home, "approvals", "--json").stdout)
+    refused = run(home, "approve", str(item["id"]), "--always", check=False)
+    assert refused.returncode == 2 and "add --yes to confirm" in refused.stderr
+    assert "rule: shell prefix" in refused.stdout  # the rule is shown before anything is saved
+    assert json.loads(run(home, "rules", "--json").stdout) == [] or all(
+        r["source"] == "config" for r in json.loads(run(home, "rules", "--json").stdout)
+    )
+    saved = run(home, "approve", str(item["id"]), "--always", "--yes")
+    assert "approved" in saved.stdout
+    rules = [r for r in json.loads(run(home, "rules", "--json").stdout) if r["source"] != "config"]
+    assert len(rules) == 1 and rules[0]["tool"] == "shell" and rules[0]["decision"] == "allow"
+    second = tmp_path / "second.toml"
+    second.write_text(
+        'title = "two"\n[[steps]]\nid = "s"\ntool = "shell"\n'
+        'args = { command = "git --version --build-options" }\n'
+    )
+    goal = run(home, "add", "--recipe", str(second)).stdout.strip()
+    run(home, "worker", "--until-idle")
+    shown = json.loads(run(home, "show", goal, "--json").stdout)
+    assert shown["goal"]["status"] == "completed"
+    assert "rule" in shown["actions"][0]["decision_reason"]
+    run(home, "rules", "rm", str(rules[0]["id"]))
+    assert [
+        r for r in json.loads(run(home, "rules", "--json").stdout) if r["source"] != "config"
+    ] == []
