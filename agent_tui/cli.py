@@ -162,12 +162,31 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     return getattr(doctor, f"cmd_{command}")
 
 
+class _RedactingFilter(logging.Filter):
+    """Secrets never reach the log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from agent_tui.core.secrets import from_environment
+
+        redactor = from_environment()
+        if redactor:
+            record.msg = redactor.redact(record.getMessage())
+            record.args = ()
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = redactor.redact(
+                    logging.Formatter().formatException(record.exc_info)
+                )
+                record.exc_info = None
+        return True
+
+
 def _setup_logging() -> None:
     try:
         log_path = paths.ensure_dir(paths.state_dir()) / "agent-tui.log"
         handler: logging.Handler = logging.FileHandler(log_path, encoding="utf-8")
     except OSError:
         handler = logging.NullHandler()
+    handler.addFilter(_RedactingFilter())
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     )

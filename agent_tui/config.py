@@ -105,6 +105,12 @@ class WebSettings(_Section):
     """User-Agent of the web tools; default agent-tui/<version>."""
 
 
+class SecretSettings(_Section):
+    names: list[str] = Field(default_factory=list)
+    """More environment variables whose values are secrets (besides *_API_KEY, *_TOKEN,
+    *_SECRET and *PASSWORD*): they are redacted from everything stored, shown or logged."""
+
+
 class PolicySettings(_Section):
     tools: dict[str, Decision] = Field(default_factory=dict)
     """Per-tool default decisions, for example ``shell = "allow"``. The hard-deny list still applies."""
@@ -127,6 +133,7 @@ class Settings(BaseModel):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
 
     source: str = Field("defaults", exclude=True)

@@ -260,6 +260,7 @@ class AgentStep(ModelStep):
 
     def _reply(self, call: dict[str, Any], content: Any) -> dict[str, Any]:
         text = content if isinstance(content, str) else json.dumps(content, default=str)
+        text = self.store.redactor.redact(text)  # secrets never reach the model
         return {"role": "tool", "tool_call_id": call["id"], "content": text}
 
     def _store_reply(self, reply: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import llm, runs
+from agent_tui.core import llm, runs, secrets
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk, Sink
@@ -118,6 +118,7 @@ class Executor:
         in the background so the first model call does not wait for it.
         """
         loop = asyncio.get_running_loop()
+        self.store.redactor = secrets.from_environment(extra_names=self.settings.secrets.names)
         if detect_model and self.model.model is None:
             self.model = await asyncio.to_thread(
                 llm.choose_model, self.settings.model, self.settings.llm.api_base
@@ -511,6 +512,15 @@ class Executor:
         if running.interrupted:
             writer.close()
             return None, writer
+        redactor = self.store.redactor
+        if redactor:
+            result = ToolResult(
+                ok=result.ok,
+                output=redactor.redact(result.output),
+                data=redactor.redact_value(result.data),
+                error=redactor.redact(result.error) if result.error else None,
+                transient=result.transient,
+            )
         return result, writer
 
     async def execute(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from agent_tui.core.events import OutputChunk
+from agent_tui.core.secrets import StreamRedactor
 from agent_tui.core.store import Store, Tx
 
 FLUSH_BYTES = 64 * 1024
@@ -48,9 +49,17 @@ class OutputWriter:
         self._timer: asyncio.TimerHandle | None = None
         self.log_path = log_dir / f"{action_id}.log"
         self._log: IO[str] | None = None
+        self._redactors: dict[str, StreamRedactor] = {}
         self._closed = False
 
     def emit(self, stream: str, text: str) -> None:
+        """Take a chunk: redact secrets, push it to listeners, buffer it for the database."""
+        if self.store.redactor:
+            redactor = self._redactors.setdefault(stream, StreamRedactor(self.store.redactor))
+            text = redactor.feed(text)
+        self._emit(stream, text)
+
+    def _emit(self, stream: str, text: str) -> None:
         if not text:
             return
         self._buffer.append((stream, text))
@@ -137,6 +146,9 @@ class OutputWriter:
 
     def close(self, tx: Tx | None = None) -> None:
         """Flush what is left (in ``tx`` if given) and close the log file; safe to call twice."""
+        for stream, redactor in self._redactors.items():
+            self._emit(stream, redactor.flush())
+        self._redactors.clear()
         self._closed = True
         if self._log is None and self.total > self.cap:
             self._open_log()

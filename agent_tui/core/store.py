@@ -18,7 +18,9 @@ from typing import Any
 
 import sqlite_utils
 
+from agent_tui.core import secrets
 from agent_tui.core.schema import MIGRATIONS, SCHEMA_VERSION
+from agent_tui.core.secrets import Redactor
 from agent_tui.core.states import check
 
 Row = dict[str, Any]
@@ -54,6 +56,14 @@ class Tx:
     events: list[Event] = field(default_factory=list)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        redactor = self.store.redactor
+        if redactor and params:
+            if isinstance(params, dict):
+                params = {
+                    k: redactor.redact(v) if isinstance(v, str) else v for k, v in params.items()
+                }
+            else:
+                params = [redactor.redact(v) if isinstance(v, str) else v for v in params]
         return self.store.conn.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> Row | None:
@@ -78,6 +88,9 @@ class Tx:
         action_id: int | None = None,
         **data: Any,
     ) -> None:
+        if self.store.redactor:
+            message = self.store.redactor.redact(message)
+            data = self.store.redactor.redact_value(data)
         payload = json.dumps(data, default=str) if data else None
         cur = self.execute(
             "INSERT INTO events (ts, kind, goal_id, step_id, action_id, message, data)"
@@ -117,6 +130,7 @@ class Store:
         self.path = Path(path)
         self.clock = clock
         self.listeners: list[Listener] = []
+        self.redactor: Redactor = secrets.from_environment()
         self.conn = self._connect()
         self.db = sqlite_utils.Database(self.conn)
         self._migrate()

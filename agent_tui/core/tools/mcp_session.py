@@ -25,9 +25,9 @@ import anyio
 import httpx2
 import mcp_types
 from mcp import Client, StdioServerParameters
+from mcp.client._transport import Transport, TransportStreams
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.client._transport import Transport, TransportStreams
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
@@ -164,7 +164,9 @@ class Connection:
     async def _hold(self, ready: asyncio.Future[list[mcp_types.Tool]]) -> None:
         error: BaseException | None = None
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + self.conf.start_timeout) as scope:
+            with anyio.CancelScope(
+                deadline=anyio.current_time() + self.conf.start_timeout
+            ) as scope:
                 self._scope = scope
                 async with AsyncExitStack() as stack:
                     transport = _watched(self._transport(stack), self.lost)
@@ -292,21 +294,19 @@ class Server:
                 await conn.close()
             while not self._stopping.is_set():
                 now = time.monotonic()
-                while self._restarts and now - self._restarts[0] > RESTART_WINDOW:
-                    self._restarts.popleft()
-                if len(self._restarts) >= MAX_RESTARTS:
+                if self._recent_restarts() >= MAX_RESTARTS:
                     self.state, self.error = "failed", reason
                     self._emit(
                         "mcp.error",
                         f"server {self.name} stopped {len(self._restarts) + 1} times within "
-                        f"{RESTART_WINDOW:g} s; not restarting it now ({reason})",
+                        f"{RESTART_WINDOW:g} s; not {self._verb}ing it now ({reason})",
                     )
                     return
                 delay = RESTART_DELAY * 2 ** len(self._restarts)
                 self._restarts.append(now)
                 self._emit(
                     "mcp.restarting",
-                    f"server {self.name} stopped ({reason}); restarting in {delay:g} s",
+                    f"server {self.name} stopped ({reason}); {self._verb}ing in {delay:g} s",
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
@@ -316,9 +316,11 @@ class Server:
                     await self._open()
                 except Exception as exc:
                     reason = describe(exc)
-                    self._emit("mcp.error", f"server {self.name} failed to restart: {reason}")
+                    self._emit("mcp.error", f"server {self.name} failed to {self._verb}: {reason}")
                     continue
-                self._emit("mcp.restarted", f"server {self.name} restarted ({len(self.tools)} tools)")
+                self._emit(
+                    "mcp.restarted", f"server {self.name} restarted ({len(self.tools)} tools)"
+                )
                 return
         finally:
             self._recovery = None
@@ -326,9 +328,24 @@ class Server:
                 self.state = "stopped" if self._stopping.is_set() else "failed"
             self._settled.set()
 
+    def _recent_restarts(self) -> int:
+        """Restarts within the last :data:`RESTART_WINDOW` seconds."""
+        now = time.monotonic()
+        while self._restarts and now - self._restarts[0] > RESTART_WINDOW:
+            self._restarts.popleft()
+        return len(self._restarts)
+
     async def _client(self, ctx: ToolContext) -> Client | ToolResult:
-        """The live client, after waiting out a restart; a failed result if the server is down."""
-        if self.state == "failed" and self._recovery is None and self._conn is not None:
+        """The live client, after waiting out a restart; a failed result if the server is down.
+
+        A server given up on is tried again once the restart window has room.
+        """
+        if (
+            self.state == "failed"
+            and self._recovery is None
+            and self._conn is not None
+            and self._recent_restarts() < MAX_RESTARTS
+        ):
             self._lost(self._conn, self.error or "down")
         if self.state == "restarting":
             wait = self.conf.start_timeout + RESTART_DELAY * 2**MAX_RESTARTS
@@ -365,7 +382,12 @@ class Server:
             if exc.code != CONNECTION_CLOSED:
                 return ToolResult(ok=False, error=f"MCP error {exc.code}: {exc.message}")
             return self._broken(conn, "connection closed")
-        except (OSError, httpx2.HTTPError, anyio.BrokenResourceError, anyio.ClosedResourceError) as e:
+        except (
+            OSError,
+            httpx2.HTTPError,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+        ) as e:
             return self._broken(conn, describe(e))
         if result is None:
             return ToolResult(ok=False, error="cancelled")
@@ -376,8 +398,14 @@ class Server:
             conn.lost.set()
             self._lost(conn, conn.reason())
             why = conn.reason() if self.conf.command is not None else why
-        error = f"MCP server {self.name} stopped during the call ({why}); it is being restarted"
+        error = f"MCP server {self.name} stopped during the call ({why})"
+        if not self._stopping.is_set():
+            error += f"; {self._verb}ing it"
         return ToolResult(ok=False, error=error, transient=True)
+
+    @property
+    def _verb(self) -> str:
+        return "restart" if self.conf.command is not None else "reconnect"
 
     async def stop(self) -> None:
         """Stop restarting, close the session and end the server process."""
