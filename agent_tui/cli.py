@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--budget-usd", type=float, metavar="USD", help="money this goal may spend on model calls"
     )
+    a.add_argument(
+        "--approval-timeout",
+        metavar="WAIT|DURATION",
+        help="'wait' (the default) or a duration such as 30m after which a pending approval "
+        "is denied",
+    )
     a.add_argument("--json", action="store_true")
 
     ls = cmd("ls", "list goals")

@@ -56,6 +56,10 @@ class RetrySettings(_Section):
 class LimitSettings(_Section):
     daily_executions: int = Field(0, ge=0)
     """Most tool executions per day across all goals; 0 means no limit."""
+    tools: dict[str, int] = Field(default_factory=dict)
+    """Most executions per day of a tool, for example ``{ shell = 200, web_fetch = 500 }``."""
+    model_calls_per_minute: int = Field(0, ge=0)
+    """Most model calls per minute across all goals; 0 means no limit."""
     output_cap_bytes: int = Field(2 * 1024 * 1024, ge=4096)
     """Output kept in the database per action (the tail); the whole stream goes to the log file."""
 

@@ -19,6 +19,7 @@ from agent_tui.commands.common import (
 )
 from agent_tui.core import control
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
+from agent_tui.core.limits import parse_approval_timeout
 from agent_tui.core.llm import choose_model
 from agent_tui.core.recipes import Budget, load_recipe, validate_cron
 from agent_tui.core.runs import start_of_day
@@ -55,6 +56,11 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.budget_usd is not None and args.budget_usd <= 0:
         raise UsageError("--budget-usd must be more than 0")
     budget = {"max_usd": args.budget_usd} if args.budget_usd else None
+    if args.approval_timeout is not None:
+        try:
+            parse_approval_timeout(args.approval_timeout)
+        except ValueError as exc:
+            raise UsageError(f"--approval-timeout: {exc}") from None
     conf = settings()
     if args.recipe:
         path = Path(args.recipe).expanduser().absolute()
@@ -88,6 +94,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             priority=args.priority,
             dry_run=args.dry_run,
             max_attempts=conf.retry.max_attempts,
+            approval_timeout=args.approval_timeout,
         )
     else:
         if args.schedule:
@@ -99,6 +106,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             priority=args.priority or 5,
             dry_run=args.dry_run,
             review_plan=args.review_plan,
+            approval_timeout=args.approval_timeout,
             budget=budget,
             max_attempts=conf.retry.max_attempts,
         )

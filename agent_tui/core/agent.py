@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from agent_tui.core import budget, llm, planner, runs, transcript
+from agent_tui.core import budget, limits, llm, planner, runs, transcript
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.store import Row
@@ -85,6 +85,8 @@ class ModelStep:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> llm.Turn:
         self.check_budget()
+        if self.settings.limits.model_calls_per_minute:
+            self._hold_if_limited(lambda tx: limits.model_limit(tx, self.settings))
         choice = self.ex.model
         try:
             turn = await llm.complete(
@@ -98,6 +100,16 @@ class ModelStep:
             self._model_failed(exc)
             raise _Wait from exc
         return turn
+
+    def _hold_if_limited(self, check: Any) -> None:
+        """Hold the step (and its goal, until the window opens) when ``check(tx)`` finds a limit."""
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
+            hit = check(tx)
+            if hit:
+                limits.hold_step(tx, self.step, "rate limit", *hit)
+        if hit:
+            raise _Wait
 
     def record_turn(self, turn: llm.Turn, *extra: dict[str, Any]) -> None:
         """Store the reply (and follow-up messages) with its usage, in one transaction."""
@@ -317,6 +329,8 @@ class AgentStep(ModelStep):
                 return self._reply(call, {"error": str(exc)})
             verdict = await verdict_for(self.store, self.settings, tool, args)
             dry = bool(self.goal["dry_run"]) or bool(self.store.setting("dry_run", False))
+            if self.settings.limits.tools.get(tool.name):
+                self._hold_if_limited(lambda tx: limits.tool_limit(tx, tool.name, self.settings))
             with self.store.write() as tx:
                 runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
                 action_id, move = runs.propose_action(

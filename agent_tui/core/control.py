@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from agent_tui.core import budget
+from agent_tui.core import budget, limits
 from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
 from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
 from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
@@ -323,35 +323,32 @@ def reject(store: Store, approval_id: int, *, reason: str | None = None, by: str
     """Reject a pending item; the action never runs and its step fails with the reason."""
     reason = (reason or "").strip() or "no reason given"
     with store.write() as tx:
-        approval = _pending_approval(tx, approval_id)
-        ids = {
-            "goal_id": approval["goal_id"],
-            "step_id": approval["step_id"],
-            "action_id": approval["action_id"],
-        }
-        _decide(tx, approval, "rejected", by, reason, None)
-        step = tx.one("SELECT * FROM steps WHERE id = ?", (approval["step_id"],))
-        assert step is not None
-        if approval["kind"] == "budget":
-            _stop_for_budget(tx, approval, reason, by)
-            return
-        if approval["kind"] == "plan" or (approval["kind"] == "action" and step["kind"] == "agent"):
-            # The model hears the reason and tries something else.
-            if approval["kind"] == "action":
-                tx.set_status(
-                    "action",
-                    approval["action_id"],
-                    A.AWAITING_APPROVAL,
-                    A.REJECTED,
-                    finished_at=tx.now,
-                    error=f"rejected: {reason}",
-                )
-            tx.set_status("step", step["id"], S.WAITING_APPROVAL, S.READY, wait_reason="resume")
-            tx.event(
-                "approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids
-            )
-            settle_goal(tx, approval["goal_id"])
-            return
+        _reject(tx, _pending_approval(tx, approval_id), reason, by, "rejected")
+
+
+def expire_due(tx: Tx) -> int:
+    """Pending approvals past their time are denied with reason "timed out", never approved."""
+    due = limits.due_approvals(tx)
+    for approval in due:
+        _reject(tx, approval, "timed out", "timeout", "expired")
+    return len(due)
+
+
+def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
+    approval_id = approval["id"]
+    ids = {
+        "goal_id": approval["goal_id"],
+        "step_id": approval["step_id"],
+        "action_id": approval["action_id"],
+    }
+    _decide(tx, approval, status, by, reason, None)
+    step = tx.one("SELECT * FROM steps WHERE id = ?", (approval["step_id"],))
+    assert step is not None
+    if approval["kind"] == "budget":
+        _stop_for_budget(tx, approval, reason, by)
+        return
+    if approval["kind"] == "plan" or (approval["kind"] == "action" and step["kind"] == "agent"):
+        # The model hears the reason and tries something else.
         if approval["kind"] == "action":
             tx.set_status(
                 "action",
@@ -361,34 +358,47 @@ def reject(store: Store, approval_id: int, *, reason: str | None = None, by: str
                 finished_at=tx.now,
                 error=f"rejected: {reason}",
             )
-            old = S.WAITING_APPROVAL
-        else:
-            tx.set_status(
-                "action",
-                approval["action_id"],
-                A.UNKNOWN,
-                A.FAILED,
-                finished_at=tx.now,
-                error=f"interrupted; not run again: {reason}",
-            )
-            old = S.UNKNOWN
+        tx.set_status("step", step["id"], S.WAITING_APPROVAL, S.READY, wait_reason="resume")
         tx.event("approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids)
-        tx.set_status(
-            "step",
-            step["id"],
-            old,
-            S.FAILED,
-            error=f"rejected: {reason}",
-            finished_at=tx.now,
-            wait_reason=None,
-        )
-        tx.event(
-            "step.failed",
-            f"step '{step['key']}' failed: rejected: {reason}",
-            goal_id=step["goal_id"],
-            step_id=step["id"],
-        )
         settle_goal(tx, approval["goal_id"])
+        return
+    if approval["kind"] == "action":
+        tx.set_status(
+            "action",
+            approval["action_id"],
+            A.AWAITING_APPROVAL,
+            A.REJECTED,
+            finished_at=tx.now,
+            error=f"rejected: {reason}",
+        )
+        old = S.WAITING_APPROVAL
+    else:
+        tx.set_status(
+            "action",
+            approval["action_id"],
+            A.UNKNOWN,
+            A.FAILED,
+            finished_at=tx.now,
+            error=f"interrupted; not run again: {reason}",
+        )
+        old = S.UNKNOWN
+    tx.event("approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids)
+    tx.set_status(
+        "step",
+        step["id"],
+        old,
+        S.FAILED,
+        error=f"rejected: {reason}",
+        finished_at=tx.now,
+        wait_reason=None,
+    )
+    tx.event(
+        "step.failed",
+        f"step '{step['key']}' failed: rejected: {reason}",
+        goal_id=step["goal_id"],
+        step_id=step["id"],
+    )
+    settle_goal(tx, approval["goal_id"])
 
 
 def _stop_for_budget(tx: Tx, approval: Row, reason: str, by: str) -> None:

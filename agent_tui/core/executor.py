@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import llm, runs, secrets
+from agent_tui.core import control, limits, llm, runs, secrets
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk, Sink
@@ -265,10 +265,25 @@ class Executor:
     # -- jobs --------------------------------------------------------------------------------
 
     async def _tick(self) -> None:
-        if self._schedule_due():
+        """Timed work (schedules, reopened windows, expired approvals), then a dispatch."""
+        if self._timed_work_due():
             with self.store.write() as tx:
                 run_due_schedules(tx, max_attempts=self.settings.retry.max_attempts)
+                limits.release_due(tx)
+                expired = control.expire_due(tx)
+            if expired:
+                log.info("%d approval(s) timed out and were denied", expired)
         await self._dispatch()
+
+    def _timed_work_due(self) -> bool:
+        row = self.store.conn.execute(
+            "SELECT EXISTS(SELECT 1 FROM schedules WHERE enabled = 1 AND next_run_at <= :now)"
+            " OR EXISTS(SELECT 1 FROM goals WHERE status = 'waiting' AND resume_at <= :now)"
+            " OR EXISTS(SELECT 1 FROM approvals WHERE status = 'pending'"
+            "           AND expires_at <= :now)",
+            {"now": self.store.clock()},
+        ).fetchone()
+        return bool(row[0])
 
     def _schedule_due(self) -> bool:
         row = self.store.one("SELECT min(next_run_at) AS t FROM schedules WHERE enabled = 1")
@@ -313,13 +328,20 @@ class Executor:
                 running.cancelled.set()
 
     async def _dispatch(self) -> None:
-        if self.stopping or self.store.setting("paused", False):
+        if self.stopping:
             return
+        try:
+            if not self.store.setting("paused", False):
+                self._claim_and_start()
+        finally:
+            self._arm_timer()
+
+    def _claim_and_start(self) -> None:
         capacity = self.max_parallel - len(self.running)
         if capacity <= 0 or not self._work_waiting():
             return
         ex = self.settings.executor
-        limits = runs.ClaimLimits(
+        claim_limits = runs.ClaimLimits(
             self.max_parallel,
             ex.per_goal_parallel,
             ex.lease_seconds,
@@ -328,12 +350,13 @@ class Executor:
         with self.store.write() as tx:
             runs.promote_due_retries(tx)
             self._sync_model_waits(tx)
-            claimed = runs.claim(tx, self.owner, limits, capacity, llm=self.model.model is not None)
+            claimed = runs.claim(
+                tx, self.owner, claim_limits, capacity, llm=self.model.model is not None
+            )
         for step in claimed:
             running = RunningStep(step)
             self.running[step["id"]] = running
             running.task = asyncio.create_task(self._run_step(running), name=f"step-{step['id']}")
-        self._arm_retry_timer()
 
     def _work_waiting(self) -> bool:
         has_model = self.model.model is not None
@@ -384,32 +407,35 @@ class Executor:
             )
             tx.event("goal.waiting", message, goal_id=row["id"], reason="no model")
 
-    def _arm_retry_timer(self) -> None:
-        row = self.store.one(
-            "SELECT min(next_attempt_at) AS t FROM steps WHERE status = 'retry_wait'"
-        )
-        when = row["t"] if row else None
+    def _arm_timer(self) -> None:
+        """A date trigger at the next timed event: a retry, a reopening window, an approval
+        timing out or a schedule firing. Earlier events replace later ones."""
+        row = self.store.conn.execute(
+            "SELECT min(t) FROM ("
+            " SELECT min(next_attempt_at) AS t FROM steps WHERE status = 'retry_wait'"
+            " UNION ALL SELECT min(resume_at) FROM goals WHERE status = 'waiting'"
+            " UNION ALL SELECT min(expires_at) FROM approvals WHERE status = 'pending'"
+            " UNION ALL SELECT min(next_run_at) FROM schedules WHERE enabled = 1)"
+        ).fetchone()
+        when = row[0] if row else None
         if when is None or self.scheduler is None or self.stopping:
             return
-        if (
-            self._retry_at is not None
-            and self._retry_at <= when
-            and self._retry_at > (self.store.clock())
-        ):
+        now = self.store.clock()
+        if self._retry_at is not None and now < self._retry_at <= when:
             return
         self._retry_at = when
         self.scheduler.add_job(
-            self._guard(self._retry_due),
+            self._guard(self._timer_fired),
             "date",
-            id="retry-timer",
+            id="timer",
             replace_existing=True,
             misfire_grace_time=None,
-            run_date=datetime.fromtimestamp(when).astimezone(),
+            run_date=datetime.fromtimestamp(max(when, now)).astimezone(),
         )
 
-    async def _retry_due(self) -> None:
+    async def _timer_fired(self) -> None:
         self._retry_at = None
-        await self._dispatch()
+        await self._tick()
 
     # -- running one step --------------------------------------------------------------------
 
@@ -612,6 +638,13 @@ class Executor:
             verdict = await verdict_for(self.store, self.settings, tool, raw_args, step["approval"])
         with self.store.write() as tx:
             runs.ensure_still_running(tx, step["id"], self.owner)
+            if (
+                approved is None
+                and self.settings.limits.tools.get(tool.name)
+                and (hit := limits.tool_limit(tx, tool.name, self.settings))
+            ):
+                limits.hold_step(tx, step, "rate limit", *hit)
+                return None
             if approved is not None:
                 action_id = approved["id"]
             else:

@@ -22,6 +22,16 @@ def _workspace(goal_id: int, recipe: Recipe | None, recipe_path: Path | None) ->
     return str(paths.workspaces_dir() / str(goal_id))
 
 
+def _timeout_seconds(text: str | None) -> float | None:
+    """Seconds until an approval is denied; -1 means wait for ever; ``None`` the default."""
+    if text is None:
+        return None
+    from agent_tui.core.limits import parse_approval_timeout
+
+    seconds = parse_approval_timeout(text)
+    return -1.0 if seconds is None else seconds
+
+
 def insert_recipe_goal(
     tx: Tx,
     recipe: Recipe,
@@ -31,6 +41,7 @@ def insert_recipe_goal(
     dry_run: bool = False,
     schedule_id: int | None = None,
     max_attempts: int = 3,
+    approval_timeout: str | None = None,
 ) -> int:
     """Insert a goal with plan version 1 and its steps; roots are ready, the rest pending."""
     now = tx.now
@@ -49,6 +60,7 @@ def insert_recipe_goal(
             "schedule_id": schedule_id,
             "plan_version": 1,
             "budget": recipe.budget.model_dump_json() if recipe.budget else None,
+            "approval_timeout": _timeout_seconds(approval_timeout or recipe.approval_timeout),
             "created_at": now,
             "updated_at": now,
         },
@@ -119,6 +131,7 @@ def add_text_goal(
     review_plan: bool = False,
     budget: dict[str, float] | None = None,
     max_attempts: int = 3,
+    approval_timeout: str | None = None,
 ) -> int:
     """Store a free-text goal with its plan step; the executor plans it when a model is there."""
     from agent_tui.core.planner import insert_plan_step
@@ -138,6 +151,7 @@ def add_text_goal(
                 "priority": priority,
                 "dry_run": int(dry_run),
                 "review_plan": int(review_plan),
+                "approval_timeout": _timeout_seconds(approval_timeout),
                 "budget": json.dumps(budget) if budget else None,
                 "plan_version": 1,
                 "workspace": "",

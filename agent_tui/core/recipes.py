@@ -72,6 +72,8 @@ class Recipe(BaseModel):
     dry_run: bool = False
     max_parallel: int | None = Field(None, ge=1, le=256)
     budget: Budget | None = None
+    approval_timeout: str | None = None
+    """``"wait"`` or ``"deny after 30m"`` (``"30m"``): what happens to approvals nobody decides."""
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
 
 
@@ -226,6 +228,13 @@ def parse_recipe(data: dict[str, Any]) -> Recipe:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(_pydantic_message(exc, data)) from None
+    if recipe.approval_timeout is not None:
+        from agent_tui.core.limits import parse_approval_timeout
+
+        try:
+            parse_approval_timeout(recipe.approval_timeout)
+        except ValueError as exc:
+            raise RecipeError(f"approval_timeout: {exc}") from None
     if recipe.schedule is not None:
         try:
             validate_cron(recipe.schedule)

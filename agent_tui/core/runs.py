@@ -47,21 +47,15 @@ def executions_today(tx: Tx) -> int:
 
 
 def _hold_for_daily_limit(tx: Tx, limit: int) -> None:
-    message = f"the daily limit of {limit} tool executions is reached; work resumes at midnight"
+    from agent_tui.core.limits import hold_goal
+
+    message = f"the daily limit of {limit} tool executions is reached"
     rows = tx.all(
-        "SELECT DISTINCT g.id, g.status FROM goals g JOIN steps s ON s.goal_id = g.id"
+        "SELECT DISTINCT g.id FROM goals g JOIN steps s ON s.goal_id = g.id"
         " WHERE s.status = 'ready' AND g.status IN ('queued', 'running')"
     )
     for row in rows:
-        tx.set_status(
-            "goal",
-            row["id"],
-            row["status"],
-            G.WAITING,
-            wait_reason="daily limit",
-            status_message=message,
-        )
-        tx.event("goal.waiting", message, goal_id=row["id"], reason="daily limit")
+        hold_goal(tx, row["id"], "daily limit", message, next_midnight(tx.now))
 
 
 def _release_daily_limit(tx: Tx) -> None:
@@ -69,7 +63,13 @@ def _release_daily_limit(tx: Tx) -> None:
         "SELECT id FROM goals WHERE status = 'waiting' AND wait_reason = ?", ("daily limit",)
     ):
         tx.set_status(
-            "goal", row["id"], G.WAITING, G.RUNNING, wait_reason=None, status_message=None
+            "goal",
+            row["id"],
+            G.WAITING,
+            G.RUNNING,
+            wait_reason=None,
+            status_message=None,
+            resume_at=None,
         )
         tx.event("goal.resumed", "the daily limit has reset", goal_id=row["id"])
 
@@ -287,6 +287,7 @@ def propose_action(
                 "title": f"{tool}: {preview.splitlines()[0][:120] if preview else tool}",
                 "detail": preview,
                 "created_at": tx.now,
+                "expires_at": _approval_expiry(tx, step["goal_id"]),
             },
         )
         tx.set_status(
@@ -309,6 +310,13 @@ def propose_action(
         return action_id, "ask"
     tx.set_status("action", action_id, A.PROPOSED, A.APPROVED)
     return action_id, "run"
+
+
+def _approval_expiry(tx: Tx, goal_id: int) -> float | None:
+    from agent_tui.core.limits import approval_expiry
+
+    goal = tx.one("SELECT approval_timeout, schedule_id FROM goals WHERE id = ?", (goal_id,))
+    return approval_expiry(goal, tx.now) if goal else None
 
 
 def start_action(tx: Tx, action_id: int, owner: str) -> None:

@@ -230,6 +230,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX usage_goal ON usage(goal_id);
     CREATE INDEX usage_ts ON usage(ts);
     """,
+    # 2 -> 3: approval timeouts and windows that reopen (rate limits, the daily limit).
+    """
+    ALTER TABLE goals ADD COLUMN approval_timeout REAL;
+    ALTER TABLE goals ADD COLUMN resume_at REAL;
+    CREATE INDEX approvals_expiry ON approvals(expires_at) WHERE status = 'pending';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 import anyio
 import httpx2
@@ -76,9 +76,9 @@ class ErrLog:
     def __init__(self, name: str, log_dir: Path | None) -> None:
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
-            self.file: IO[str] = open(log_dir / f"mcp-{name}.log", "a+", encoding="utf-8")  # noqa: SIM115
+            self.file: TextIO = open(log_dir / f"mcp-{name}.log", "a+", encoding="utf-8")  # noqa: SIM115
         else:
-            self.file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            self.file = cast(TextIO, tempfile.TemporaryFile("w+", encoding="utf-8"))  # noqa: SIM115
         self.mark = 0
 
     def begin(self) -> None:
@@ -254,6 +254,7 @@ class Server:
         self._conn: Connection | None = None
         self._restarts: deque[float] = deque()
         self._recovery: asyncio.Task[None] | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
         self._settled = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -274,7 +275,9 @@ class Server:
         self.tools = await conn.open()
         self.state, self.error = "running", None
         self._settled.set()
-        asyncio.create_task(self._watch(conn))
+        watcher = asyncio.create_task(self._watch(conn))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
 
     async def _watch(self, conn: Connection) -> None:
         await conn.lost.wait()
@@ -366,9 +369,9 @@ class Server:
             return client
         conn = self._conn
 
-        async def progress(done: float, total: float | None, message: str | None) -> None:
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
             of = f"/{total:g}" if total is not None else ""
-            ctx.emit("stderr", f"[{done:g}{of}] {message or ''}".rstrip() + "\n")
+            ctx.emit("stderr", f"[{progress:g}{of}] {message or ''}".rstrip() + "\n")
 
         timeout = self.conf.timeout
         try:
