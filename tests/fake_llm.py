@@ -8,6 +8,7 @@ can assert what the model was told. Streaming uses SSE exactly as the OpenAI API
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -58,6 +59,10 @@ class FakeLLM:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:
                 try:

@@ -17,7 +17,7 @@ from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.store import Row
 from agent_tui.core.templates import TemplateError, render
-from agent_tui.core.tools.base import Tool
+from agent_tui.core.tools.base import Tool, ToolResult
 from agent_tui.core.tools.registry import builtin_tools
 
 if TYPE_CHECKING:
@@ -301,11 +301,12 @@ class AgentStep(ModelStep):
             return self._store_reply(
                 self._reply(call, {"error": f"unknown tool '{name[:80]}'; available: {known}"})
             )
-        return self._store_reply(await self._run_call(call, tool, args))
+        return await self._run_call(call, tool, args)
 
     async def _run_call(
         self, call: dict[str, Any], tool: Tool, args: dict[str, Any]
     ) -> dict[str, Any]:
+        """Run one tool call through the policy; store and return the reply for the model."""
         action = self.store.one(
             "SELECT * FROM actions WHERE step_id = ? AND tool_call_id = ? ORDER BY id DESC LIMIT 1",
             (self.step["id"], call["id"]),
@@ -314,19 +315,22 @@ class AgentStep(ModelStep):
             if action["status"] in ("awaiting_approval", "unknown"):
                 raise _Wait
             if action["status"] != "approved":
-                return self._reply(call, _recorded(self.store, action))
+                return self._store_reply(self._reply(call, _recorded(self.store, action)))
         try:
             parsed = tool.parse(args)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            return self._reply(call, {"error": f"invalid arguments: {where}: {err['msg']}"})
+            return self._store_reply(
+                self._reply(call, {"error": f"invalid arguments: {where}: {err['msg']}"})
+            )
         workspace = self.ex.workspace(self.goal)
+        started = False
         if action is None or _rerun(action):
             try:
                 preview = tool.preview(parsed, workspace)
             except Exception as exc:
-                return self._reply(call, {"error": str(exc)})
+                return self._store_reply(self._reply(call, {"error": str(exc)}))
             verdict = await verdict_for(self.store, self.settings, tool, args)
             dry = bool(self.goal["dry_run"]) or bool(self.store.setting("dry_run", False))
             if self.settings.limits.tools.get(tool.name):
@@ -346,22 +350,32 @@ class AgentStep(ModelStep):
                     tool_call_id=call["id"],
                     decides_step=False,
                 )
+                if move == "run":  # start it in the same transaction
+                    self.ex.mark_running(tx, self.step, tool, action_id, preview)
+                    started = True
             if move == "ask":
                 raise _Wait
             if move != "run":
                 row = self.store.one("SELECT * FROM actions WHERE id = ?", (action_id,))
                 assert row is not None
-                return self._reply(call, _recorded(self.store, row))
+                return self._store_reply(self._reply(call, _recorded(self.store, row)))
         else:
             action_id = action["id"]
+        replies: list[dict[str, Any]] = []
+
+        def store_reply(tx: Any, result: ToolResult) -> None:
+            reply = self._reply(
+                call, _result_payload(result.ok, result.output, result.data, result.error)
+            )
+            transcript.append(tx, self.step["id"], reply)
+            replies.append(reply)
+
         result = await self.ex.execute(
-            self.running, tool, parsed, action_id, workspace, decides_step=False
+            self.running, tool, parsed, action_id, workspace, started=started, after=store_reply
         )
         if result is None:
             raise _Done
-        return self._reply(
-            call, _result_payload(result.ok, result.output, result.data, result.error)
-        )
+        return replies[0]
 
 
 def _rerun(action: Row) -> bool:

@@ -549,6 +549,19 @@ class Executor:
             )
         return result, writer
 
+    def mark_running(self, tx: Any, step: Row, tool: Tool, action_id: int, preview: str) -> None:
+        """Start an approved action inside the caller's transaction."""
+        runs.start_action(tx, action_id, self.owner)
+        lines = (preview or tool.name).splitlines()
+        summary = lines[0] + (" …" if len(lines) > 1 else "")
+        tx.event(
+            "action.running",
+            f"{tool.name}: {summary}",
+            goal_id=step["goal_id"],
+            step_id=step["id"],
+            action_id=action_id,
+        )
+
     async def execute(
         self,
         running: RunningStep,
@@ -557,23 +570,18 @@ class Executor:
         action_id: int,
         workspace: Path,
         *,
-        decides_step: bool = False,
+        started: bool = False,
+        after: Callable[[Any, ToolResult], None] | None = None,
     ) -> ToolResult | None:
-        """Start an approved action, run it and record its end (the step stays running)."""
+        """Run an action (starting it unless ``started``) and record its end; ``after`` adds
+        writes to that same transaction. The step stays running."""
         step = running.step
         workspace.mkdir(parents=True, exist_ok=True)
-        with self.store.write() as tx:
-            runs.ensure_still_running(tx, step["id"], self.owner)
-            runs.start_action(tx, action_id, self.owner)
-            row = tx.one("SELECT preview FROM actions WHERE id = ?", (action_id,))
-            first = ((row or {}).get("preview") or tool.name).splitlines()[0]
-            tx.event(
-                "action.running",
-                f"{tool.name}: {first}",
-                goal_id=step["goal_id"],
-                step_id=step["id"],
-                action_id=action_id,
-            )
+        if not started:
+            with self.store.write() as tx:
+                runs.ensure_still_running(tx, step["id"], self.owner)
+                row = tx.one("SELECT preview FROM actions WHERE id = ?", (action_id,))
+                self.mark_running(tx, step, tool, action_id, (row or {}).get("preview") or "")
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
         if result is None:
             raise StaleState("interrupted by shutdown")
@@ -589,10 +597,13 @@ class Executor:
             with self.store.write() as tx:
                 writer.close(tx)
                 runs.record_action(tx, action_id, step, outcome, tool.name)
+                lost = runs.still_ours(tx, step) is None
+                if after is not None and not cancelled and not lost:
+                    after(tx, result)
         finally:
             writer.close()
-        if cancelled:
-            raise StaleState("cancelled")
+        if cancelled or lost:
+            raise StaleState("cancelled" if cancelled else "the step is no longer ours")
         return result
 
     def workspace(self, goal: Row) -> Path:

@@ -67,6 +67,12 @@ def pid() -> int:
 
 
 @server.tool()
+def env(name: str) -> str:
+    """The value of an environment variable of the server, or an empty string."""
+    return os.environ.get(name, "")
+
+
+@server.tool()
 async def count(n: int, ctx: Context) -> str:
     """Report progress ``n`` times, then answer."""
     for i in range(1, n + 1):

@@ -85,7 +85,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-async def call(mgr: McpManager, rec: Recorder, name: str, **args: Any) -> ToolResult:
+async def call(mgr: McpManager, rec: Recorder, name: str, /, **args: Any) -> ToolResult:
     tool = mgr.tools[name]
     return await tool.run(tool.parse(args), rec.ctx())
 
@@ -189,7 +189,7 @@ async def test_restarts_are_bounded(
         await call(mgr, rec, "srv.crash")
         down = await call(mgr, rec, "srv.echo", text="up?")
         assert not down.ok and not down.transient
-        assert down.error is not None and "MCP server srv is failed" in down.error
+        assert down.error is not None and down.error.startswith("MCP server srv is down: ")
         assert rec.kinds().count("mcp.restarted") == mcp_session.MAX_RESTARTS
         assert "not restarting it now" in rec.events[-1][1]
         assert mgr.status()["srv"]["state"] == "failed"
@@ -233,6 +233,20 @@ async def test_stop_leaves_no_process(rec: Recorder, tmp_path: Path) -> None:
     assert not result.ok
 
 
+async def test_stop_during_a_restart_leaves_no_process(
+    rec: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mcp_session, "RESTART_DELAY", 0.3)
+    mgr = manager(rec, {"srv": stdio(tmp_path)})
+    await mgr.start()
+    assert (await call(mgr, rec, "srv.crash")).transient
+    assert mgr.status()["srv"]["state"] == "restarting"
+    await asyncio.wait_for(mgr.stop(), 15)
+    assert mgr.status()["srv"]["state"] == "stopped"
+    assert "mcp.restarted" not in rec.kinds()
+    assert children() == set()
+
+
 async def test_a_server_that_cannot_start_is_reported_and_skipped(
     rec: Recorder, tmp_path: Path
 ) -> None:
@@ -255,6 +269,25 @@ async def test_a_server_that_cannot_start_is_reported_and_skipped(
     )
     assert errors["hangs"] == "server hangs failed to start: no answer within 1 s"
     assert children() == set()
+
+
+async def test_environment_variables_are_expanded(
+    rec: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MCP_TEST_GREETING", "bonjour")
+    monkeypatch.delenv("MCP_TEST_UNSET", raising=False)
+    servers = {
+        "srv": stdio(tmp_path, env={"GREETING": "${MCP_TEST_GREETING}!", "PLAIN": "$HOME"}),
+        "broken": stdio(tmp_path, env={"X": "${MCP_TEST_UNSET}"}),
+    }
+    async with manager(rec, servers) as mgr:
+        assert (await call(mgr, rec, "srv.env", name="GREETING")).output == "bonjour!"
+        assert (await call(mgr, rec, "srv.env", name="PLAIN")).output == "$HOME"
+        assert (await call(mgr, rec, "srv.env", name="MCP_TEST_GREETING")).output == ""
+    assert (
+        "mcp.error",
+        "server broken failed to start: environment variable MCP_TEST_UNSET is not set",
+    ) in rec.events
 
 
 async def test_a_disabled_server_is_not_started(rec: Recorder, tmp_path: Path) -> None:

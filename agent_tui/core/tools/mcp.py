@@ -15,85 +15,26 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
-import mcp_types
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent_tui.core.tools.base import Tool, ToolArgs, ToolContext, ToolResult
-from agent_tui.core.tools.mcp_session import EventSink, Server
+from agent_tui.core.tools.mcp_config import McpServerSettings, McpSettings
+
+if TYPE_CHECKING:
+    import mcp_types
+
+    from agent_tui.core.tools.mcp_session import Server
 
 __all__ = ["McpArgs", "McpManager", "McpServerSettings", "McpSettings", "McpTool"]
 
 log = logging.getLogger(__name__)
 
-SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 PREVIEW_WIDTH = 100
 """Arguments whose JSON fits in this many characters are previewed on one line."""
-
-
-class McpServerSettings(BaseModel):
-    """One ``[mcp.servers.NAME]`` table: how to reach the server and how to treat its tools."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    command: str | None = None
-    """The program to run; the server speaks MCP over its stdin and stdout."""
-    args: list[str] = Field(default_factory=list)
-    """The program's arguments."""
-    env: dict[str, str] = Field(default_factory=dict)
-    """Extra environment variables; only HOME, LOGNAME, PATH, SHELL, TERM and USER are inherited."""
-    cwd: Path | None = None
-    """The program's working directory (default: the one agent-tui runs in)."""
-    url: str | None = None
-    """A streamable HTTP endpoint instead of a command, e.g. ``http://127.0.0.1:8000/mcp``."""
-    headers: dict[str, str] = Field(default_factory=dict)
-    """HTTP headers sent with every request to ``url`` (for example an Authorization header)."""
-    read_only_tools: list[str] = Field(default_factory=list)
-    """Tools without side effects; every other tool of the server is treated as side-effecting."""
-    timeout: float = Field(60.0, gt=0, le=86400)
-    """Seconds one call may take; a call that takes longer fails and is retried."""
-    start_timeout: float = Field(30.0, gt=0, le=600)
-    """Seconds the server may take to start and list its tools."""
-    enabled: bool = True
-    """A disabled server is not started and has no tools."""
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> McpServerSettings:
-        if (self.command is None) == (self.url is None):
-            raise ValueError("set exactly one of command (a stdio server) or url (streamable HTTP)")
-        if self.command is not None:
-            if not self.command.strip():
-                raise ValueError("command is empty")
-            if self.headers:
-                raise ValueError("headers apply to url servers only")
-        elif self.args or self.env or self.cwd is not None:
-            raise ValueError("args, env and cwd apply to command servers only")
-        elif not re.match(r"^https?://[^/\s]+", self.url or ""):
-            raise ValueError(f"url must be an http:// or https:// address, not {self.url!r}")
-        return self
-
-
-class McpSettings(BaseModel):
-    """The ``[mcp]`` section: the servers whose tools agent-tui may use."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    servers: dict[str, McpServerSettings] = Field(default_factory=dict)
-    """Servers by name; their tools are called ``NAME.tool``."""
-
-    @field_validator("servers")
-    @classmethod
-    def _names(cls, value: dict[str, McpServerSettings]) -> dict[str, McpServerSettings]:
-        for name in value:
-            if not SERVER_NAME.match(name):
-                raise ValueError(
-                    f"server name {name!r} must start with a letter and contain only letters, "
-                    "digits, - and _"
-                )
-        return value
 
 
 class McpArgs(ToolArgs):
@@ -227,14 +168,19 @@ class McpManager:
 
         A server that cannot start is reported through ``on_event`` and left out.
         """
+        from agent_tui.core.tools.mcp_session import Server
+
         if self._started:
             raise RuntimeError("the MCP manager is already started")
         self._started = True
-        sink: EventSink = self._event
         for name, conf in self.settings.servers.items():
             if conf.enabled:
-                self._servers[name] = Server(name, conf, sink, self._log_dir)
-        await asyncio.gather(*(server.start() for server in self._servers.values()))
+                self._servers[name] = Server(name, conf, self._event, self._log_dir)
+        try:
+            await asyncio.gather(*(server.start() for server in self._servers.values()))
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
         for name, server in self._servers.items():
             if server.state != "running":
                 continue
