@@ -15,18 +15,26 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from textual.theme import Theme
+
+from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core.executor import Executor
 from agent_tui.core.store import Store
+from agent_tui.ui import themes
 from agent_tui.ui.bridge import Bridge
 from agent_tui.ui.commands import binding_commands
+from agent_tui.ui.queries import has_goals
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.main import MainScreen
+from agent_tui.ui.screens.welcome import WelcomeScreen
 
 log = logging.getLogger("agent_tui.ui")
 
 QUIT_GRACE = 3.0
 """Seconds running steps get to finish when the app quits, before they are stopped."""
+THEME_SETTING = "ui.theme"
+"""The settings row that remembers the chosen theme across runs."""
 
 
 class AgentTuiApp(App[None]):
@@ -36,6 +44,7 @@ class AgentTuiApp(App[None]):
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", tooltip="Quit agent-tui", id="quit"),
+        Binding("T", "change_theme", "Theme", tooltip="Switch the theme", show=False, id="theme"),
     ]
 
     def __init__(self, store: Store, settings: Settings, *, executor: bool = True) -> None:
@@ -49,12 +58,38 @@ class AgentTuiApp(App[None]):
         )
         self.main = MainScreen(store, settings, executor=executor)
         self._stopped = False
+        self.theme_problems = self._load_themes()
+
+    def _load_themes(self) -> str:
+        """Register the built-in and user themes, apply the saved one; return any problems."""
+        for theme in themes.BUILT_IN:
+            self.register_theme(theme)
+        loaded = themes.load_user_themes(paths.themes_dir())
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        saved = self.store.setting(THEME_SETTING)
+        self.theme = saved if saved in self.available_themes else themes.DEFAULT_THEME
+        return loaded.message
 
     def on_mount(self) -> None:
         self.push_screen(self.main)
         self.bridge.start(self, self.main)
+        if self.theme_problems:
+            self.notify(self.theme_problems, severity="error", markup=False, timeout=15)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if not has_goals(self.store):
+            welcome = WelcomeScreen(self.store, self.settings)
+
+            def closed(goal_id: int | None) -> None:
+                self.main.welcomed(goal_id, new_goal=welcome.wants_new_goal)
+
+            self.push_screen(welcome, closed)
         if self.executor is not None:
             self.call_after_refresh(self._start_executor)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if self.store.setting(THEME_SETTING) != theme.name:
+            self.store.set_setting(THEME_SETTING, theme.name)
 
     async def _start_executor(self) -> None:
         assert self.executor is not None

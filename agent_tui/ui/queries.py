@@ -86,3 +86,8 @@ def output_after(store: Store, action_id: int, after_row: int) -> tuple[str, int
     if not rows:
         return "", after_row
     return "".join(r["text"] for r in rows), int(rows[-1]["id"])
+
+
+def has_goals(store: Store) -> bool:
+    """Whether the database holds any goal at all (archived ones count: not a first run)."""
+    return store.one("SELECT 1 AS x FROM goals LIMIT 1") is not None

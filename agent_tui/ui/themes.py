@@ -28,6 +28,14 @@ DARK = Theme(
     surface="#1C2029",
     panel="#252B36",
     dark=True,
+    variables={
+        "border-blurred": "#3A4252",
+        "scrollbar-background": "#1C2029",
+        "scrollbar-background-hover": "#1C2029",
+        "scrollbar-background-active": "#1C2029",
+        "scrollbar": "#3A4252",
+        "scrollbar-corner-color": "#1C2029",
+    },
 )
 LIGHT = Theme(
     name="agent-tui-light",
@@ -42,6 +50,14 @@ LIGHT = Theme(
     surface="#FFFFFF",
     panel="#E4E8EE",
     dark=False,
+    variables={
+        "border-blurred": "#C3CAD5",
+        "scrollbar-background": "#EEF0F3",
+        "scrollbar-background-hover": "#EEF0F3",
+        "scrollbar-background-active": "#EEF0F3",
+        "scrollbar": "#C3CAD5",
+        "scrollbar-corner-color": "#EEF0F3",
+    },
 )
 BUILT_IN = (DARK, LIGHT)
 DEFAULT_THEME = DARK.name

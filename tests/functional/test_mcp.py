@@ -168,7 +168,7 @@ async def test_a_crash_is_transient_and_the_server_is_restarted(
     async with manager(rec, {"srv": stdio(tmp_path)}) as mgr:
         first = int((await call(mgr, rec, "srv.pid")).output)
         crashed = await call(mgr, rec, "srv.crash")
-        assert not crashed.ok and crashed.transient
+        assert not crashed.ok and crashed.transient and crashed.data["interrupted"] is True
         assert crashed.error is not None
         assert "stopped during the call" in crashed.error
         assert "crashing on purpose" in crashed.error

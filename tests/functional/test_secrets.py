@@ -62,7 +62,7 @@ title = "leaky"
 [[steps]]
 id = "print"
 tool = "shell"
-args = { command = "echo key is $PLANTED_API_KEY; for i in $(seq 3000); do echo $PLANTED_API_KEY; done; echo $PLANTED_API_KEY >&2; exit 3" }
+args = { command = "echo key is $PLANTED_API_KEY; for i in $(seq 3000); do echo $PLANTED_API_KEY; done; echo $PLANTED_API_KEY >&2" }
 
 [[steps]]
 id = "env"
@@ -91,7 +91,7 @@ args = { name = "Leak", content = "{{ steps.env.output }}" }
     ).stdout
     assert KEY not in shown
     detail = json.loads(shown)
-    assert detail["goal"]["status"] == "failed"  # the first step exits 3
+    assert detail["goal"]["status"] == "completed"
     [doc] = detail["artifacts"]
     assert "PLANTED_API_KEY=[redacted:PLANTED_API_KEY]" in doc["content"]
     assert KEY.encode() not in _everything(home)

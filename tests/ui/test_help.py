@@ -7,12 +7,15 @@ from agent_tui.core.store import Store
 from agent_tui.ui.app import create_app
 from agent_tui.ui.screens.help import HelpScreen
 from agent_tui.ui.screens.main_actions import BINDINGS
+from agent_tui.ui.screens.welcome import WelcomeScreen
 from tests.ui.conftest import SIZE
 
 
 async def test_help_and_palette_list_the_keys(store: Store, settings: Settings) -> None:
     app = create_app(store, settings, executor=False)
     async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, WelcomeScreen)  # no goals yet
+        await pilot.press("escape")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         described = dict(app.screen.keys)

@@ -223,7 +223,7 @@ class Server:
         error = f"MCP server {self.name} stopped during the call ({why})"
         if not self._stopping.is_set():
             error += f"; {self._verb}ing it"
-        return ToolResult(ok=False, error=error, transient=True)
+        return ToolResult(ok=False, error=error, data={"interrupted": True}, transient=True)
 
     @property
     def _verb(self) -> str:

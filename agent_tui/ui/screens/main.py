@@ -50,7 +50,7 @@ class MainScreen(MainActions):
         with Horizontal(id="body"):
             yield GoalList(id="goals")
             with Vertical(id="middle"):
-                yield StepTimeline(id="steps")
+                yield StepTimeline(id="steps", clock=self.store.clock)
                 yield ToolOutput(id="output")
             with TabbedContent(id="side"):
                 with TabPane("Approvals", id="approvals-tab"):
@@ -124,6 +124,14 @@ class MainScreen(MainActions):
             model=self.settings.model, executor=self.executor, overview=self.overview
         )
         self.refresh_bindings()
+
+    def welcomed(self, goal_id: int | None, *, new_goal: bool = False) -> None:
+        """The welcome closed: show the example it started, or open the new-goal dialog."""
+        if goal_id is not None:
+            self.refresh_goals()
+            self.query_one(GoalList).select_goal(goal_id)
+        elif new_goal:
+            self.action_new_goal()
 
     # -- messages from the bridge and the panes ----------------------------------------------
 

@@ -7,6 +7,7 @@ A :class:`~textual.widgets.DataTable`: one goal's plan is small and bounded. Cel
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on
@@ -73,8 +74,12 @@ class StepTimeline(DataTable[Text]):
             super().__init__()
             self.step_id = step_id
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.clock = clock
+        """The time running steps are measured against (the store's clock, fixed in tests)."""
         self.steps: list[Row] = []
         self._current: int | None = None
 
@@ -95,7 +100,7 @@ class StepTimeline(DataTable[Text]):
 
     def show(self, rows: list[Row]) -> None:
         """Show ``rows``; update cells in place when the plan is the same, keep the cursor."""
-        now = time.time()
+        now = self.clock()
         if rows and [r["id"] for r in rows] == [r["id"] for r in self.steps]:
             for old, new in zip(self.steps, rows, strict=True):
                 if old != new:
@@ -119,7 +124,7 @@ class StepTimeline(DataTable[Text]):
 
     def _tick(self) -> None:
         """Advance the durations of running steps and the retry countdowns."""
-        now = time.time()
+        now = self.clock()
         for row in self.steps:
             if row["status"] in ("running", "retry_wait"):
                 self._update_row(row, now)

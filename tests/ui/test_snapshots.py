@@ -1,0 +1,121 @@
+"""Snapshot tests: the screens as a user sees them, at a fixed size, from a pinned demo database.
+
+The app is built by :func:`create_app` as the CLI builds it, as a viewer (no executor here, so
+nothing moves), with animations off and the store's clock frozen. Update the SVGs after an
+intended change with ``pytest tests/ui/test_snapshots.py --snapshot-update`` and look at them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from agent_tui.config import Settings
+from agent_tui.core import llm
+from agent_tui.core.store import Store
+from agent_tui.ui.app import AgentTuiApp, create_app
+from agent_tui.ui.widgets.goal_list import GoalList
+from agent_tui.ui.widgets.step_timeline import StepTimeline
+from tests.conftest import ROOT
+from tests.ui.demo import build_demo, fixed_store
+
+SIZE = (120, 36)
+FIXED_HOME = Path("/tmp/agent-tui-snapshots")
+"""The welcome shows where the data lives, so its home must be the same path on every run."""
+
+Snap = Callable[..., bool]
+Before = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@pytest.fixture
+def demo(home: Path) -> Iterator[Store]:
+    db = home / "data" / "agent-tui.db"
+    build_demo(db)
+    store = fixed_store(db)
+    yield store
+    store.close()
+
+
+def viewer(store: Store, settings: Settings | None = None) -> AgentTuiApp:
+    app = create_app(store, settings or Settings(), executor=False)
+    app.animation_level = "none"
+    return app
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Let refreshes, workers and Markdown rendering finish."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+def select(goal_title: str, step_row: int | None = None, keys: tuple[str, ...] = ()) -> Before:
+    """Highlight a goal (and a step), then press ``keys``."""
+
+    async def before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, AgentTuiApp)
+        await settle(pilot)
+        goals = app.main.query_one(GoalList)
+        row = app.store.one("SELECT id FROM goals WHERE title = ?", (goal_title,))
+        assert row is not None
+        goals.select_goal(row["id"])
+        await settle(pilot)
+        if step_row is not None:
+            app.main.query_one(StepTimeline).move_cursor(row=step_row)
+            await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return before
+
+
+def test_main_screen_with_a_running_goal(snap_compare: Snap, demo: Store) -> None:
+    before = select("Nightly build", step_row=1)
+    assert snap_compare(viewer(demo), terminal_size=SIZE, run_before=before)
+
+
+def test_approval_detail_with_a_diff(snap_compare: Snap, demo: Store) -> None:
+    before = select("Tune the web server", keys=("a",))
+    assert snap_compare(viewer(demo), terminal_size=SIZE, run_before=before)
+
+
+def test_document_page(snap_compare: Snap, demo: Store) -> None:
+    before = select("Release notes", keys=("right_square_bracket",))
+    assert snap_compare(viewer(demo), terminal_size=SIZE, run_before=before)
+
+
+def test_failed_goal(snap_compare: Snap, demo: Store) -> None:
+    before = select("Disk check", step_row=0)
+    assert snap_compare(viewer(demo), terminal_size=SIZE, run_before=before)
+
+
+def test_light_theme(snap_compare: Snap, demo: Store) -> None:
+    app = viewer(demo)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        pilot.app.theme = "agent-tui-light"
+        await select("Nightly build", step_row=1)(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_welcome_with_no_model(
+    snap_compare: Snap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.rmtree(FIXED_HOME, ignore_errors=True)
+    monkeypatch.setenv("AGENT_TUI_HOME", str(FIXED_HOME))
+    monkeypatch.setattr(llm, "_ollama_model", lambda timeout=0.3: None)
+    monkeypatch.chdir(ROOT)
+    store = fixed_store(FIXED_HOME / "data" / "agent-tui.db")
+    try:
+        assert snap_compare(viewer(store), terminal_size=SIZE, run_before=settle)
+    finally:
+        store.close()
+        shutil.rmtree(FIXED_HOME, ignore_errors=True)
