@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_tui import paths
 from agent_tui.core.rules import RuleSpec
+from agent_tui.core.tools.mcp_config import McpSettings
 
 Decision = Literal["allow", "ask", "deny"]
 _RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB"}
@@ -138,6 +139,7 @@ class Settings(BaseModel):
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     secrets: SecretSettings = Field(default_factory=SecretSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
 
     source: str = Field("defaults", exclude=True)

@@ -18,7 +18,6 @@ from agent_tui.core.events import OutputChunk
 from agent_tui.core.store import Row
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
-from agent_tui.core.tools.registry import builtin_tools
 
 if TYPE_CHECKING:
     from agent_tui.core.executor import Executor, RunningStep
@@ -194,10 +193,13 @@ class AgentStep(ModelStep):
     def fail_for_good(self, tx: Any, step: Row, error: str) -> None:
         planner.replan_or_fail(tx, step, error, self.settings.llm.max_replans)
 
-    def tools(self) -> dict[str, Tool]:
+    async def tools(self) -> dict[str, Tool]:
+        """The step's tools by the name the model calls them (all of them when none are listed)."""
+        every = await self.ex.tools()
         allowed = json.loads(self.step["tools"]) if self.step["tools"] else []
-        every = builtin_tools()
-        return {n: every[n] for n in allowed if n in every} if allowed else dict(every)
+        if not allowed:
+            return every
+        return {key: tool for key, tool in every.items() if tool.name in allowed or key in allowed}
 
     def seed(self) -> list[dict[str, Any]]:
         results = runs.dependency_results(self.store, self.step["id"])
@@ -234,7 +236,7 @@ class AgentStep(ModelStep):
             return
 
     async def _loop(self) -> None:
-        tools = self.tools()
+        tools = await self.tools()
         schemas = [t.schema() for t in tools.values()] + [FINISH, FAIL]
         messages = transcript.load(self.store, self.step["id"]) or self.seed()
         while True:
@@ -436,8 +438,8 @@ def _recorded(store: Any, action: Row) -> dict[str, Any]:
 class PlanStep(ModelStep):
     """A plan step: ask the model for a plan, repair it up to twice, store it as steps."""
 
-    def known_tools(self) -> dict[str, str]:
-        return {name: tool.description for name, tool in builtin_tools().items()}
+    async def known_tools(self) -> dict[str, str]:
+        return {tool.name: tool.description for tool in (await self.ex.tools()).values()}
 
     async def run(self) -> None:
         try:
@@ -452,7 +454,7 @@ class PlanStep(ModelStep):
         )
 
     async def _plan(self) -> None:
-        tools = self.known_tools()
+        tools = await self.known_tools()
         max_steps = self.settings.llm.max_plan_steps
         review = self._review()
         if review is not None and review["status"] == "approved":

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
@@ -42,7 +42,10 @@ from agent_tui.core.tools.base import (
     ToolResult,
     TransientToolError,
 )
-from agent_tui.core.tools.registry import get_tool
+from agent_tui.core.tools.registry import builtin_tools, get_tool
+
+if TYPE_CHECKING:
+    from agent_tui.core.tools.mcp import McpManager
 
 log = logging.getLogger("agent_tui.executor")
 
@@ -105,6 +108,8 @@ class Executor:
         )
         self._data_version = 0
         self._changed = asyncio.Event()
+        self.mcp: McpManager | None = None
+        self._mcp_ready: asyncio.Task[Any] | None = None
         self._retry_at: float | None = None
         self._schedule_at: float | None = None
         store.listeners.append(self._on_event)
@@ -119,6 +124,13 @@ class Executor:
         """
         loop = asyncio.get_running_loop()
         self.store.redactor = secrets.from_environment(extra_names=self.settings.secrets.names)
+        if any(server.enabled for server in self.settings.mcp.servers.values()):
+            from agent_tui.core.tools.mcp import McpManager
+
+            self.mcp = McpManager(
+                self.settings.mcp, on_event=self._mcp_event, log_dir=paths.state_dir()
+            )
+            self._mcp_ready = asyncio.create_task(self.mcp.start(), name="mcp-start")
         if detect_model and self.model.model is None:
             self.model = await asyncio.to_thread(
                 llm.choose_model, self.settings.model, self.settings.llm.api_base
@@ -202,6 +214,11 @@ class Executor:
                 tx.event("executor.stopped", f"{self.kind} executor stopped ({self.owner})")
         except Exception:
             log.exception("could not record the executor's stop")
+        if self.mcp is not None:
+            try:
+                await self.mcp.stop()
+            except Exception:
+                log.exception("could not stop the MCP servers")
         if self._on_event in self.store.listeners:
             self.store.listeners.remove(self._on_event)
 
@@ -470,7 +487,7 @@ class Executor:
 
     async def _run_tool_step(self, running: RunningStep) -> None:
         step = running.step
-        tool = get_tool(step["tool"] or "")
+        tool = await self.tool(step["tool"] or "")
         if tool is None:
             self._fail_before_action(step, f"unknown tool '{step['tool']}'")
             return
@@ -483,6 +500,8 @@ class Executor:
         action_id, args = started
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
         if result is None:
+            return
+        if self._cut_off(running, tool, result, step, action_id, writer):
             return
         cancelled = running.cancelled.is_set()
         outcome = runs.Outcome(
@@ -549,6 +568,30 @@ class Executor:
             )
         return result, writer
 
+    def _cut_off(
+        self,
+        running: RunningStep,
+        tool: Tool,
+        result: ToolResult,
+        step: Row,
+        action_id: int,
+        writer: OutputWriter,
+    ) -> bool:
+        """A side-effecting action cut off mid-way (its MCP server died) is never retried
+        blindly: it becomes ``unknown`` for a human to decide. True if that happened."""
+        if not (tool.side_effects and result.data.get("interrupted")) or (
+            running.cancelled.is_set()
+        ):
+            return False
+        try:
+            with self.store.write() as tx:
+                writer.close(tx)
+                if runs.still_ours(tx, step) is not None:
+                    runs.interrupted_unknown(tx, step, action_id, result.error or "cut off")
+        finally:
+            writer.close()
+        return True
+
     def mark_running(self, tx: Any, step: Row, tool: Tool, action_id: int, preview: str) -> None:
         """Start an approved action inside the caller's transaction."""
         runs.start_action(tx, action_id, self.owner)
@@ -585,6 +628,8 @@ class Executor:
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
         if result is None:
             raise StaleState("interrupted by shutdown")
+        if self._cut_off(running, tool, result, step, action_id, writer):
+            raise StaleState("interrupted: a human decides")
         cancelled = running.cancelled.is_set()
         outcome = runs.Outcome(
             ok=result.ok and not cancelled,
@@ -605,6 +650,31 @@ class Executor:
         if cancelled or lost:
             raise StaleState("cancelled" if cancelled else "the step is no longer ours")
         return result
+
+    async def tool(self, name: str) -> Tool | None:
+        """A built-in tool, or an MCP server's (``SERVER.tool``) once the servers have started."""
+        builtin = get_tool(name)
+        if builtin is not None or "." not in name or self.mcp is None:
+            return builtin
+        if self._mcp_ready is not None:
+            await asyncio.wait({self._mcp_ready})
+        return self.mcp.get(name)
+
+    async def tools(self) -> dict[str, Tool]:
+        """Every tool this executor can run, keyed by the name a model calls it by."""
+        every = dict(builtin_tools())
+        if self.mcp is not None:
+            if self._mcp_ready is not None:
+                await asyncio.wait({self._mcp_ready})
+            every.update(self.mcp.tools)
+        return {t.schema()["name"]: t for t in every.values()}
+
+    def _mcp_event(self, kind: str, message: str) -> None:
+        try:
+            with self.store.write() as tx:
+                tx.event(kind, message)
+        except Exception:
+            log.exception("could not record an MCP event")
 
     def workspace(self, goal: Row) -> Path:
         path = Path(goal["workspace"])

@@ -179,6 +179,40 @@ def _check_agent_step(recipe: Recipe, step: StepSpec) -> None:
             )
 
 
+def _mcp_servers() -> set[str]:
+    from agent_tui.config import ConfigError, load_settings
+
+    try:
+        servers = load_settings().mcp.servers
+    except ConfigError:
+        return set()
+    return {name for name, server in servers.items() if server.enabled}
+
+
+def _check_mcp_tool(recipe: Recipe, step: StepSpec) -> None:
+    """``SERVER.tool``: the server must be configured; the tool is checked when it runs."""
+    assert step.tool is not None
+    server = step.tool.split(".", 1)[0]
+    known = _mcp_servers()
+    if server not in known:
+        have = ", ".join(sorted(known)) or "none configured"
+        raise RecipeError(
+            f"step '{step.id}': unknown MCP server '{server}' in tool "
+            f"'{step.tool}' (configured: {have}; add [mcp.servers.{server}])"
+        )
+    try:
+        refs = references(step.args)
+    except TemplateError as exc:
+        raise RecipeError(f"step '{step.id}': {exc}") from None
+    before = ancestors(recipe, step.id)
+    for ref in refs:
+        if ref.step not in before:
+            raise RecipeError(
+                f"step '{step.id}': {{{{ {ref} }}}} refers to step '{ref.step}', "
+                "which is not among its dependencies (add it to depends_on)"
+            )
+
+
 def _check_steps(recipe: Recipe) -> None:
     for step in recipe.steps:
         if step.kind == "agent":
@@ -193,6 +227,9 @@ def _check_steps(recipe: Recipe) -> None:
             raise RecipeError(
                 f"step '{step.id}': instructions and tools belong to kind = \"agent\" steps"
             )
+        if "." in step.tool:
+            _check_mcp_tool(recipe, step)
+            continue
         tool = get_tool(step.tool)
         if tool is None:
             from agent_tui.core.tools.registry import builtin_tools

@@ -482,6 +482,59 @@ def renew_leases(tx: Tx, owner: str, lease_seconds: float) -> None:
     tx.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (tx.now, owner))
 
 
+def ask_about_unknown(tx: Tx, step: Row, action: Row, why: str) -> str:
+    """A side-effecting action may or may not have taken effect: the step becomes ``unknown``
+    and the approvals queue asks a human to run it again, mark it done or skip it."""
+    tx.set_status(
+        "step",
+        step["id"],
+        S.RUNNING,
+        S.UNKNOWN,
+        wait_reason="unknown",
+        lease_owner=None,
+        lease_expires=None,
+    )
+    detail = (
+        f"This {action['tool']} action was interrupted ({why}); it may or may not have "
+        f"taken effect.\n\n{action['preview']}"
+    )
+    approval_id = tx.insert(
+        "approvals",
+        {
+            "kind": "unknown",
+            "goal_id": step["goal_id"],
+            "step_id": step["id"],
+            "action_id": action["id"],
+            "status": "pending",
+            "title": f"interrupted {action['tool']}: run again, mark done or skip?",
+            "detail": detail,
+            "created_at": tx.now,
+        },
+    )
+    note = (
+        f"step '{step['key']}' interrupted in a side-effecting {action['tool']} "
+        f"action: approval {approval_id} decides"
+    )
+    tx.event(
+        "step.unknown",
+        note,
+        goal_id=step["goal_id"],
+        step_id=step["id"],
+        action_id=action["id"],
+        approval_id=approval_id,
+    )
+    return note
+
+
+def interrupted_unknown(tx: Tx, step: Row, action_id: int, why: str) -> None:
+    """A running side-effecting action was cut off (say its MCP server died): ask, never retry."""
+    tx.set_status("action", action_id, A.RUNNING, A.UNKNOWN, error=f"interrupted: {why}")
+    action = tx.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    assert action is not None
+    ask_about_unknown(tx, step, action, why)
+    settle_goal(tx, step["goal_id"])
+
+
 def recover_expired(tx: Tx) -> list[str]:
     """Recover steps whose lease expired (their process died); return one line per recovery.
 
@@ -515,38 +568,7 @@ def recover_expired(tx: Tx) -> list[str]:
                     error="interrupted: its process stopped or died; it will run again",
                 )
         if risky:
-            action = risky[0]
-            tx.set_status(
-                "step",
-                step["id"],
-                S.RUNNING,
-                S.UNKNOWN,
-                wait_reason="unknown",
-                lease_owner=None,
-                lease_expires=None,
-            )
-            detail = (
-                f"The process running this {action['tool']} action stopped or died mid-way; it may "
-                f"or may not have taken effect.\n\n{action['preview']}"
-            )
-            approval_id = tx.insert(
-                "approvals",
-                {
-                    "kind": "unknown",
-                    "goal_id": step["goal_id"],
-                    "step_id": step["id"],
-                    "action_id": action["id"],
-                    "status": "pending",
-                    "title": f"interrupted {action['tool']}: run again, mark done or skip?",
-                    "detail": detail,
-                    "created_at": tx.now,
-                },
-            )
-            note = (
-                f"step '{step['key']}' interrupted in a side-effecting {action['tool']} "
-                f"action: approval {approval_id} decides"
-            )
-            tx.event("step.unknown", note, **ids, action_id=action["id"], approval_id=approval_id)
+            note = ask_about_unknown(tx, step, risky[0], "the process running it stopped or died")
         else:
             tx.set_status(
                 "step",

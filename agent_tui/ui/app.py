@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-
 from textual.theme import Theme
 
 from agent_tui import paths

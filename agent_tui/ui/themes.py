@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
@@ -62,8 +63,10 @@ LIGHT = Theme(
 BUILT_IN = (DARK, LIGHT)
 DEFAULT_THEME = DARK.name
 
-COLOURS = ("primary", "secondary", "accent", "warning", "error", "success")
-COLOURS += ("foreground", "background", "surface", "panel", "boost")
+COLOURS: tuple[str, ...] = (
+    *("primary", "secondary", "accent", "warning", "error", "success"),
+    *("foreground", "background", "surface", "panel", "boost"),
+)
 KNOWN = {"name", "dark", "luminosity_spread", "text_alpha", "variables", *COLOURS}
 
 
@@ -89,7 +92,7 @@ class LoadedThemes:
 
 def _colour(path: Path, key: str, value: object) -> str:
     if not isinstance(value, str):
-        raise ThemeFileError(f"{path}: {key} must be a colour string such as \"#1F6FB2\"")
+        raise ThemeFileError(f'{path}: {key} must be a colour string such as "#1F6FB2"')
     try:
         Color.parse(value)
     except ColorParseError:
@@ -107,7 +110,9 @@ def parse_theme(path: Path) -> Theme:
         raise ThemeFileError(f"{path}: cannot read it ({exc})") from None
     unknown = sorted(set(data) - KNOWN)
     if unknown:
-        raise ThemeFileError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KNOWN))})")
+        raise ThemeFileError(
+            f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KNOWN))})"
+        )
     if "primary" not in data:
         raise ThemeFileError(f"{path}: primary is missing (the one colour a theme needs)")
     name = data.get("name", path.stem)
@@ -127,7 +132,8 @@ def parse_theme(path: Path) -> Theme:
             if not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ThemeFileError(f"{path}: {key} must be a number from 0 to 1")
             numbers[key] = float(value)
-    theme = Theme(name=name.strip(), dark=dark, variables=dict(variables), **colours, **numbers)
+    fields: dict[str, Any] = {**colours, **numbers}
+    theme = Theme(name=name.strip(), dark=dark, variables=dict(variables), **fields)
     try:
         theme.to_color_system().generate()
     except Exception as exc:

@@ -57,7 +57,7 @@ async def test_a_recipe_goal_exports_everything(
     export(goal, out)
     md_path, json_path = out / f"goal-{goal}.md", out / f"goal-{goal}.json"
     assert capsys.readouterr().out.split() == [str(md_path), str(json_path)]
-    assert sorted(os.listdir(out)) == [md_path.name, json_path.name]  # no temporary files left
+    assert sorted(os.listdir(out)) == [json_path.name, md_path.name]  # no temporary files left
 
     data = json.loads(json_path.read_text(encoding="utf-8"))
     assert data["format"] == "agent-tui-export/1"
@@ -92,13 +92,13 @@ async def test_a_recipe_goal_exports_everything(
     assert "### Version 1 (recipe," in md
     assert "2. `draft` — write_document; after `kernel`" in md
     assert "| 1 | kernel | shell | completed | 1/3 |" in md
-    assert "### #1 kernel: shell — completed, exit 0" in md
+    assert "### #1 kernel: shell — succeeded, exit 0" in md
     assert "$ echo export-marker; echo 'three ``` ticks'" in md
     # Output holding ``` gets a longer fence, so the block is not cut short.
     assert "````\nexport-marker\nthree ``` ticks\n````" in md
     assert "### Report (version 2, text/markdown)" in md
     assert "Earlier versions (in the JSON export): 1 (" in md
-    assert "```markdown\n# Final\n\nexport-marker" in md
+    assert "````markdown\n# Final\n\nexport-marker" in md
     assert "# Draft" not in md  # only the latest version is shown in full
     assert "| approval.requested |" in md and "| goal.completed |" in md
     assert "No model calls." in md

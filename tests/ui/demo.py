@@ -35,7 +35,7 @@ NIGHTLY: dict[str, Any] = {
             "tool": "shell",
             "depends_on": ["fetch"],
             "args": {
-                "command": "for m in core store executor ui cli; do echo \"compiling $m\"; done"
+                "command": 'for m in core store executor ui cli; do echo "compiling $m"; done'
             },
         },
         {"id": "test", "tool": "shell", "depends_on": ["build"], "args": {"command": "true"}},

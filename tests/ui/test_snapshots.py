@@ -106,9 +106,7 @@ def test_light_theme(snap_compare: Snap, demo: Store) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
 
-def test_welcome_with_no_model(
-    snap_compare: Snap, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_welcome_with_no_model(snap_compare: Snap, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.rmtree(FIXED_HOME, ignore_errors=True)
     monkeypatch.setenv("AGENT_TUI_HOME", str(FIXED_HOME))
     monkeypatch.setattr(llm, "_ollama_model", lambda timeout=0.3: None)

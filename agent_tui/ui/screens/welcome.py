@@ -169,7 +169,9 @@ class WelcomeScreen(ModalScreen[int | None]):
         recipe = example.recipe
         about = recipe.description or f"{len(recipe.steps)} steps"
         prompt = Content.assemble(
-            (f"{number} ", "bold $text-accent"), (recipe.title, "bold"), (f"  {about}", "$text-muted")
+            (f"{number} ", "bold $text-accent"),
+            (recipe.title, "bold"),
+            (f"  {about}", "$text-muted"),
         )
         return Option(prompt, id=str(number - 1))
 

@@ -74,9 +74,7 @@ class StepTimeline(DataTable[Text]):
             super().__init__()
             self.step_id = step_id
 
-    def __init__(
-        self, *, id: str | None = None, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, *, id: str | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.clock = clock
         """The time running steps are measured against (the store's clock, fixed in tests)."""
