@@ -306,3 +306,20 @@ async def test_output_is_capped_in_db_and_whole_in_log(store: Store, settings: S
     full = (paths.outputs_dir() / f"{action['id']}.log").read_text()
     assert full.startswith("line-1\n") and full.rstrip().endswith("line-20000")
     assert action["output_bytes"] == len(full.encode())
+
+
+async def test_denied_by_a_rule_never_runs(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    from agent_tui.core.rules import RuleSpec
+
+    canary = tmp_path / "canary"
+    settings.policy.tools["shell"] = "allow"
+    settings.policy.rules = [RuleSpec.of("shell", "prefix", "touch", "deny")]
+    goal = add(store, {"title": "deny", "steps": [shell("s", f"touch {canary}")]})
+    await run_idle(store, settings)
+    assert not canary.exists()
+    assert goal_status(store, goal) == "failed"
+    action = store.one("SELECT * FROM actions")
+    assert action["status"] == "denied" and "touch" in action["decision_reason"]
+    assert action["started_at"] is None

@@ -162,3 +162,22 @@ def test_data_version_sees_other_connections(home: Path) -> None:
     same = a.data_version()
     a.set_setting("y", 2)  # our own commit does not change our data_version
     assert a.data_version() == same
+
+
+def test_older_schema_is_migrated_forward_keeping_data(tmp_path: Path) -> None:
+    from agent_tui.core.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[0].split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO goals (title, source, status, workspace, created_at, updated_at)"
+                 " VALUES ('kept', 'text', 'queued', '/tmp', 0, 0)")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    row = store.one("SELECT title, replans, approval_timeout FROM goals")
+    assert row == {"title": "kept", "replans": 0, "approval_timeout": None}
