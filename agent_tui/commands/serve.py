@@ -25,7 +25,7 @@ from agent_tui.core.store import Store, StoreError
 
 APP_GRACE = 3.0
 """Seconds a tab's app gets after SIGTERM before its process group is killed."""
-STEP_GRACE = 10.0
+STEP_GRACE = 3.0
 """Seconds running steps get to finish when serve stops (a second signal cuts it short)."""
 
 

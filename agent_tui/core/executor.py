@@ -201,6 +201,8 @@ class Executor:
                 for running in self.running.values():
                     running.interrupted = True
                     running.cancelled.set()
+                    if running.step["kind"] != "tool" and running.task is not None:
+                        running.task.cancel()  # a model call does not watch the event
                 await asyncio.wait(pending, timeout=self.settings.shell.kill_grace + 5)
         try:
             with self.store.write() as tx:

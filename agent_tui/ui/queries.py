@@ -6,7 +6,10 @@ shows, in one statement each, because the UI runs them up to fifteen times a sec
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agent_tui.core.store import Row, Store
 
@@ -29,18 +32,93 @@ def overview(store: Store) -> Overview:
     )
 
 
-def goal_rows(store: Store) -> list[Row]:
-    """Every goal that is not archived, oldest first, with its step counts for the current plan."""
-    return store.all(
-        "SELECT g.id, g.title, g.status, g.wait_reason, g.status_message, g.priority, g.dry_run,"
-        " g.source, g.started_at,"
-        " (SELECT count(*) FROM steps s WHERE s.goal_id = g.id"
-        "   AND s.plan_version = g.plan_version) AS steps_total,"
-        " (SELECT count(*) FROM steps s WHERE s.goal_id = g.id"
-        "   AND s.plan_version = g.plan_version"
-        "   AND s.status IN ('completed', 'skipped')) AS steps_done"
-        " FROM goals g WHERE g.archived = 0 ORDER BY g.id"
+@dataclass(slots=True)
+class GoalRow:
+    """One line of the goal list; slotted and small, because there may be 100,000 of them."""
+
+    id: int
+    title: str
+    status: str
+    wait_reason: str | None
+    status_message: str | None
+    priority: int
+    dry_run: int
+    source: str
+    created_at: float
+    started_at: float | None
+    steps_total: int
+    steps_done: int
+    model_calls: int
+    costs_known: int
+    cost: float
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Money spent on model calls; ``None`` when any call's cost is unknown."""
+        return self.cost if self.costs_known == self.model_calls else None
+
+
+GOAL_COLUMNS = (
+    "g.id, g.title, g.status, g.wait_reason, g.status_message, g.priority, g.dry_run, g.source,"
+    " g.created_at, g.started_at"
+)
+
+
+def goal_rows(store: Store, ids: Iterable[int] | None = None) -> list[GoalRow]:
+    """Goals that are not archived, with their current plan's step counts and model usage.
+
+    With ``ids``, only those goals (a goal archived since is simply missing from the answer):
+    correlated subqueries, cheap per goal. Without, every goal: the counts come from one grouped
+    pass over steps and usage, which keeps 100,000 goals to one scan each.
+    """
+    if ids is not None:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        marks = ", ".join("?" for _ in wanted)
+        return _goal_rows(
+            store,
+            f"SELECT {GOAL_COLUMNS},"
+            " (SELECT count(*) FROM steps s WHERE s.goal_id = g.id"
+            "   AND s.plan_version = g.plan_version) AS steps_total,"
+            " (SELECT count(*) FROM steps s WHERE s.goal_id = g.id"
+            "   AND s.plan_version = g.plan_version"
+            "   AND s.status IN ('completed', 'skipped')) AS steps_done,"
+            " (SELECT count(*) FROM usage u WHERE u.goal_id = g.id) AS model_calls,"
+            " (SELECT count(cost) FROM usage u WHERE u.goal_id = g.id) AS costs_known,"
+            " (SELECT coalesce(sum(cost), 0) FROM usage u WHERE u.goal_id = g.id) AS cost"
+            f" FROM goals g WHERE g.archived = 0 AND g.id IN ({marks}) ORDER BY g.id",
+            wanted,
+        )
+    return _goal_rows(
+        store,
+        f"SELECT {GOAL_COLUMNS},"
+        " coalesce(s.total, 0) AS steps_total, coalesce(s.done, 0) AS steps_done,"
+        " coalesce(u.n, 0) AS model_calls, coalesce(u.known, 0) AS costs_known,"
+        " coalesce(u.usd, 0) AS cost"
+        " FROM goals g"
+        " LEFT JOIN (SELECT st.goal_id, count(*) AS total,"
+        "   sum(st.status IN ('completed', 'skipped')) AS done"
+        "   FROM steps st JOIN goals p ON p.id = st.goal_id AND st.plan_version = p.plan_version"
+        "   GROUP BY st.goal_id) s ON s.goal_id = g.id"
+        " LEFT JOIN (SELECT goal_id, count(*) AS n, count(cost) AS known, sum(cost) AS usd"
+        "   FROM usage WHERE goal_id IS NOT NULL GROUP BY goal_id) u ON u.goal_id = g.id"
+        " WHERE g.archived = 0 ORDER BY g.id",
     )
+
+
+def _goal_rows(store: Store, sql: str, params: Sequence[Any] = ()) -> list[GoalRow]:
+    intern = sys.intern
+    rows = []
+    for r in store.conn.execute(sql, params):
+        row = GoalRow(*r)
+        row.status = intern(row.status)
+        row.source = intern(row.source)
+        rows.append(row)
+    return rows
 
 
 def step_rows(store: Store, goal_id: int) -> list[Row]:

@@ -12,14 +12,15 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from agent_tui.config import Settings
-from agent_tui.core.store import Event, Row, Store
+from agent_tui.core.store import Event, Store
 from agent_tui.core.views import pending_approvals
 from agent_tui.ui.messages import EventsArrived, OutputArrived, StoreChanged
-from agent_tui.ui.queries import Overview, documents, goal_rows, overview, step_rows
+from agent_tui.ui.queries import GoalRow, Overview, documents, goal_rows, overview, step_rows
 from agent_tui.ui.screens.main_actions import MainActions
 from agent_tui.ui.widgets.approvals import Approvals
 from agent_tui.ui.widgets.documents import Documents
 from agent_tui.ui.widgets.goal_list import GoalList
+from agent_tui.ui.widgets.goal_pane import GoalPane
 from agent_tui.ui.widgets.status_line import StatusLine
 from agent_tui.ui.widgets.step_timeline import StepTimeline
 from agent_tui.ui.widgets.tool_output import ToolOutput
@@ -28,6 +29,8 @@ NO_MODEL = (
     'No model configured: set AGENT_TUI_MODEL or model = "..." in config.toml. '
     "Recipes run without one."
 )
+PARTIAL_LIMIT = 500
+"""More changed goals than this in one batch: reload the list instead of goal by goal."""
 ANNOUNCED = frozenset({"approval.requested", "goal.completed", "goal.failed", "executor.error"})
 
 
@@ -48,7 +51,7 @@ class MainScreen(MainActions):
         if not self.settings.model:
             yield Static(NO_MODEL, id="banner", markup=False)
         with Horizontal(id="body"):
-            yield GoalList(id="goals")
+            yield GoalPane(id="goal-pane")
             with Vertical(id="middle"):
                 yield StepTimeline(id="steps", clock=self.store.clock)
                 yield ToolOutput(id="output")
@@ -60,7 +63,6 @@ class MainScreen(MainActions):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(GoalList).border_title = "Goals"
         self.query_one(StepTimeline).border_title = "Steps"
         self.query_one(ToolOutput).border_title = "Output"
         self.refresh_all()
@@ -72,7 +74,7 @@ class MainScreen(MainActions):
         return self.query_one(GoalList).goal_id
 
     @property
-    def goal(self) -> Row | None:
+    def goal(self) -> GoalRow | None:
         goal_id = self.goal_id
         return self.query_one(GoalList).row(goal_id) if goal_id is not None else None
 
@@ -82,8 +84,14 @@ class MainScreen(MainActions):
         self.refresh_goal(documents_too=True)
         self.refresh_approvals()
 
-    def refresh_goals(self) -> None:
-        self.query_one(GoalList).show(goal_rows(self.store))
+    def refresh_goals(self, ids: set[int] | None = None) -> None:
+        """Re-read ``ids`` (every goal when ``None`` or when too many changed at once)."""
+        goals = self.query_one(GoalList)
+        if ids is None or len(ids) > PARTIAL_LIMIT or not goals.loaded:
+            goals.show(goal_rows(self.store))
+        elif ids:
+            goals.update(ids, goal_rows(self.store, ids))
+        self.query_one(GoalPane).describe()
 
     def refresh_goal(self, *, documents_too: bool = False) -> None:
         """Reload the selected goal's steps (and documents) and catch the output pane up."""
@@ -137,7 +145,7 @@ class MainScreen(MainActions):
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         events = message.events
-        self.refresh_goals()
+        self.refresh_goals({e.goal_id for e in events if e.goal_id is not None})
         goal_id = self.goal_id
         if any(e.goal_id == goal_id for e in events):
             saved = any(e.kind == "artifact.saved" and e.goal_id == goal_id for e in events)

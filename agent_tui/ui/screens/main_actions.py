@@ -20,13 +20,16 @@ from agent_tui.core import control
 from agent_tui.core.control import ControlError
 from agent_tui.core.states import GOAL_TERMINAL
 from agent_tui.core.store import Row, Store
-from agent_tui.ui.queries import Overview
+from agent_tui.ui.format import one_line
+from agent_tui.ui.queries import GoalRow, Overview
+from agent_tui.ui.screens.approval import ApprovalScreen
 from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.screens.help import HelpScreen
 from agent_tui.ui.screens.new_goal import NewGoalScreen
 from agent_tui.ui.widgets.approvals import Approvals
 from agent_tui.ui.widgets.documents import Documents
 from agent_tui.ui.widgets.goal_list import GoalList
+from agent_tui.ui.widgets.goal_pane import GoalPane
 from agent_tui.ui.widgets.step_timeline import StepTimeline
 from agent_tui.ui.widgets.tool_output import ToolOutput
 
@@ -42,6 +45,20 @@ BINDINGS: list[BindingType] = [
     Binding("a", "approve", "Approve", tooltip="Approve the highlighted approval", id="approve"),
     Binding(
         "a", "run_again", "Run again", tooltip="Run the interrupted action again", id="run_again"
+    ),
+    Binding(
+        "A",
+        "always_allow",
+        "Always",
+        tooltip="Approve and always allow calls like this one (shows the rule first)",
+        id="always_allow",
+    ),
+    Binding(
+        "G",
+        "approve_goal",
+        "Approve goal",
+        tooltip="Approve every pending action of the selected goal (asks first)",
+        id="approve_goal",
     ),
     Binding("r", "reject", "Reject", tooltip="Reject the highlighted approval", id="reject"),
     Binding(
@@ -73,6 +90,8 @@ BINDINGS: list[BindingType] = [
         group=PAGES,
     ),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
+    Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the goals", id="filter"),
+    Binding("o", "sort", "Sort", tooltip="Sort the goals by priority, newest or status", id="sort"),
     Binding("tab", "app.focus_next", "Focus", tooltip="Focus the next pane", id="focus_next"),
     Binding(
         "shift+tab",
@@ -100,7 +119,7 @@ class MainActions(Screen[None], inherit_bindings=False):
     overview: Overview
 
     @property
-    def goal(self) -> Row | None:
+    def goal(self) -> GoalRow | None:
         raise NotImplementedError
 
     def refresh_goals(self) -> None:
@@ -125,6 +144,8 @@ class MainActions(Screen[None], inherit_bindings=False):
             "approve": lambda: approval is not None and approval["kind"] != "unknown",
             "run_again": lambda: approval is not None and approval["kind"] == "unknown",
             "reject": lambda: approval is not None,
+            "always_allow": lambda: approval is not None and approval["kind"] == "action",
+            "approve_goal": lambda: bool(self._goal_approvals()),
             "mark_done": lambda: approval is not None and approval["kind"] == "unknown",
             "skip": lambda: approval is not None and approval["kind"] == "unknown",
             "pause_all": lambda: not self.overview.paused,
@@ -134,6 +155,14 @@ class MainActions(Screen[None], inherit_bindings=False):
         }
         check = checks.get(action)
         return check() if check is not None else True
+
+    def _goal_approvals(self) -> list[Row]:
+        """The selected goal's pending approvals of actions (what "approve goal" decides)."""
+        goal = self.goal
+        if goal is None or not self.query(Approvals):
+            return []
+        rows = self.query_one(Approvals).rows
+        return [r for r in rows if r["goal_id"] == goal["id"] and r["kind"] == "action"]
 
     def _has_failed_steps(self) -> bool:
         rows = self.query_one(StepTimeline).steps
@@ -226,6 +255,63 @@ class MainActions(Screen[None], inherit_bindings=False):
         if row := self._approval():
             self._control(control.approve, row["id"], choice="skip", by="tui")
 
+    def action_always_allow(self) -> None:
+        """Show the rule "always allow" would save and what else it allows; save it on yes."""
+        row = self._approval()
+        if row is None:
+            return
+        proposal = self._control(control.always_allow_proposal, row["id"])
+        if proposal is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._control(
+                    control.approve,
+                    row["id"],
+                    by="tui",
+                    always=proposal,
+                    done=f"rule saved: {proposal.spec.describe()}",
+                )
+
+        detail = (
+            f"Rule:  {proposal.spec.describe()}\n"
+            f"It also allows: {proposal.description}.\n\n"
+            f"#{row['id']} is approved now, and later calls the rule matches run without "
+            "asking, in every goal. `agent-tui rules` lists the saved rules; "
+            "`agent-tui rules rm ID` removes one."
+        )
+        self.app.push_screen(ConfirmScreen("Always allow calls like this one?", detail), answered)
+
+    def action_approve_goal(self) -> None:
+        """Approve every pending action of the selected goal, after one confirmation."""
+        goal, rows = self.goal, self._goal_approvals()
+        if goal is None or not rows:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            done = sum(self._control(control.approve, r["id"], by="tui") is not None for r in rows)
+            self.notify(f"{done} of {len(rows)} approval(s) of goal {goal['id']} approved")
+
+        listing = "\n".join(f"#{r['id']} {one_line(r['title'], 70)}" for r in rows[:8])
+        if len(rows) > 8:
+            listing += f"\n… and {len(rows) - 8} more"
+        question = (
+            f"Approve all {len(rows)} pending action(s) of goal {goal['id']} “{goal['title']}”?"
+        )
+        self.app.push_screen(ConfirmScreen(question, listing), answered)
+
+    def on_approvals_opened(self, message: Approvals.Opened) -> None:
+        """Enter on an approval: the full view, whose keys come back here as actions."""
+
+        def chosen(action: str | None) -> None:
+            if action:
+                self.call_later(self.run_action, action)
+
+        self.app.push_screen(ApprovalScreen(message.row), chosen)
+
     def action_reject(self) -> None:
         row = self._approval()
         if row is None:
@@ -245,6 +331,13 @@ class MainActions(Screen[None], inherit_bindings=False):
             tabs.active = "documents-tab"
             return
         self.query_one(Documents).turn(delta)
+
+    def action_filter(self) -> None:
+        self.query_one(GoalPane).open_filter()
+
+    def action_sort(self) -> None:
+        mode = self.query_one(GoalPane).cycle_sort()
+        self.notify(f"goals sorted by {mode}")
 
     def action_follow(self) -> None:
         following = self.query_one(ToolOutput).toggle_follow()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -17,8 +18,15 @@ from agent_tui.core.store import Row
 from agent_tui.ui.format import one_line
 
 EMPTY = "Nothing waits for a decision."
-KEYS_ACTION = "a approve · r reject (with a reason)"
-KEYS_UNKNOWN = "a run again · d mark done · s skip · r reject"
+KEYS_ACTION = "a approve · A always · r reject · G all of goal · enter: full view"
+KEYS_UNKNOWN = "a run again · d mark done · s skip · r reject · enter: full view"
+DIFF_STYLES = (
+    ("+++ ", "bold"),
+    ("--- ", "bold"),
+    ("@@", "$text-accent"),
+    ("+", "$text-success"),
+    ("-", "$text-error"),
+)
 
 
 class Approvals(Vertical):
@@ -77,13 +85,52 @@ class Approvals(Vertical):
         where = f"goal {row['goal_id']} · {row['goal_title']}"
         if row["step"]:
             where += f" · step {row['step']}"
-        head = f"#{row['id']} {row['tool'] or row['kind']}\n{where}\n"
-        if row["decision_reason"] and row["kind"] == "action":
-            head += f"why asked: {row['decision_reason']}\n"
-        detail.update(f"{head}\n{row['detail']}")
+        detail.update(describe(row))
         keys.update(
             Content.styled(KEYS_UNKNOWN if row["kind"] == "unknown" else KEYS_ACTION, "bold")
         )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self.current is not None:
+            self.post_message(self.Opened(self.current))
+
+    class Opened(Message):
+        """Enter on an approval: show it in full."""
+
+        def __init__(self, row: Row) -> None:
+            super().__init__()
+            self.row = row
+
+
+def describe(row: Row) -> Content:
+    """An approval in full: which goal and step, why it was asked, and exactly what would run."""
+    where = f"goal {row['goal_id']} · {row['goal_title']}"
+    if row["step"]:
+        where += f" · step {row['step']}"
+    head = Content.assemble((f"#{row['id']} {row['tool'] or row['kind']}", "bold"), f"\n{where}\n")
+    if row["decision_reason"] and row["kind"] == "action":
+        head += Content.styled(f"why asked: {row['decision_reason']}\n", "$text-muted")
+    return head + Content("\n") + colour_diff(row["detail"] or "")
+
+
+def colour_diff(text: str) -> Content:
+    """``text`` with the lines of a unified diff in it coloured; anything else stays plain."""
+    lines = text.split("\n")
+    in_diff = False
+    out: list[Content] = []
+    for index, line in enumerate(lines):
+        if (
+            line.startswith("--- ")
+            and index + 1 < len(lines)
+            and lines[index + 1].startswith("+++ ")
+        ):
+            in_diff = True
+        style = ""
+        if in_diff:
+            style = next((s for prefix, s in DIFF_STYLES if line.startswith(prefix)), "")
+        out.append(Content.styled(line, style) if style else Content(line))
+    return Content("\n").join(out)
 
 
 def _prompt(row: Row) -> Content:

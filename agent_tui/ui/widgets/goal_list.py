@@ -1,26 +1,112 @@
-"""The goal list: one line per goal (status glyph, title, steps done/total, priority).
+"""The goal list: status glyph, title, progress, cost and priority; filtered, sorted, virtual.
 
-An :class:`~textual.widgets.OptionList`, so thousands of goals cost one line each to render, not
-one widget each. Refreshes replace prompts in place and keep the highlighted goal.
+The line API (a :class:`~textual.scroll_view.ScrollView` with ``render_line``): only the lines on
+screen are rendered, so 100,000 goals cost one small slotted row each and open at once. Updates
+name the goals that changed; each is re-read, re-filtered and moved to its sorted place (a bisect),
+so a busy executor never re-sorts the whole list.
 """
 
 from __future__ import annotations
 
-from textual import on
-from textual.content import Content
-from textual.events import Resize
+import bisect
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from agent_tui.core.store import Row
-from agent_tui.ui.format import glyph, style
+from agent_tui.ui.format import glyph
+from agent_tui.ui.queries import GoalRow
 
+SORTS = ("priority", "newest", "status")
+"""Sort orders ``o`` cycles through."""
+STATUS_RANK = {
+    s: i
+    for i, s in enumerate(
+        ("waiting", "running", "planning", "paused", "queued", "failed", "completed", "cancelled")
+    )
+}
+"""The status order: what needs a person first, finished work last."""
 EMPTY_HINT = "No goals yet: press n to add one."
+NO_MATCH = "No goal matches the filter."
+BAR_CELLS = 4
+STATUS_CLASS = {
+    "completed": "success",
+    "failed": "error",
+    "running": "accent",
+    "planning": "accent",
+    "waiting": "warning",
+    "paused": "warning",
+    "cancelled": "muted",
+}
 
 
-class GoalList(OptionList):
-    """Goals, oldest first; highlighting one posts :class:`GoalList.Highlighted`."""
+def sort_key(mode: str) -> Callable[[GoalRow], tuple[Any, ...]]:
+    """The key that orders rows for ``mode``; ids break ties so the order is total."""
+    if mode == "newest":
+        return lambda r: (-r.id,)
+    if mode == "status":
+        return lambda r: (STATUS_RANK.get(r.status, 9), -r.priority, r.id)
+    return lambda r: (-r.priority, r.id)
+
+
+def cost_text(row: GoalRow) -> str:
+    """``-`` with no model call, ``?`` when a call's cost is unknown, else dollars."""
+    if not row.model_calls:
+        return "-"
+    cost = row.cost_usd
+    return "?" if cost is None else f"${cost:.2f}"
+
+
+def bar(done: int, total: int) -> tuple[str, str]:
+    """A four-cell progress bar, as the filled and the empty part."""
+    if not total:
+        return "", " " * BAR_CELLS
+    filled = round(BAR_CELLS * done / total)
+    return "▰" * filled, "▱" * (BAR_CELLS - filled)
+
+
+class GoalList(ScrollView, can_focus=True):
+    """Goals, one per line; moving the cursor posts :class:`GoalList.Highlighted`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Up", show=False, id="goals_up"),
+        Binding("down,j", "move(1)", "Down", show=False, id="goals_down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="goals_page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="goals_page_down"),
+        Binding("home", "jump(0)", "First", show=False, id="goals_first"),
+        Binding("end", "jump(-1)", "Last", show=False, id="goals_last"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "goal-list--cursor",
+        "goal-list--muted",
+        "goal-list--success",
+        "goal-list--error",
+        "goal-list--accent",
+        "goal-list--warning",
+    }
+    DEFAULT_CSS = """
+    GoalList {
+        background: $surface;
+        & > .goal-list--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .goal-list--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: bold;
+        }
+        & > .goal-list--muted { color: $text-muted; }
+        & > .goal-list--success { color: $text-success; }
+        & > .goal-list--error { color: $text-error; }
+        & > .goal-list--accent { color: $text-accent; }
+        & > .goal-list--warning { color: $text-warning; }
+    }
+    """
 
     class Highlighted(Message):
         """The highlighted goal changed (``None``: no goal)."""
@@ -31,77 +117,197 @@ class GoalList(OptionList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._rows: list[Row] = []
+        self.rows: dict[int, GoalRow] = {}
+        self.order: list[int] = []
+        """The ids shown, filtered and sorted."""
+        self.cursor = 0
+        self.sort = SORTS[0]
+        self.filter = ""
+        self.loaded = False
         self._current: int | None = None
+
+    # -- what is shown -----------------------------------------------------------------------
 
     @property
     def goal_id(self) -> int | None:
         """The highlighted goal's id."""
-        option = self.highlighted_option
-        return int(option.id) if option is not None and option.id else None
+        return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
 
-    def row(self, goal_id: int) -> Row | None:
-        """The last row shown for ``goal_id``."""
-        return next((r for r in self._rows if r["id"] == goal_id), None)
+    def row(self, goal_id: int | None) -> GoalRow | None:
+        """The last row read for ``goal_id``."""
+        return self.rows.get(goal_id) if goal_id is not None else None
 
-    def show(self, rows: list[Row]) -> None:
-        """Show ``rows``; keep the highlighted goal, or highlight the first one."""
-        old_ids = [r["id"] for r in self._rows]
-        new_ids = [r["id"] for r in rows]
-        width = self._prompt_width()
-        if rows and old_ids == new_ids:
-            for index, (old, new) in enumerate(zip(self._rows, rows, strict=True)):
-                if old != new:
-                    self.replace_option_prompt_at_index(index, self._prompt(new, width))
-            self._rows = rows
-            return
-        if not rows and not self._rows and self.option_count:
-            return
+    def show(self, rows: Iterable[GoalRow]) -> None:
+        """Replace every row (the first load, or a full reload); keep the highlighted goal."""
         keep = self.goal_id
-        self._rows = rows
-        if not rows:
-            self.set_options([Option(Content.styled(EMPTY_HINT, "$text-muted"), disabled=True)])
-            self._announce(None)
-            return
-        self.set_options(Option(self._prompt(r, width), id=str(r["id"])) for r in rows)
-        index = new_ids.index(keep) if keep in new_ids else 0
-        self.highlighted = index
+        self.rows = {r.id: r for r in rows}
+        self.loaded = True
+        self._rebuild(keep)
+
+    def update(self, ids: Iterable[int], rows: Iterable[GoalRow]) -> None:
+        """``ids`` were re-read as ``rows``; an id missing from ``rows`` is gone (archived)."""
+        keep = self.goal_id
+        fresh = {r.id: r for r in rows}
+        key = sort_key(self.sort)
+        changed = False
+        for goal_id in set(ids):
+            old, new = self.rows.get(goal_id), fresh.get(goal_id)
+            if old == new:
+                continue
+            changed = True
+            was_shown = old is not None and self._matches(old)
+            if was_shown and old is not None and (new is None or key(old) != key(new)):
+                self._remove(goal_id, key(old), key)
+                was_shown = False
+            if new is None:
+                self.rows.pop(goal_id, None)
+                continue
+            self.rows[goal_id] = new
+            if self._matches(new) and not was_shown:
+                bisect.insort(self.order, goal_id, key=lambda i: key(self.rows[i]))
+            elif was_shown and not self._matches(new):
+                self._remove(goal_id, key(new), key)
+        if changed:
+            self._placed(keep)
+
+    def _remove(self, goal_id: int, old_key: tuple[Any, ...], key: Callable[..., Any]) -> None:
+        index = bisect.bisect_left(self.order, old_key, key=lambda i: key(self.rows[i]))
+        if index < len(self.order) and self.order[index] == goal_id:
+            del self.order[index]
+        elif goal_id in self.order:
+            self.order.remove(goal_id)
+
+    def set_sort(self, mode: str) -> None:
+        self.sort = mode
+        self._rebuild(self.goal_id)
+
+    def set_filter(self, text: str) -> None:
+        self.filter = text
+        self._rebuild(self.goal_id)
 
     def select_goal(self, goal_id: int) -> None:
-        """Highlight ``goal_id`` if it is shown."""
-        try:
-            self.highlighted = self.get_option_index(str(goal_id))
-        except Exception:
+        """Highlight ``goal_id``; a goal hidden by the filter clears the filter first."""
+        if goal_id not in self.rows:
             return
-
-    def _prompt_width(self) -> int:
-        return max(16, self.scrollable_content_region.width - 2)
-
-    def _prompt(self, row: Row, width: int) -> Content:
-        total, done = row["steps_total"], row["steps_done"]
-        right = f" {done}/{total}" if total else ""
-        right += f" p{row['priority']}"
-        title_width = max(4, width - 2 - len(right))
-        title = Content(row["title"]).truncate(title_width, ellipsis=True, pad=True)
-        return Content.assemble(
-            (glyph(row["status"]), style(row["status"])),
-            " ",
-            title,
-            (right, "$text-muted"),
+        if goal_id not in self.order and self.filter:
+            self.set_filter("")
+        key = sort_key(self.sort)
+        index = bisect.bisect_left(
+            self.order, key(self.rows[goal_id]), key=lambda i: key(self.rows[i])
         )
+        if index < len(self.order) and self.order[index] == goal_id:
+            self._move_to(index)
 
-    @on(OptionList.OptionHighlighted)
-    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        event.stop()
-        self._announce(self.goal_id)
+    def _matches(self, row: GoalRow) -> bool:
+        if not self.filter:
+            return True
+        needle = self.filter.casefold()
+        return needle in row.title.casefold() or needle == row.status or needle == f"#{row.id}"
 
-    def _announce(self, goal_id: int | None) -> None:
+    def _rebuild(self, keep: int | None) -> None:
+        key = sort_key(self.sort)
+        matching = (r for r in self.rows.values() if self._matches(r))
+        self.order = [r.id for r in sorted(matching, key=key)]
+        self._placed(keep)
+
+    def _placed(self, keep: int | None) -> None:
+        """After the order changed: keep ``keep`` highlighted, resize, redraw, announce."""
+        if keep is not None and keep in self.rows and self._matches(self.rows[keep]):
+            key = sort_key(self.sort)
+            self.cursor = bisect.bisect_left(
+                self.order, key(self.rows[keep]), key=lambda i: key(self.rows[i])
+            )
+        self.cursor = max(0, min(self.cursor, len(self.order) - 1))
+        self.virtual_size = Size(self.scrollable_content_region.width, max(1, len(self.order)))
+        self._scroll_to_cursor()
+        self.refresh()
+        self._announce()
+
+    # -- the cursor --------------------------------------------------------------------------
+
+    def action_move(self, delta: int) -> None:
+        self._move_to(self.cursor + delta)
+
+    def action_page(self, delta: int) -> None:
+        self._move_to(self.cursor + delta * max(1, self.scrollable_content_region.height - 1))
+
+    def action_jump(self, index: int) -> None:
+        self._move_to(index if index >= 0 else len(self.order) - 1)
+
+    def _move_to(self, index: int) -> None:
+        if not self.order:
+            return
+        index = max(0, min(index, len(self.order) - 1))
+        if index != self.cursor:
+            old = self.cursor
+            self.cursor = index
+            self.refresh_line(old)
+            self.refresh_line(index)
+        self._scroll_to_cursor()
+        self._announce()
+
+    def refresh_line(self, index: int) -> None:
+        y = index - self.scroll_offset.y
+        if 0 <= y < self.scrollable_content_region.height:
+            self.refresh_lines(y)
+
+    def _scroll_to_cursor(self) -> None:
+        if self.order:
+            region = Region(0, self.cursor, max(1, self.size.width), 1)
+            self.scroll_to_region(region, animate=False, force=True, immediate=True)
+
+    def _announce(self) -> None:
+        goal_id = self.goal_id
         if goal_id != self._current:
             self._current = goal_id
             self.post_message(self.Highlighted(goal_id))
 
-    def on_resize(self, event: Resize) -> None:
-        if self._rows:
-            width = self._prompt_width()
-            for index, row in enumerate(self._rows):
-                self.replace_option_prompt_at_index(index, self._prompt(row, width))
+    def on_click(self, event: events.Click) -> None:
+        index = self.scroll_offset.y + event.y
+        if 0 <= index < len(self.order):
+            self._move_to(index)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, max(1, len(self.order)))
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        index = self.scroll_offset.y + y
+        if index >= len(self.order):
+            if index == 0 and self.loaded:
+                hint = NO_MATCH if self.rows else EMPTY_HINT
+                muted = base + self.get_component_rich_style("goal-list--muted")
+                return Strip([Segment(hint[:width], muted)]).extend_cell_length(width, base)
+            return Strip.blank(width, base)
+        row = self.rows[self.order[index]]
+        line = base
+        if index == self.cursor:
+            line = base + self.get_component_rich_style("goal-list--cursor")
+        return Strip(self._segments(row, width, line), width)
+
+    def _style(self, line: Style, name: str | None) -> Style:
+        if name is None:
+            return line
+        return line + self.get_component_rich_style(f"goal-list--{name}", partial=True)
+
+    def _segments(self, row: GoalRow, width: int, line: Style) -> list[Segment]:
+        done, todo = bar(row.steps_done, row.steps_total)
+        cost = cost_text(row).rjust(6)
+        prio = f"p{row.priority}".rjust(4)
+        right = 1 + BAR_CELLS + len(cost) + len(prio)
+        title_width = max(1, width - 2 - right)
+        title = row.title if len(row.title) <= title_width else row.title[: title_width - 1] + "…"
+        status = STATUS_CLASS.get(row.status)
+        bar_style = "error" if row.status == "failed" else "success"
+        segments = [
+            Segment(glyph(row.status), self._style(line, status)),
+            Segment(" " + title.ljust(title_width) + " ", line),
+            Segment(done, self._style(line, bar_style)),
+            Segment(todo, self._style(line, "muted")),
+            Segment(cost, self._style(line, "muted")),
+            Segment(prio, self._style(line, "muted")),
+        ]
+        return list(Segment.adjust_line_length(segments, width, line))
