@@ -150,6 +150,21 @@ def ancestors(recipe: Recipe, step_id: str) -> set[str]:
     return seen
 
 
+def _check_templates(recipe: Recipe, step: StepSpec, value: Any) -> None:
+    """Every ``{{ steps.ID... }}`` in ``value`` parses and names a step this one depends on."""
+    try:
+        refs = references(value)
+    except TemplateError as exc:
+        raise RecipeError(f"step '{step.id}': {exc}") from None
+    before = ancestors(recipe, step.id) if refs else set()
+    for ref in refs:
+        if ref.step not in before:
+            raise RecipeError(
+                f"step '{step.id}': {{{{ {ref} }}}} refers to step '{ref.step}', "
+                "which is not among its dependencies (add it to depends_on)"
+            )
+
+
 def _check_agent_step(recipe: Recipe, step: StepSpec) -> None:
     from agent_tui.core.tools.registry import builtin_tools
 
@@ -161,22 +176,14 @@ def _check_agent_step(recipe: Recipe, step: StepSpec) -> None:
         raise RecipeError(f"step '{step.id}': an agent step needs instructions")
     known = builtin_tools()
     for name in step.tools:
+        if "." in name and name.split(".", 1)[0] in _mcp_servers():
+            continue
         if name not in known:
             raise RecipeError(
                 f"step '{step.id}': unknown tool '{name}' in tools "
                 f"(known: {', '.join(sorted(known))})"
             )
-    try:
-        refs = references(step.instructions)
-    except TemplateError as exc:
-        raise RecipeError(f"step '{step.id}': {exc}") from None
-    before = ancestors(recipe, step.id)
-    for ref in refs:
-        if ref.step not in before:
-            raise RecipeError(
-                f"step '{step.id}': {{{{ {ref} }}}} refers to step '{ref.step}', "
-                "which is not among its dependencies (add it to depends_on)"
-            )
+    _check_templates(recipe, step, step.instructions)
 
 
 def _mcp_servers() -> set[str]:
@@ -200,17 +207,7 @@ def _check_mcp_tool(recipe: Recipe, step: StepSpec) -> None:
             f"step '{step.id}': unknown MCP server '{server}' in tool "
             f"'{step.tool}' (configured: {have}; add [mcp.servers.{server}])"
         )
-    try:
-        refs = references(step.args)
-    except TemplateError as exc:
-        raise RecipeError(f"step '{step.id}': {exc}") from None
-    before = ancestors(recipe, step.id)
-    for ref in refs:
-        if ref.step not in before:
-            raise RecipeError(
-                f"step '{step.id}': {{{{ {ref} }}}} refers to step '{ref.step}', "
-                "which is not among its dependencies (add it to depends_on)"
-            )
+    _check_templates(recipe, step, step.args)
 
 
 def _check_steps(recipe: Recipe) -> None:
@@ -236,18 +233,7 @@ def _check_steps(recipe: Recipe) -> None:
 
             known = ", ".join(sorted(builtin_tools()))
             raise RecipeError(f"step '{step.id}': unknown tool '{step.tool}' (known: {known})")
-        try:
-            refs = references(step.args)
-        except TemplateError as exc:
-            raise RecipeError(f"step '{step.id}': {exc}") from None
-        if refs:
-            before = ancestors(recipe, step.id)
-            for ref in refs:
-                if ref.step not in before:
-                    raise RecipeError(
-                        f"step '{step.id}': {{{{ {ref} }}}} refers to step '{ref.step}', which "
-                        "is not among its dependencies (add it to depends_on)"
-                    )
+        _check_templates(recipe, step, step.args)
         try:
             tool.parse(step.args)
         except ValidationError as exc:
