@@ -56,10 +56,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         report["config"] = {"ok": True, "source": conf.source}
         model, api_base = conf.model, conf.llm.api_base
         policy = conf.policy.tools
+        servers = {
+            n: ("command: " + (srv.command or "") if srv.command else f"url: {srv.url}")
+            for n, srv in conf.mcp.servers.items()
+            if srv.enabled
+        }
+        rules = len(conf.policy.rules)
     except ConfigError as exc:
         report["config"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
-        model, api_base, policy = None, None, {}
+        model, api_base, policy, servers, rules = None, None, {}, {}, 0
     try:
         store = Store(paths.db_path())
         check = store.conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -87,6 +93,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         }
     report["tools"] = tools
     report["shell"] = shutil.which("bash") or shutil.which("sh")
+    report["mcp_servers"] = servers
+    report["config_rules"] = rules
     report["ok"] = not problems
     if args.json:
         emit_json(report)
@@ -110,6 +118,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"  model       {m['model'] + ' (' + m['why'] + ')' if m['ok'] else m['why']}")
     print("  tools       " + ", ".join(f"{n} ({t['decision']})" for n, t in tools.items()))
     print(f"  shell       {report['shell'] or 'MISSING: install bash'}")
+    for name, how in servers.items():
+        print(f"  mcp         {name} ({how}); its tools are listed when an executor starts")
+    if rules:
+        print(f"  rules       {rules} from the config (see `agent-tui rules`)")
     if os.environ.get("AGENT_TUI_HOME"):
         print(f"  AGENT_TUI_HOME={os.environ['AGENT_TUI_HOME']}")
     print("all good" if not problems else f"{len(problems)} problem(s) above")

@@ -218,3 +218,43 @@ def _make_running(tx: Any, now: float) -> None:
 def fixed_store(db: Path) -> Store:
     """The demo database with its clock frozen at :data:`FIXED`."""
     return Store(db, clock=lambda: FIXED)
+
+
+def bulk_goals(store: Store, goals: int, steps_per_goal: int = 0) -> None:
+    """Insert ``goals`` goals (and their steps) fast, with executemany, in one transaction."""
+    statuses = ("completed", "running", "waiting", "failed", "queued", "paused")
+    with store.write() as tx:
+        first = (tx.one("SELECT max(id) AS m FROM goals") or {}).get("m") or 0
+        tx.store.conn.executemany(
+            "INSERT INTO goals (id, title, source, status, priority, workspace, plan_version,"
+            " created_at, updated_at) VALUES (?, ?, 'recipe', ?, ?, '', 1, ?, ?)",
+            (
+                (
+                    first + i,
+                    f"Goal {first + i} of the bulk load",
+                    statuses[i % len(statuses)],
+                    1 + i % 10,
+                    FIXED - i,
+                    FIXED - i,
+                )
+                for i in range(1, goals + 1)
+            ),
+        )
+        if steps_per_goal:
+            tx.store.conn.executemany(
+                "INSERT INTO steps (goal_id, plan_version, key, position, title, kind, tool,"
+                " status, created_at, updated_at) VALUES (?, 1, ?, ?, ?, 'tool', 'echo', ?, ?, ?)",
+                (
+                    (
+                        first + g,
+                        f"s{p}",
+                        p,
+                        f"step {p}",
+                        "completed" if p % 2 else "pending",
+                        FIXED,
+                        FIXED,
+                    )
+                    for g in range(1, goals + 1)
+                    for p in range(steps_per_goal)
+                ),
+            )

@@ -1,0 +1,77 @@
+"""The goal list: filter, sort, cost per goal, and 100,000 goals that open and scroll."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agent_tui.config import Settings
+from agent_tui.core.store import Store
+from agent_tui.ui.app import create_app
+from agent_tui.ui.queries import goal_rows
+from agent_tui.ui.widgets.goal_list import GoalList, cost_text
+from agent_tui.ui.widgets.goal_pane import GoalPane
+from tests.ui.conftest import SIZE, add_file_goal, shell_recipe
+from tests.ui.demo import bulk_goals
+
+
+def _usage(store: Store, goal_id: int, *costs: float | None) -> None:
+    with store.write() as tx:
+        for cost in costs:
+            tx.execute(
+                "INSERT INTO usage (ts, goal_id, model, prompt_tokens, completion_tokens, cost)"
+                " VALUES (?, ?, 'm', 10, 5, ?)",
+                (tx.now, goal_id, cost),
+            )
+
+
+def test_cost_is_dash_question_mark_or_dollars(store: Store, tmp_path: Path) -> None:
+    ids = [add_file_goal(store, shell_recipe(tmp_path / f"{n}.toml", "true")) for n in range(3)]
+    _usage(store, ids[1], 0.25, 0.17)
+    _usage(store, ids[2], 0.25, None)
+    rows = {r.id: r for r in goal_rows(store)}
+    assert [cost_text(rows[i]) for i in ids] == ["-", "$0.42", "?"]
+    partial = {r.id: r for r in goal_rows(store, ids)}
+    assert partial == rows
+
+
+async def test_filter_and_sort(store: Store, settings: Settings, tmp_path: Path) -> None:
+    titles = ["Deploy web", "Backup db", "Deploy api"]
+    for n, title in enumerate(titles):
+        path = shell_recipe(tmp_path / f"{n}.toml", "true", title=title)
+        path.write_text(path.read_text().replace("\n\n", f"\npriority = {n + 3}\n\n", 1))
+        add_file_goal(store, path)
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        goals = app.main.query_one(GoalList)
+        pane = app.main.query_one(GoalPane)
+        assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Backup db", "Deploy web"]
+
+        await pilot.press("slash", *"deploy")
+        assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Deploy web"]
+        assert pane.border_subtitle == "2 of 3 · by priority"
+        await pilot.press("enter")
+        assert goals.has_focus
+
+        await pilot.press("o")
+        assert goals.sort == "newest"
+        assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Deploy web"]
+        await pilot.press("slash", "escape")
+        assert goals.filter == ""
+        assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Backup db", "Deploy web"]
+
+
+async def test_a_hundred_thousand_goals_open_and_scroll(store: Store, settings: Settings) -> None:
+    bulk_goals(store, 100_000)
+    app = create_app(store, settings, executor=False)
+    started = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        goals = app.main.query_one(GoalList)
+        assert len(goals.order) == 100_000
+        opened = time.perf_counter() - started
+        await pilot.press("end")
+        assert goals.cursor == 99_999
+        assert goals.scroll_offset.y > 99_000
+        await pilot.press("pageup", "up", "home")
+        assert goals.cursor == 0
+        print(f"100k goals: opened in {opened:.2f} s")
