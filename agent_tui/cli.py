@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
     wk.add_argument("--max-parallel", type=int, metavar="N", help="steps at once")
     wk.add_argument("--output", action="store_true", help="also print the tools' output")
 
+    sv = cmd("serve", "the app in a browser: one executor, one viewer per tab, behind a token")
+    from agent_tui.commands.serve import add_arguments as serve_arguments
+
+    serve_arguments(sv)
+
+    ex = cmd("export", "a goal as Markdown and JSON: plan, timeline, outputs, documents, cost")
+    from agent_tui.commands.export import add_arguments as export_arguments
+
+    export_arguments(ex)
+
     dr = cmd("doctor", "check paths, config, database, model and tools")
     dr.add_argument("--json", action="store_true")
     lo = cmd("locate", "print where agent-tui keeps a file or folder")
@@ -159,6 +169,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands.rules import run
 
         return run
+    if command == "serve":
+        from agent_tui.commands.serve import cmd_serve
+
+        return cmd_serve
+    if command == "export":
+        from agent_tui.commands.export import cmd_export
+
+        return cmd_export
     if command == "worker":
         from agent_tui.commands.worker import cmd_worker
 

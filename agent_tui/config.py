@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent_tui import paths
 from agent_tui.core.rules import RuleSpec
 from agent_tui.core.tools.mcp_config import McpSettings
+from agent_tui.core.webhooks import WebhookSpec
 
 Decision = Literal["allow", "ask", "deny"]
 _RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB"}
@@ -141,6 +142,9 @@ class Settings(BaseModel):
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    webhooks: list[WebhookSpec] = Field(default_factory=list)
+    """``[[webhooks]]``: a JSON POST to ``url`` for each event in ``events`` (by default
+    goal.completed, goal.failed, approval.requested), retried with backoff."""
 
     source: str = Field("defaults", exclude=True)
     """Where these settings came from, for ``doctor``."""

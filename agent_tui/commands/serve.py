@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import os
 import secrets
 import signal
 import sys
@@ -18,10 +19,6 @@ from collections.abc import Callable
 
 from agent_tui import paths
 from agent_tui.commands.common import UsageError
-from agent_tui.commands.worker import StderrSink
-from agent_tui.config import ConfigError, load_settings
-from agent_tui.core.executor import Executor
-from agent_tui.core.store import Store, StoreError
 
 APP_GRACE = 3.0
 """Seconds a tab's app gets after SIGTERM before its process group is killed."""
@@ -92,8 +89,8 @@ def tunnel_warning(host: str, port: int) -> str:
 
 
 def viewer_argv() -> list[str]:
-    """Each tab's app: this Python (so a venv works), the TUI as a viewer."""
-    return [sys.executable, "-m", "agent_tui.cli", "--no-executor"]
+    """Each tab's app: this Python (so a venv works), the TUI as a viewer that ends with us."""
+    return [sys.executable, "-m", "agent_tui.serve.viewer", "--parent", str(os.getpid())]
 
 
 async def serve(
@@ -102,6 +99,10 @@ async def serve(
     """Run until SIGINT or SIGTERM; ``announce`` gets the URL with the token."""
     from aiohttp import web
 
+    from agent_tui.commands.worker import StderrSink
+    from agent_tui.config import load_settings
+    from agent_tui.core.executor import Executor
+    from agent_tui.core.store import Store
     from agent_tui.serve.guard import Guard
     from agent_tui.serve.server import SecureServer
 
@@ -132,14 +133,18 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     site: web.TCPSite | None = None
+    started = False
     try:
-        await executor.start()
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        listening = web.TCPSite(runner, host, port)
         try:
-            await site.start()
+            await listening.start()
         except OSError as exc:
-            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            reason = str(exc.strerror or exc).rpartition(": ")[2]
+            raise ValueError(f"cannot listen on {host}:{port}: {reason}") from None
+        site = listening
+        started = True
+        await executor.start()
         bound = runner.addresses[0][1]
         if public_url is None:
             server.public_url = f"http://{_url_host(host)}:{bound}"
@@ -169,7 +174,8 @@ async def serve(
         await server.stop_apps(APP_GRACE)
         if runner.server is not None:
             await runner.cleanup()
-        await executor.stop(grace=STEP_GRACE, force=force)
+        if started:
+            await executor.stop(grace=STEP_GRACE, force=force)
         store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -188,6 +194,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m agent_tui.commands.serve``: the same command before the CLI names it."""
     from agent_tui import cli
+    from agent_tui.config import ConfigError
+    from agent_tui.core.store import StoreError
 
     parser = argparse.ArgumentParser(prog="agent-tui serve")
     add_arguments(parser)

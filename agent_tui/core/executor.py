@@ -43,6 +43,7 @@ from agent_tui.core.tools.base import (
     TransientToolError,
 )
 from agent_tui.core.tools.registry import builtin_tools, get_tool
+from agent_tui.core.webhooks import WebhookDelivery
 
 if TYPE_CHECKING:
     from agent_tui.core.tools.mcp import McpManager
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("agent_tui.executor")
 
 S = StepStatus
+
+WARMUP_DELAY = 2.0
+"""Seconds after start before litellm is imported in the background."""
 
 WAKING_EVENTS = frozenset(
     {
@@ -108,6 +112,7 @@ class Executor:
         )
         self._data_version = 0
         self._changed = asyncio.Event()
+        self.webhooks = WebhookDelivery(store, settings.webhooks) if settings.webhooks else None
         self.mcp: McpManager | None = None
         self._mcp_ready: asyncio.Task[Any] | None = None
         self._retry_at: float | None = None
@@ -136,7 +141,9 @@ class Executor:
                 llm.choose_model, self.settings.model, self.settings.llm.api_base
             )
         if self.model.model is not None:
-            self._warmup = loop.run_in_executor(None, llm.load_litellm)
+            # Import litellm (2–3 s of CPU) a little later, off the loop, so it does not compete
+            # with the first frames of the TUI; a model call before then imports it itself.
+            loop.call_later(WARMUP_DELAY, lambda: loop.run_in_executor(None, llm.load_litellm))
         with self.store.write() as tx:
             tx.execute(
                 "INSERT OR REPLACE INTO workers (id, pid, host, kind, started_at,"
@@ -179,6 +186,10 @@ class Executor:
             next_run_time=datetime.now().astimezone(),
             **common,
         )
+        if self.webhooks is not None:
+            sched.add_job(
+                self._guard(self._deliver_webhooks), "interval", seconds=1, id="webhooks", **common
+            )
         sched.start()
         self.wake()
 
@@ -216,6 +227,11 @@ class Executor:
                 tx.event("executor.stopped", f"{self.kind} executor stopped ({self.owner})")
         except Exception:
             log.exception("could not record the executor's stop")
+        if self.webhooks is not None:
+            try:
+                await self.webhooks.close()
+            except Exception:
+                log.exception("could not deliver the last webhooks")
         if self.mcp is not None:
             try:
                 await self.mcp.stop()
@@ -283,23 +299,44 @@ class Executor:
 
     # -- jobs --------------------------------------------------------------------------------
 
+    async def _deliver_webhooks(self) -> None:
+        assert self.webhooks is not None
+        await self.webhooks.deliver_due()
+
     async def _tick(self) -> None:
         """Timed work (schedules, reopened windows, expired approvals), then a dispatch."""
-        if self._timed_work_due():
+        if self._timed_work_due() or self._model_waits_due():
             with self.store.write() as tx:
                 run_due_schedules(tx, max_attempts=self.settings.retry.max_attempts)
                 limits.release_due(tx)
+                runs.promote_due_retries(tx)
+                self._sync_model_waits(tx)
                 expired = control.expire_due(tx)
             if expired:
                 log.info("%d approval(s) timed out and were denied", expired)
         await self._dispatch()
+
+    def _model_waits_due(self) -> bool:
+        """Goals to put in (or take out of) waiting for a model; see ``_sync_model_waits``."""
+        if self.model.model is not None:
+            row = self.store.conn.execute(
+                "SELECT EXISTS(SELECT 1 FROM goals WHERE status = 'waiting'"
+                " AND wait_reason = 'no model')"
+            ).fetchone()
+        else:
+            row = self.store.conn.execute(
+                "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND kind != 'tool')"
+            ).fetchone()
+        return bool(row[0])
 
     def _timed_work_due(self) -> bool:
         row = self.store.conn.execute(
             "SELECT EXISTS(SELECT 1 FROM schedules WHERE enabled = 1 AND next_run_at <= :now)"
             " OR EXISTS(SELECT 1 FROM goals WHERE status = 'waiting' AND resume_at <= :now)"
             " OR EXISTS(SELECT 1 FROM approvals WHERE status = 'pending'"
-            "           AND expires_at <= :now)",
+            "           AND expires_at <= :now)"
+            " OR EXISTS(SELECT 1 FROM steps WHERE status = 'retry_wait'"
+            "           AND next_attempt_at <= :now)",
             {"now": self.store.clock()},
         ).fetchone()
         return bool(row[0])
@@ -358,6 +395,9 @@ class Executor:
     def _claim_and_start(self) -> None:
         capacity = self.max_parallel - len(self.running)
         if capacity <= 0 or not self._work_waiting():
+            if self.model.model is None and self._model_waits_due():
+                with self.store.write() as tx:
+                    self._sync_model_waits(tx)
             return
         ex = self.settings.executor
         claim_limits = runs.ClaimLimits(
@@ -366,9 +406,10 @@ class Executor:
             ex.lease_seconds,
             self.settings.limits.daily_executions,
         )
+        sync_waits = self._model_waits_due()
         with self.store.write() as tx:
-            runs.promote_due_retries(tx)
-            self._sync_model_waits(tx)
+            if sync_waits:
+                self._sync_model_waits(tx)
             claimed = runs.claim(
                 tx, self.owner, claim_limits, capacity, llm=self.model.model is not None
             )
@@ -378,16 +419,10 @@ class Executor:
             running.task = asyncio.create_task(self._run_step(running), name=f"step-{step['id']}")
 
     def _work_waiting(self) -> bool:
-        has_model = self.model.model is not None
+        """Whether a ready step this executor may run exists (a cheap read before a claim)."""
         row = self.store.conn.execute(
-            "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND (kind = 'tool' OR ?))"
-            " OR EXISTS(SELECT 1 FROM steps WHERE status = 'retry_wait' AND next_attempt_at <= ?)"
-            " OR (? AND EXISTS(SELECT 1 FROM goals WHERE status = 'waiting'"
-            "      AND wait_reason = 'no model'))"
-            " OR (NOT ? AND EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
-            "      WHERE s.status = 'ready' AND s.kind != 'tool'"
-            "      AND g.status IN ('queued', 'running', 'planning')))",
-            (has_model, self.store.clock(), has_model, has_model),
+            "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND (kind = 'tool' OR ?))",
+            (self.model.model is not None,),
         ).fetchone()
         return bool(row[0])
 
@@ -691,15 +726,19 @@ class Executor:
         A new action has its arguments rendered, the policy applied and, when allowed, is started
         in the same transaction. An action approved in the queue is resumed as it was approved.
         """
-        approved = self.store.one(
-            "SELECT * FROM actions WHERE step_id = ? AND status = 'approved' ORDER BY id DESC"
-            " LIMIT 1",
-            (step["id"],),
-        )
+        approved = None
+        if step["wait_reason"] is not None or step["attempt"] > 1:  # may resume an approval
+            approved = self.store.one(
+                "SELECT * FROM actions WHERE step_id = ? AND status = 'approved' ORDER BY id DESC"
+                " LIMIT 1",
+                (step["id"],),
+            )
         if approved is not None:
             raw_args, preview = json.loads(approved["args"]), approved["preview"] or ""
         else:
-            results = runs.dependency_results(self.store, step["id"])
+            results = (
+                runs.dependency_results(self.store, step["id"]) if "{{" in step["args"] else {}
+            )
             try:
                 raw_args = render(json.loads(step["args"]), results)
             except TemplateError as exc:

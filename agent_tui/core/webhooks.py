@@ -22,15 +22,17 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent_tui import __version__
-from agent_tui.core.store import Event, Store
-from agent_tui.core.views import goal_summary
+
+if TYPE_CHECKING:  # the config imports this module for WebhookSpec: keep that import light
+    import httpx
+
+    from agent_tui.core.store import Event, Store
 
 log = logging.getLogger("agent_tui.webhooks")
 
@@ -99,13 +101,15 @@ class Delivery:
     attempts: int = 0
     due: float = 0.0
     last_error: str = ""
+    sending: bool = False
 
 
 class WebhookDelivery:
     """Claims new events from the journal and POSTs them, retrying failures in memory.
 
-    :meth:`deliver_due` is meant to be called about every second (an executor job); each call claims
-    a batch, sends whatever is due concurrently, and returns how many POSTs succeeded.
+    :meth:`deliver_due` is meant to be called about every second (an executor job). Each call claims
+    a batch and starts sending whatever is due in the background, so one slow receiver delays
+    neither the others nor the job; it returns how many deliveries succeeded since the last call.
     """
 
     def __init__(
@@ -124,29 +128,44 @@ class WebhookDelivery:
         self.stale_after = stale_after
         self.clock = clock
         self.pending: list[Delivery] = []
+        self._sending: set[asyncio.Task[None]] = set()
+        self._delivered = 0
         self._client = client
         self._own_client = client is None
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(
                 headers={"User-Agent": f"agent-tui/{__version__}"}, follow_redirects=False
             )
         return self._client
 
     async def deliver_due(self) -> int:
-        """Claim new events, then send every delivery that is due; the count that succeeded."""
+        """Claim new events and start sending what is due; deliveries done since the last call."""
+        self._start_due()
+        delivered, self._delivered = self._delivered, 0
+        return delivered
+
+    def _start_due(self) -> None:
         if not self.specs:
-            return 0
+            return
         for event in self.claim():
             self._queue(event)
         now = self.clock()
-        due = [d for d in self.pending if d.due <= now]
-        if not due:
-            return 0
-        results = await asyncio.gather(*(self._attempt(d) for d in due))
-        return sum(results)
+        for delivery in self.pending:
+            if delivery.due <= now and not delivery.sending:
+                delivery.sending = True
+                task = asyncio.create_task(self._attempt(delivery))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+
+    async def wait_sent(self) -> None:
+        """Wait for the POSTs under way (each is bounded by its webhook's timeout)."""
+        while self._sending:
+            await asyncio.wait(set(self._sending))
 
     def claim(self) -> list[Event]:
         """Advance the shared cursor past every new event and return the fresh ones.
@@ -167,15 +186,18 @@ class WebhookDelivery:
         return [e for e in events if e.ts >= oldest]
 
     def _queue(self, event: Event) -> None:
+        payload: bytes | None = None
         for spec in self.specs:
             if event.kind not in spec.events:
                 continue
             if event.kind == "webhook.failed" and event.data.get("webhook") == spec.key:
                 continue  # a receiver that fails is not told about its own failure
-            payload = self._payload(event)
+            payload = payload or self._payload(event)
             self.pending.append(Delivery(spec, event, payload, due=self.clock()))
 
     def _payload(self, event: Event) -> bytes:
+        from agent_tui.core.views import goal_summary
+
         goal = None
         if event.goal_id is not None:
             row = self.store.one("SELECT * FROM goals WHERE id = ?", (event.goal_id,))
@@ -200,19 +222,25 @@ class WebhookDelivery:
             text = self.store.redactor.redact(text)
         return text.encode("utf-8")
 
-    async def _attempt(self, delivery: Delivery) -> bool:
+    async def _attempt(self, delivery: Delivery) -> None:
         delivery.attempts += 1
         try:
             error = await self._post(delivery)
         except Exception as exc:  # never let one receiver stop the others
             error = f"{type(exc).__name__}: {exc}"
+        finally:
+            delivery.sending = False
         if error is None:
             self.pending.remove(delivery)
-            return True
+            self._delivered += 1
+            return
         delivery.last_error = error
         if delivery.attempts > len(self.delays):
             self.pending.remove(delivery)
-            self._record_failure(delivery, f"after {delivery.attempts} attempts: {error}")
+            try:
+                self._record_failure(delivery, f"after {delivery.attempts} attempts: {error}")
+            except Exception:
+                log.exception("could not record a failed webhook")
         else:
             delivery.due = self.clock() + self.delays[delivery.attempts - 1]
             log.info(
@@ -222,10 +250,11 @@ class WebhookDelivery:
                 delivery.event.id,
                 delivery.due - self.clock(),
             )
-        return False
 
     async def _post(self, delivery: Delivery) -> str | None:
         """POST once; ``None`` on a 2xx answer, else the reason."""
+        import httpx
+
         spec = delivery.spec
         headers = {
             "Content-Type": "application/json",
@@ -264,7 +293,13 @@ class WebhookDelivery:
             )
 
     async def close(self) -> None:
-        """Record what is still waiting for a retry as failed, then close the HTTP client."""
+        """Send the last events once (a goal that just completed), let the POSTs end, record what
+        still waits for a retry as failed, then close the HTTP client."""
+        try:
+            self._start_due()
+        except Exception:
+            log.exception("could not claim the last webhook events")
+        await self.wait_sent()
         left, self.pending = self.pending, []
         for delivery in left:
             why = delivery.last_error or "not sent"

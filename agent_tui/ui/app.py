@@ -1,8 +1,9 @@
 """The Textual app: a thin shell that wires the store, the executor, the bridge and the main screen.
 
 :func:`create_app` is the one way to build it, for the CLI and the tests alike. The executor runs
-on Textual's own asyncio loop, started after the first frame so the screen appears at once; it is
-stopped before the app exits, letting running steps finish for a moment first.
+on Textual's own asyncio loop, started once the app has mounted (with ``call_later``: a
+``call_after_refresh`` goes to the screen on top, and is lost if that screen, the welcome, closes
+before it refreshes); it is stopped before the app exits, letting running steps finish first.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class AgentTuiApp(App[None]):
 
             self.push_screen(welcome, closed)
         if self.executor is not None:
-            self.call_after_refresh(self._start_executor)
+            self.call_later(self._start_executor)
 
     def _remember_theme(self, theme: Theme) -> None:
         if self.store.setting(THEME_SETTING) != theme.name:

@@ -20,6 +20,8 @@ DRAIN_INTERVAL = 1 / 15
 """Seconds between two batches of buffered events and output."""
 
 FINISHED_ACTIONS = frozenset({"action.succeeded", "action.failed"})
+FINISHED_TURNS = frozenset({"llm.turn", "step.completed", "step.failed"})
+"""Events after which an agent step's live model text starts from zero again."""
 
 
 class Bridge:
@@ -59,14 +61,23 @@ class Bridge:
         self._events.append(event)
         if event.kind in FINISHED_ACTIONS and event.action_id is not None:
             self._finished.add(event.action_id)
+        elif event.kind in FINISHED_TURNS and event.step_id is not None:
+            # The turn's text is stored in the transcript now: live text not yet posted is stale.
+            self._segments.pop(-event.step_id, None)
+            self._offsets.pop(-event.step_id, None)
 
     def on_output(self, chunk: OutputChunk) -> None:
-        """Append a chunk to its action's pending segment, tracking its offset in the stream."""
-        start = self._offsets.get(chunk.action_id, 0)
-        self._offsets[chunk.action_id] = start + len(chunk.text)
-        pending = self._segments.get(chunk.action_id)
+        """Append a chunk to its stream's pending segment, tracking its offset in the stream.
+
+        An action's output is keyed by its id; an agent step's live model text (action 0) by the
+        step, negated, so two agent steps streaming at once stay apart.
+        """
+        key = chunk.action_id or -chunk.step_id
+        start = self._offsets.get(key, 0)
+        self._offsets[key] = start + len(chunk.text)
+        pending = self._segments.get(key)
         if pending is None:
-            self._segments[chunk.action_id] = OutputSegment(
+            self._segments[key] = OutputSegment(
                 chunk.goal_id, chunk.step_id, chunk.action_id, start, chunk.text
             )
         else:

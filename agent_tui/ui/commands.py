@@ -14,10 +14,15 @@ SKIP = frozenset({"command_palette", "quit"})
 
 
 def binding_commands(app: App[Any], screen: Screen[Any]) -> Iterable[SystemCommand]:
-    """One command per enabled binding shown in the footer, titled by its tooltip, with its key."""
+    """One command per enabled binding with a tooltip, titled by it, with its key.
+
+    Bindings kept out of the footer to save room still get a command when they have a tooltip.
+    """
     for key, active in screen.active_bindings.items():
         binding = active.binding
-        if not active.enabled or not binding.show or not binding.description:
+        if not active.enabled or not binding.description:
+            continue
+        if not binding.show and not binding.tooltip:
             continue
         if binding.action.rpartition(".")[2] in SKIP:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from agent_tui.core.store import Row, Store
@@ -21,14 +22,28 @@ class Overview:
     paused: bool
     dry_run: bool
     approvals: int
+    today_calls: int = 0
+    today_usd: float | None = 0.0
+    """Money spent on model calls since local midnight; ``None`` when a call's cost is unknown."""
 
 
 def overview(store: Store) -> Overview:
     row = store.one("SELECT count(*) AS n FROM approvals WHERE status = 'pending'")
+    midnight = datetime.fromtimestamp(store.clock()).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    usage = store.one(
+        "SELECT count(*) AS n, count(cost) AS known, coalesce(sum(cost), 0) AS usd FROM usage"
+        " WHERE ts >= ?",
+        (midnight.timestamp(),),
+    )
+    calls = int(usage["n"]) if usage else 0
     return Overview(
         paused=bool(store.setting("paused", False)),
         dry_run=bool(store.setting("dry_run", False)),
         approvals=int(row["n"]) if row else 0,
+        today_calls=calls,
+        today_usd=float(usage["usd"]) if usage and usage["known"] == calls else None,
     )
 
 
@@ -124,7 +139,7 @@ def _goal_rows(store: Store, sql: str, params: Sequence[Any] = ()) -> list[GoalR
 def step_rows(store: Store, goal_id: int) -> list[Row]:
     """The steps of a goal's current plan in order, each with its latest action (or none)."""
     return store.all(
-        "SELECT s.id, s.key, s.title, s.tool, s.status, s.wait_reason, s.attempt,"
+        "SELECT s.id, s.key, s.title, s.kind, s.tool, s.status, s.wait_reason, s.attempt,"
         " s.max_attempts, s.error, s.next_attempt_at, s.started_at, s.finished_at,"
         " a.id AS action_id, a.status AS action_status, a.exit_code,"
         " a.started_at AS action_started_at, a.finished_at AS action_finished_at"
@@ -169,3 +184,33 @@ def output_after(store: Store, action_id: int, after_row: int) -> tuple[str, int
 def has_goals(store: Store) -> bool:
     """Whether the database holds any goal at all (archived ones count: not a first run)."""
     return store.one("SELECT 1 AS x FROM goals LIMIT 1") is not None
+
+
+def archive_goal(store: Store, goal_id: int) -> bool:
+    """Hide a finished goal from the list (its rows stay); ``False`` if it is not finished.
+
+    The UI's one write outside :mod:`agent_tui.core.control`: a flag and an event, one transaction.
+    """
+    with store.write() as tx:
+        cur = tx.execute(
+            "UPDATE goals SET archived = 1, updated_at = ? WHERE id = ? AND archived = 0"
+            " AND status IN ('completed', 'failed', 'cancelled')",
+            (tx.now, goal_id),
+        )
+        if cur.rowcount != 1:
+            return False
+        tx.event("goal.archived", "goal archived (hidden from the list)", goal_id=goal_id)
+    return True
+
+
+def messages_after(store: Store, step_id: int, after_seq: int = 0) -> list[Row]:
+    """An agent or plan step's stored transcript after message ``after_seq``, in order."""
+    return store.all(
+        "SELECT seq, role, content FROM messages WHERE step_id = ? AND seq > ? ORDER BY seq",
+        (step_id, after_seq),
+    )
+
+
+def last_message_seq(store: Store, step_id: int) -> int:
+    row = store.one("SELECT coalesce(max(seq), 0) AS n FROM messages WHERE step_id = ?", (step_id,))
+    return int(row["n"]) if row else 0

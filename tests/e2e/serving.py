@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import ROOT, cli_env
 
-SERVE = [sys.executable, "-m", "agent_tui.commands.serve"]
+SERVE = [sys.executable, "-m", "agent_tui.cli", "serve"]
 """The serve command; ``python -m agent_tui.cli serve`` runs the same ``cmd_serve``."""
 
 

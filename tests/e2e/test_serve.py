@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -118,7 +119,9 @@ def test_sigterm_ends_every_child_process(home: Path, tmp_path: Path) -> None:
                     await tab.receive(timeout=30)  # the app is up and drawing
 
                 def apps() -> int:
-                    return sum("--no-executor" in c for c in _serve_children(served).values())
+                    return sum(
+                        "agent_tui.serve.viewer" in c for c in _serve_children(served).values()
+                    )
 
                 wait_until(lambda: apps() == 2, what="two app processes")
                 wait_until(
@@ -139,6 +142,28 @@ def test_sigterm_ends_every_child_process(home: Path, tmp_path: Path) -> None:
         assert time.monotonic() - started < 30
 
 
+def test_viewers_end_even_when_serve_is_killed_outright(home: Path) -> None:
+    with serving(home) as served:
+
+        async def open_tab() -> dict[int, str]:
+            headers = {
+                "Origin": served.base,
+                "Cookie": f"agent_tui_token_{served.port}={served.token}",
+            }
+            async with aiohttp.ClientSession() as session:
+                tab = await session.ws_connect(f"{served.base}/ws", headers=headers)
+                await tab.receive(timeout=30)
+                children = _serve_children(served)
+                served.process.kill()
+                served.process.wait()
+                await tab.close()
+                return children
+
+        children = asyncio.run(open_tab())
+        assert any("agent_tui.serve.viewer" in c for c in children.values())
+        wait_until(lambda: not any(alive(pid) for pid in children), 10, "the orphaned viewer")
+
+
 def test_listening_beyond_this_machine_is_explained(home: Path) -> None:
     out = subprocess.run(
         [*SERVE, "--host", "0.0.0.0"],
@@ -155,3 +180,24 @@ def test_listening_beyond_this_machine_is_explained(home: Path) -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
     warning = tunnel_warning("192.168.1.5", 8000)
     assert "ssh -L 8000:127.0.0.1:8000" in warning and "192.168.1.5" in warning
+
+
+def test_a_port_in_use_is_one_error_line(home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [*SERVE, "--port", str(port)],
+            env=cli_env(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert out.returncode == 1
+    assert (
+        out.stderr
+        == f"agent-tui: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    )
+    assert not out.stdout

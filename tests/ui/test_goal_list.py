@@ -45,7 +45,11 @@ async def test_filter_and_sort(store: Store, settings: Settings, tmp_path: Path)
     async with app.run_test(size=SIZE) as pilot:
         goals = app.main.query_one(GoalList)
         pane = app.main.query_one(GoalPane)
-        assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Backup db", "Deploy web"]
+        assert [goals.rows[i].title for i in goals.order] == [
+            "Deploy api",
+            "Backup db",
+            "Deploy web",
+        ]
 
         await pilot.press("slash", *"deploy")
         assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Deploy web"]
@@ -58,7 +62,11 @@ async def test_filter_and_sort(store: Store, settings: Settings, tmp_path: Path)
         assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Deploy web"]
         await pilot.press("slash", "escape")
         assert goals.filter == ""
-        assert [goals.rows[i].title for i in goals.order] == ["Deploy api", "Backup db", "Deploy web"]
+        assert [goals.rows[i].title for i in goals.order] == [
+            "Deploy api",
+            "Backup db",
+            "Deploy web",
+        ]
 
 
 async def test_a_hundred_thousand_goals_open_and_scroll(store: Store, settings: Settings) -> None:

@@ -117,3 +117,8 @@ def test_welcome_with_no_model(snap_compare: Snap, monkeypatch: pytest.MonkeyPat
     finally:
         store.close()
         shutil.rmtree(FIXED_HOME, ignore_errors=True)
+
+
+def test_small_terminal(snap_compare: Snap, demo: Store) -> None:
+    before = select("Nightly build", step_row=1)
+    assert snap_compare(viewer(demo), terminal_size=(80, 24), run_before=before)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.events import DescendantFocus, Resize
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from agent_tui.config import Settings
@@ -29,6 +31,11 @@ NO_MODEL = (
     'No model configured: set AGENT_TUI_MODEL or model = "..." in config.toml. '
     "Recipes run without one."
 )
+CONVERSATIONS = frozenset({"agent", "plan"})
+"""Step kinds whose output pane shows the model conversation instead of one action's output."""
+NARROW_WIDTH = 100
+"""Below this many columns the panes are shown one at a time."""
+PANES = ("goal-pane", "middle", "side")
 PARTIAL_LIMIT = 500
 """More changed goals than this in one batch: reload the list instead of goal by goal."""
 ANNOUNCED = frozenset({"approval.requested", "goal.completed", "goal.failed", "executor.error"})
@@ -50,6 +57,7 @@ class MainScreen(MainActions):
         yield StatusLine(id="status")
         if not self.settings.model:
             yield Static(NO_MODEL, id="banner", markup=False)
+        yield Static("", id="pane-strip")
         with Horizontal(id="body"):
             yield GoalPane(id="goal-pane")
             with Vertical(id="middle"):
@@ -60,12 +68,55 @@ class MainScreen(MainActions):
                     yield Approvals(id="approvals")
                 with TabPane("Documents", id="documents-tab"):
                     yield Documents(id="documents")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(StepTimeline).border_title = "Steps"
         self.query_one(ToolOutput).border_title = "Output"
+        self.query_one("#goal-pane").add_class("-current")
         self.refresh_all()
+
+    # -- small terminals: one pane at a time ------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        narrow = event.size.width < NARROW_WIDTH
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self.describe_panes()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        """In a narrow terminal, the pane holding the focus is the one shown."""
+        node = event.widget
+        while node is not None and node.id not in PANES:
+            node = node.parent  # type: ignore[assignment]
+        if node is None or node.has_class("-current"):
+            return
+        for pane in self.query(",".join(f"#{p}" for p in PANES)):
+            pane.set_class(pane is node, "-current")
+        self.describe_panes()
+
+    def show_pane(self, pane_id: str) -> None:
+        """Bring a pane forward (narrow terminals show one) and focus into it."""
+        if self.has_class("-narrow") and not self.query_one(f"#{pane_id}").has_class("-current"):
+            for pane in PANES:
+                self.query_one(f"#{pane}").set_class(pane == pane_id, "-current")
+            self.describe_panes()
+            self.call_after_refresh(self._focus_in, pane_id)
+
+    def describe_panes(self) -> None:
+        """The strip above the panes in a narrow terminal: which pane is shown, tab for the next."""
+        if not self.has_class("-narrow"):
+            return
+        approvals = self.overview.approvals
+        names = {"goal-pane": "Goals", "middle": "Steps · Output", "side": "Approvals · Documents"}
+        if approvals:
+            names["side"] = f"Approvals {approvals} · Documents"
+        parts: list[Content | str] = []
+        for pane_id, name in names.items():
+            current = self.query_one(f"#{pane_id}").has_class("-current")
+            parts.append(Content.styled(f" {name} ", "reverse bold") if current else f" {name} ")
+        parts.append(Content.styled("  tab: next pane", "$text-muted"))
+        self.query_one("#pane-strip", Static).update(Content.assemble(*parts))
 
     # -- panes -------------------------------------------------------------------------------
 
@@ -113,8 +164,14 @@ class MainScreen(MainActions):
         timeline = self.query_one(StepTimeline)
         step = timeline.step(timeline.step_id)
         output = self.query_one(ToolOutput)
+        if step is not None and step["kind"] in CONVERSATIONS:
+            if output.transcript_step != step["id"]:
+                output.show_transcript(self.store, step["id"], step["key"])
+            else:
+                output.sync(self.store)
+            return
         action_id = step["action_id"] if step else None
-        if step is None or action_id != output.action_id:
+        if step is None or action_id != output.action_id or output.transcript_step is not None:
             output.show_action(self.store, action_id, step["key"] if step else "")
         else:
             output.sync(self.store)
@@ -128,15 +185,20 @@ class MainScreen(MainActions):
 
     def refresh_status(self) -> None:
         self.overview = overview(self.store)
-        self.query_one(StatusLine).show(
-            model=self.settings.model, executor=self.executor, overview=self.overview
-        )
+        model = self.settings.model
+        executor = getattr(self.app, "executor", None)
+        if model is None and executor is not None:
+            model = executor.model.model
+        if model and self.query("#banner"):
+            self.query_one("#banner").display = False
+        self.query_one(StatusLine).show(model=model, executor=self.executor, overview=self.overview)
+        self.describe_panes()
         self.refresh_bindings()
 
     def welcomed(self, goal_id: int | None, *, new_goal: bool = False) -> None:
         """The welcome closed: show the example it started, or open the new-goal dialog."""
         if goal_id is not None:
-            self.refresh_goals()
+            self.refresh_goals({goal_id})
             self.query_one(GoalList).select_goal(goal_id)
         elif new_goal:
             self.action_new_goal()

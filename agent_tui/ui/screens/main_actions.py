@@ -8,9 +8,15 @@ Each action calls one :mod:`agent_tui.core.control` function; a :class:`ControlE
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from textual.app import SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import TabbedContent
@@ -21,13 +27,13 @@ from agent_tui.core.control import ControlError
 from agent_tui.core.states import GOAL_TERMINAL
 from agent_tui.core.store import Row, Store
 from agent_tui.ui.format import one_line
-from agent_tui.ui.queries import GoalRow, Overview
+from agent_tui.ui.queries import GoalRow, Overview, archive_goal
 from agent_tui.ui.screens.approval import ApprovalScreen
 from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.screens.help import HelpScreen
 from agent_tui.ui.screens.new_goal import NewGoalScreen
 from agent_tui.ui.widgets.approvals import Approvals
-from agent_tui.ui.widgets.documents import Documents
+from agent_tui.ui.widgets.documents import Documents, export
 from agent_tui.ui.widgets.goal_list import GoalList
 from agent_tui.ui.widgets.goal_pane import GoalPane
 from agent_tui.ui.widgets.step_timeline import StepTimeline
@@ -38,6 +44,7 @@ PAGES = Binding.Group("Pages", compact=True)
 
 BINDINGS: list[BindingType] = [
     Binding("n", "new_goal", "New", tooltip="New goal from a recipe or text", id="new_goal"),
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and panes", id="help"),
     Binding("p", "pause_goal", "Pause", tooltip="Pause the selected goal", id="pause_goal"),
     Binding("p", "resume_goal", "Resume", tooltip="Resume the selected goal", id="resume_goal"),
     Binding("c", "cancel_goal", "Cancel", tooltip="Cancel the selected goal", id="cancel_goal"),
@@ -89,20 +96,30 @@ BINDINGS: list[BindingType] = [
         id="next_page",
         group=PAGES,
     ),
+    Binding(
+        "e", "edit_document", "Editor", tooltip="Open the document page in $EDITOR", id="edit_doc"
+    ),
+    Binding(
+        "E",
+        "export_document",
+        "Export",
+        tooltip="Export the document page to a file in the current directory",
+        id="export_doc",
+    ),
+    Binding("x", "archive", "Archive", tooltip="Archive the finished goal (hide it)", id="archive"),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
     Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the goals", id="filter"),
     Binding("o", "sort", "Sort", tooltip="Sort the goals by priority, newest or status", id="sort"),
-    Binding("tab", "app.focus_next", "Focus", tooltip="Focus the next pane", id="focus_next"),
+    Binding("tab", "next_pane(1)", "Next pane", tooltip="Focus the next pane", id="focus_next"),
     Binding(
         "shift+tab",
-        "app.focus_previous",
-        "Focus back",
+        "next_pane(-1)",
+        "Previous pane",
         tooltip="Focus the previous pane",
         show=False,
         id="focus_previous",
     ),
     Binding("ctrl+c,super+c", "screen.copy_text", "Copy", show=False, id="copy_text"),
-    Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and panes", id="help"),
 ]
 
 
@@ -122,10 +139,13 @@ class MainActions(Screen[None], inherit_bindings=False):
     def goal(self) -> GoalRow | None:
         raise NotImplementedError
 
-    def refresh_goals(self) -> None:
+    def refresh_goals(self, ids: set[int] | None = None) -> None:
         raise NotImplementedError
 
     def refresh_status(self) -> None:
+        raise NotImplementedError
+
+    def show_pane(self, pane_id: str) -> None:
         raise NotImplementedError
 
     # -- which keys apply now ----------------------------------------------------------------
@@ -152,6 +172,9 @@ class MainActions(Screen[None], inherit_bindings=False):
             "resume_all": lambda: self.overview.paused,
             "dry_run": lambda: self.overview.dry_run != parameters[0],
             "page": lambda: bool(self.query_one(Documents).pages),
+            "edit_document": lambda: bool(self.query_one(Documents).pages),
+            "export_document": lambda: bool(self.query_one(Documents).pages),
+            "archive": lambda: status in GOAL_TERMINAL,
         }
         check = checks.get(action)
         return check() if check is not None else True
@@ -185,7 +208,7 @@ class MainActions(Screen[None], inherit_bindings=False):
     def action_new_goal(self) -> None:
         def added(goal_id: int | None) -> None:
             if goal_id is not None:
-                self.refresh_goals()
+                self.refresh_goals({goal_id})
                 self.query_one(GoalList).select_goal(goal_id)
 
         self.app.push_screen(NewGoalScreen(self.store, self.settings), added)
@@ -217,6 +240,24 @@ class MainActions(Screen[None], inherit_bindings=False):
             if count:
                 self.notify(f"{count} step(s) of goal {goal['id']} will run again")
 
+    def action_archive(self) -> None:
+        goal = self.goal
+        if goal is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            if archive_goal(self.store, goal.id):
+                self.notify(f"goal {goal.id} archived")
+                self.refresh_goals({goal.id})
+            else:
+                self.notify(f"goal {goal.id} is not finished: cancel it first", severity="error")
+
+        question = f"Archive goal {goal.id} “{goal.title}”?"
+        detail = "It leaves the list; its steps, output and documents stay in the database."
+        self.app.push_screen(ConfirmScreen(question, detail), answered)
+
     # -- global switches ---------------------------------------------------------------------
 
     def action_pause_all(self) -> None:
@@ -233,8 +274,10 @@ class MainActions(Screen[None], inherit_bindings=False):
     def _approval(self) -> Row | None:
         """The highlighted approval, once the approvals tab is showing (a first press shows it)."""
         tabs = self.query_one(TabbedContent)
-        if tabs.active != "approvals-tab":
+        shown = self.query_one("#side").has_class("-current") or not self.has_class("-narrow")
+        if tabs.active != "approvals-tab" or not shown:
             tabs.active = "approvals-tab"
+            self.show_pane("side")
             self.notify("Here is the approvals queue: press the key again to decide.")
             return None
         return self.query_one(Approvals).current
@@ -327,10 +370,47 @@ class MainActions(Screen[None], inherit_bindings=False):
 
     def action_page(self, delta: int) -> None:
         tabs = self.query_one(TabbedContent)
-        if tabs.active != "documents-tab":
+        shown = self.query_one("#side").has_class("-current") or not self.has_class("-narrow")
+        if tabs.active != "documents-tab" or not shown:
             tabs.active = "documents-tab"
+            self.show_pane("side")
             return
         self.query_one(Documents).turn(delta)
+
+    def action_edit_document(self) -> None:
+        """Open a copy of the page in $VISUAL or $EDITOR, with the app suspended meanwhile."""
+        doc = self.query_one(Documents).current
+        if doc is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify(
+                "set $EDITOR (for example: export EDITOR=nano) to open documents",
+                severity="warning",
+            )
+            return
+        folder = Path(tempfile.mkdtemp(prefix="agent-tui-doc-"))
+        path = export(doc, folder)
+        try:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), str(path)], check=False)
+        except (OSError, SuspendNotSupported) as exc:
+            self.notify(f"cannot open {editor}: {exc}", severity="error", markup=False)
+            return
+        finally:
+            self.app.refresh()
+        self.notify(f"a copy was opened; edits stay in {path}", markup=False)
+
+    def action_export_document(self) -> None:
+        doc = self.query_one(Documents).current
+        if doc is None:
+            return
+        try:
+            path = export(doc, Path.cwd())
+        except OSError as exc:
+            self.notify(f"export failed: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"exported to {path}", markup=False)
 
     def action_filter(self) -> None:
         self.query_one(GoalPane).open_filter()
@@ -338,6 +418,26 @@ class MainActions(Screen[None], inherit_bindings=False):
     def action_sort(self) -> None:
         mode = self.query_one(GoalPane).cycle_sort()
         self.notify(f"goals sorted by {mode}")
+
+    def action_next_pane(self, delta: int) -> None:
+        """Focus the next widget; in a narrow terminal, the next pane (only one is shown)."""
+        if not self.has_class("-narrow"):
+            if delta > 0:
+                self.focus_next()
+            else:
+                self.focus_previous()
+            return
+        panes = ["goal-pane", "middle", "side"]
+        current = next(
+            (p for p in panes if self.query_one(f"#{p}").has_class("-current")), panes[0]
+        )
+        self.show_pane(panes[(panes.index(current) + delta) % len(panes)])
+
+    def _focus_in(self, pane_id: str) -> None:
+        for widget in self.query_one(f"#{pane_id}").query("*"):
+            if widget.focusable:
+                widget.focus()
+                return
 
     def action_follow(self) -> None:
         following = self.query_one(ToolOutput).toggle_follow()

@@ -1,25 +1,29 @@
 """The "new goal" dialog: a recipe file (explicit steps, no model needed) or a goal in words.
 
-Enter in either field adds the goal in one transaction and closes the dialog with its id; a recipe
-that does not validate shows its one-line error under the fields and the dialog stays open.
+Options: priority, a cron schedule (recipes only: a schedule instead of a run now), a budget in
+dollars, dry run, plan review and the approval timeout. Enter in any field adds the goal in one
+transaction and closes the dialog with its id; anything invalid is one line under the fields and
+the dialog stays open. The checks are the ones ``agent-tui add`` makes.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from agent_tui.config import Settings
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
-from agent_tui.core.recipes import RecipeError, load_recipe
+from agent_tui.core.limits import parse_approval_timeout
+from agent_tui.core.recipes import Budget, RecipeError, load_recipe, validate_cron
 from agent_tui.core.store import Store
 
 
@@ -48,12 +52,25 @@ class PathSuggester(Suggester):
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class GoalOptions:
+    """What the dialog's fields say besides the goal itself, validated."""
+
+    priority: int | None
+    schedule: str | None
+    budget_usd: float | None
+    approval_timeout: str | None
+    dry_run: bool
+    review_plan: bool
+
+
 class NewGoalScreen(ModalScreen[int | None]):
     """Returns the new goal's id, or ``None`` when cancelled (or when a schedule was added)."""
 
     CSS_PATH = "new_goal.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="new_goal_cancel"),
+        Binding("ctrl+s", "add", "Add", id="new_goal_add"),
     ]
 
     def __init__(self, store: Store, settings: Settings) -> None:
@@ -70,36 +87,120 @@ class NewGoalScreen(ModalScreen[int | None]):
             )
             yield Label("or describe what you want done (planned by the model)")
             yield Input(placeholder="for example: summarise this week's git log", id="text")
+            with Grid(id="new-goal-options"):
+                yield Label("Priority 1–10")
+                yield Input(placeholder="recipe's, or 5", id="priority", type="integer")
+                yield Label("Schedule (cron, recipes)")
+                yield Input(placeholder="0 9 * * 1  (runs then, not now)", id="schedule")
+                yield Label("Budget, US dollars")
+                yield Input(placeholder="no limit", id="budget", type="number")
+                yield Label("Approval timeout")
+                yield Input(placeholder="wait, or: deny after 30m", id="timeout")
+            with Horizontal(id="new-goal-switches"):
+                yield Checkbox("Dry run (side effects recorded, never run)", id="dry-run")
+                yield Checkbox("Review the plan first", id="review-plan")
             yield Static("", id="new-goal-error", markup=False)
             yield Static(
-                "enter: add · → completes a path · tab: next field · escape: cancel",
+                "enter or ctrl+s: add · → completes a path · tab: next field · escape: cancel",
                 id="new-goal-keys",
             )
 
+    def _value(self, field: str) -> str:
+        return self.query_one(f"#{field}", Input).value.strip()
+
+    def options(self) -> GoalOptions:
+        """The option fields, checked; raise :class:`ValueError` naming the field at fault."""
+        priority = int(self._value("priority")) if self._value("priority") else None
+        if priority is not None and not 1 <= priority <= 10:
+            raise ValueError("priority must be from 1 to 10")
+        schedule = self._value("schedule") or None
+        if schedule is not None:
+            try:
+                validate_cron(schedule)
+            except ValueError as exc:
+                raise ValueError(f"schedule: {exc}") from None
+        budget = float(self._value("budget")) if self._value("budget") else None
+        if budget is not None and budget <= 0:
+            raise ValueError("the budget must be more than 0 dollars")
+        timeout = self._value("timeout") or None
+        if timeout is not None:
+            try:
+                parse_approval_timeout(timeout)
+            except ValueError as exc:
+                raise ValueError(f"approval timeout: {exc}") from None
+        return GoalOptions(
+            priority=priority,
+            schedule=schedule,
+            budget_usd=budget,
+            approval_timeout=timeout,
+            dry_run=self.query_one("#dry-run", Checkbox).value,
+            review_plan=self.query_one("#review-plan", Checkbox).value,
+        )
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        value = event.value.strip()
-        if not value:
+        self.action_add()
+
+    def action_add(self) -> None:
+        """Add the goal (or the schedule) the fields describe, or say what is wrong."""
+        recipe, text = self._value("recipe"), self._value("text")
+        if not recipe and not text:
             self._error("type a recipe path or a goal first")
             return
+        if recipe and text:
+            self._error("a recipe path or a goal in words, not both")
+            return
         try:
-            if event.input.id == "recipe":
-                goal_id = self._add_recipe(Path(value).expanduser().absolute())
+            options = self.options()
+            if recipe:
+                goal_id = self._add_recipe(Path(recipe).expanduser().absolute(), options)
             else:
-                goal_id = add_text_goal(self.store, value)
+                goal_id = self._add_text(text, options)
         except (RecipeError, ValueError) as exc:
             self._error(str(exc))
             return
         self.dismiss(goal_id)
 
-    def _add_recipe(self, path: Path) -> int | None:
+    def _add_recipe(self, path: Path, options: GoalOptions) -> int | None:
         recipe = load_recipe(path)
-        if recipe.schedule:
-            schedule_id, _ = add_schedule(self.store, recipe, recipe.schedule, recipe_path=path)
-            self.app.notify(f"schedule {schedule_id} added: '{recipe.title}' ({recipe.schedule})")
+        if options.budget_usd is not None:
+            limits = recipe.budget.model_dump() if recipe.budget else {}
+            budget = Budget(**(limits | {"max_usd": options.budget_usd}))
+            recipe = recipe.model_copy(update={"budget": budget})
+        cron = options.schedule or recipe.schedule
+        if cron:
+            schedule_id, _ = add_schedule(
+                self.store,
+                recipe,
+                cron,
+                recipe_path=path,
+                priority=options.priority,
+                dry_run=options.dry_run,
+            )
+            self.app.notify(f"schedule {schedule_id} added: '{recipe.title}' ({cron})")
             return None
         return add_recipe_goal(
-            self.store, recipe, recipe_path=path, max_attempts=self.settings.retry.max_attempts
+            self.store,
+            recipe,
+            recipe_path=path,
+            priority=options.priority,
+            dry_run=options.dry_run,
+            approval_timeout=options.approval_timeout,
+            max_attempts=self.settings.retry.max_attempts,
+        )
+
+    def _add_text(self, text: str, options: GoalOptions) -> int:
+        if options.schedule:
+            raise ValueError("a schedule needs a recipe: goals in words cannot be scheduled yet")
+        return add_text_goal(
+            self.store,
+            text,
+            priority=options.priority or 5,
+            dry_run=options.dry_run,
+            review_plan=options.review_plan,
+            budget={"max_usd": options.budget_usd} if options.budget_usd else None,
+            approval_timeout=options.approval_timeout,
+            max_attempts=self.settings.retry.max_attempts,
         )
 
     def _error(self, message: str) -> None:

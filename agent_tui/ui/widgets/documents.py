@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 
+from agent_tui import paths
 from agent_tui.core.store import Row
 
 EMPTY = "No documents yet. Steps that use `write_document` add pages here."
@@ -47,6 +49,11 @@ class Documents(Vertical):
             self.page = min(self.page, max(0, len(pages) - 1))
         self._show_page()
 
+    @property
+    def current(self) -> Row | None:
+        """The document on the page shown."""
+        return self.pages[self.page] if self.pages else None
+
     def turn(self, delta: int) -> None:
         """Go ``delta`` pages forward (or back), stopping at the first and last page."""
         if self.pages:
@@ -71,6 +78,25 @@ class Documents(Vertical):
             text = doc["content"] if "markdown" in doc["mime"] else _as_text(doc["content"])
             markdown.update(text)
             self.query_one("#document-scroll", VerticalScroll).scroll_home(animate=False)
+
+
+def file_name(doc: Row) -> str:
+    """A safe file name for a document: its name, slugged, with .md or .txt."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", doc["name"]).strip("-.") or f"document-{doc['id']}"
+    return stem + (".md" if "markdown" in doc["mime"] else ".txt")
+
+
+def export(doc: Row, folder: Path) -> Path:
+    """Write ``doc`` into ``folder`` under a name not yet taken (``name-2.md``...); return it."""
+    name = file_name(doc)
+    target = folder / name
+    stem, dot, ext = name.rpartition(".")
+    number = 2
+    while target.exists():
+        target = folder / f"{stem}-{number}{dot}{ext}"
+        number += 1
+    paths.write_atomic(target, doc["content"])
+    return target
 
 
 def _as_text(content: str) -> str:

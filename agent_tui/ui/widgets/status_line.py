@@ -1,37 +1,65 @@
-"""The one-line header: model, executor state, dry run and the length of the approvals queue."""
+"""The one-line header: model, executor state, dry run, today's spend and the approvals queue.
+
+The approvals count and the spend sit at the right edge and are never cut: on a narrow terminal
+the left part (the model's name first) gives way instead.
+"""
 
 from __future__ import annotations
 
 from textual.content import Content
+from textual.events import Resize
 from textual.widgets import Static
 
 from agent_tui.ui.queries import Overview
 
 Part = str | tuple[str, str]
+SEP = (" · ", "$text-muted")
 
 
 class StatusLine(Static):
-    """``agent-tui · model · executor ● running · dry-run off · approvals 3``."""
+    """``agent-tui · model · executor ● running · dry-run off      today $0.42 · approvals 3``."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._left = Content("")
+        self._right = Content("")
 
     def show(self, *, model: str | None, executor: bool, overview: Overview) -> None:
         """Render the line from the current state."""
-        sep = (" · ", "$text-muted")
-        parts: list[Part] = [("agent-tui", "bold"), sep]
-        parts.append((model, "") if model else ("no model", "$text-muted"))
-        parts += [sep, "executor "]
+        left: list[Part] = [("agent-tui", "bold"), SEP]
+        left.append((model, "") if model else ("no model", "$text-muted"))
+        left += [SEP, "executor "]
         if not executor:
-            parts.append(("○ viewer", "$text-muted"))
+            left.append(("○ viewer", "$text-muted"))
             if overview.paused:
-                parts.append((" (all work paused)", "$text-warning"))
+                left.append((" (all work paused)", "$text-warning"))
         elif overview.paused:
-            parts.append(("‖ paused", "$text-warning"))
+            left.append(("‖ paused", "$text-warning"))
         else:
-            parts.append(("● running", "$text-success"))
-        parts += [sep, "dry-run "]
-        parts.append(("on", "$text-warning bold") if overview.dry_run else "off")
-        parts += [sep, "approvals "]
+            left.append(("● running", "$text-success"))
+        left += [SEP, "dry-run "]
+        left.append(("on", "$text-warning bold") if overview.dry_run else "off")
+        right: list[Part] = []
+        if overview.today_calls:
+            spent = "?" if overview.today_usd is None else f"${overview.today_usd:.2f}"
+            right += ["today ", (spent, "bold"), SEP]
+        right.append("approvals ")
         if overview.approvals:
-            parts.append((str(overview.approvals), "$text-warning bold"))
+            right.append((str(overview.approvals), "$text-warning bold"))
         else:
-            parts.append("0")
-        self.update(Content.assemble(*parts))
+            right.append("0")
+        self._left = Content.assemble(*left)
+        self._right = Content.assemble(*right)
+        self._render_line()
+
+    def on_resize(self, event: Resize) -> None:
+        self._render_line()
+
+    def _render_line(self) -> None:
+        width = self.content_region.width or 80
+        room = max(0, width - self._right.cell_length - 1)
+        left = self._left
+        if left.cell_length > room:
+            left = left.truncate(room, ellipsis=True)
+        gap = " " * max(1, width - left.cell_length - self._right.cell_length)
+        self.update(left + gap + self._right)

@@ -1,9 +1,14 @@
-"""The output pane: the selected step's latest action output, stored and then live.
+"""The output pane: the selected step's latest action output, or an agent step's conversation.
 
-A :class:`~textual.widgets.Log` (the line API, ~100k lines/s). Output reaches it from two sources
-that overlap: the rows already in the database (read when a step is selected, and again when
-another process commits) and the live segments this process's executor streams. Both are pieces
-of one stream, so the pane keeps how many characters of it it shows and appends only what is new.
+A :class:`~textual.widgets.Log` (the line API, ~100k lines/s) with a bound on its lines, so memory
+stays flat however long a stream runs. For a tool step, output reaches it from two sources that
+overlap: the rows already in the database (read when a step is selected, and again when another
+process commits) and the live segments this process's executor streams. Both are pieces of one
+stream, so the pane keeps how many characters of it it shows and appends only what is new.
+
+For an agent or plan step it shows the stored transcript, then the model's text as it streams
+(and the live output of the tools it calls); each newly stored message redraws the transcript,
+which replaces the live tail with what was kept.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from textual.widgets import Log
 from agent_tui import paths
 from agent_tui.core.store import Store
 from agent_tui.ui.messages import OutputSegment
-from agent_tui.ui.queries import action_row, output_after
+from agent_tui.ui.queries import action_row, last_message_seq, messages_after, output_after
+from agent_tui.ui.transcript import format_rows
 
 MAX_LINES = 20_000
 """Lines kept on screen; the database keeps the tail of each action, the log file all of it."""
@@ -25,6 +31,11 @@ class ToolOutput(Log):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, max_lines=MAX_LINES, auto_scroll=True)
         self.action_id: int | None = None
+        self.transcript_step: int | None = None
+        """The agent step whose conversation is shown, if any."""
+        self._seq = 0
+        self._step_key = ""
+        self._live = False
         self._shown = 0
         self._db_chars = 0
         self._db_row = 0
@@ -34,6 +45,7 @@ class ToolOutput(Log):
         """Switch to ``action_id`` (or to nothing) and load what the database holds of it."""
         self.clear()
         self.action_id = action_id
+        self.transcript_step = None
         self._shown = self._db_chars = self._db_row = 0
         if action_id is None:
             self.border_title = f"Output · {step_key}" if step_key else "Output"
@@ -45,15 +57,36 @@ class ToolOutput(Log):
         text, self._db_row = output_after(store, action_id, 0)
         stored = len(text.encode("utf-8", "replace"))
         if row is not None and row["output_bytes"] > stored:
-            self.write_line(
-                f"… earlier output left out; all of it is in {paths.outputs_dir()}/{action_id}.log"
+            self.write(
+                f"… earlier output left out; all of it is in {paths.outputs_dir()}/{action_id}.log\n"
             )
         self._db_chars = len(text)
         self._append(0, text)
         self._describe(store)
 
+    def show_transcript(self, store: Store, step_id: int, step_key: str) -> None:
+        """Switch to an agent step's conversation: everything stored so far."""
+        self.clear()
+        self.action_id = None
+        self.transcript_step = step_id
+        self._step_key = step_key
+        self._live = False
+        rows = messages_after(store, step_id)
+        self._seq = int(rows[-1]["seq"]) if rows else 0
+        self.border_title = f"Output · {step_key} · conversation"
+        if rows:
+            self.write(format_rows(rows))
+        else:
+            self.write("(no message yet: the model's text appears here as it streams)\n")
+        self._status = f"{len(rows)} message(s)"
+        self._subtitle()
+
     def sync(self, store: Store) -> None:
         """Append rows another process (or a flush) stored since the last read."""
+        if self.transcript_step is not None:
+            if last_message_seq(store, self.transcript_step) != self._seq:
+                self.show_transcript(store, self.transcript_step, self._step_key)
+            return
         if self.action_id is None:
             return
         text, self._db_row = output_after(store, self.action_id, self._db_row)
@@ -63,7 +96,14 @@ class ToolOutput(Log):
         self._describe(store)
 
     def add_segment(self, segment: OutputSegment) -> None:
-        """Append a live segment if it belongs to the shown action."""
+        """Append a live segment if it belongs to the shown action or agent step."""
+        if self.transcript_step is not None:
+            if segment.step_id == self.transcript_step:
+                if not self._live:
+                    self._live = True
+                    self.write("── live ──\n")
+                self.write(segment.text)
+            return
         if segment.action_id == self.action_id:
             self._append(segment.start, segment.text)
 
