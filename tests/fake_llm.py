@@ -45,6 +45,16 @@ def calls(*pairs: tuple[str, dict[str, Any] | str], **kw: Any) -> Reply:
     return Reply(tool_calls=list(pairs), **kw)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that give up (timeouts, killed workers) are expected here, not errors."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeLLM:
     """The server. Use as a context manager; ``api_base`` goes to litellm."""
 
@@ -133,7 +143,7 @@ class FakeLLM:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

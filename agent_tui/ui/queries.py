@@ -25,6 +25,8 @@ class Overview:
     today_calls: int = 0
     today_usd: float | None = 0.0
     """Money spent on model calls since local midnight; ``None`` when a call's cost is unknown."""
+    executors: int = 0
+    """Executor processes with a recent heartbeat (workers, serve, other TUIs)."""
 
 
 def overview(store: Store) -> Overview:
@@ -44,7 +46,15 @@ def overview(store: Store) -> Overview:
         approvals=int(row["n"]) if row else 0,
         today_calls=calls,
         today_usd=float(usage["usd"]) if usage and usage["known"] == calls else None,
+        executors=_live_executors(store),
     )
+
+
+def _live_executors(store: Store) -> int:
+    row = store.one(
+        "SELECT count(*) AS n FROM workers WHERE heartbeat_at > ?", (store.clock() - 20,)
+    )
+    return int(row["n"]) if row else 0
 
 
 @dataclass(slots=True)

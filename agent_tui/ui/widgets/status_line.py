@@ -31,6 +31,10 @@ class StatusLine(Static):
         left += [SEP, "executor "]
         if not executor:
             left.append(("○ viewer", "$text-muted"))
+            if overview.executors:
+                left.append((f" · {overview.executors} running elsewhere", "$text-success"))
+            else:
+                left.append((" · none running: start `agent-tui worker`", "$text-warning"))
             if overview.paused:
                 left.append((" (all work paused)", "$text-warning"))
         elif overview.paused:
