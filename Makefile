@@ -36,5 +36,8 @@ bench: setup
 	$(BIN)/python bench/dispatch_latency.py --json
 	$(BIN)/python bench/throughput.py --json
 
+screenshots: setup
+	$(BIN)/python screenshots/make.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

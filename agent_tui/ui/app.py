@@ -1,16 +1,16 @@
 """The Textual app: a thin shell that wires the store, the executor, the bridge and the main screen.
 
 :func:`create_app` is the one way to build it, for the CLI and the tests alike. The executor runs
-on Textual's own asyncio loop, started once the app has mounted (with ``call_later``: a
-``call_after_refresh`` goes to the screen on top, and is lost if that screen, the welcome, closes
-before it refreshes); it is stopped before the app exits, letting running steps finish first.
+on Textual's own asyncio loop, started when the first frame is on screen (Textual's ``Ready``; a
+``call_after_refresh`` would go to the screen on top, and be lost if that screen, the welcome,
+closed before it refreshed); it is stopped before the app exits, letting running steps finish.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -19,7 +19,6 @@ from textual.theme import Theme
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core.executor import Executor
 from agent_tui.core.store import Store
 from agent_tui.ui import themes
 from agent_tui.ui.bridge import Bridge
@@ -27,7 +26,9 @@ from agent_tui.ui.commands import binding_commands
 from agent_tui.ui.queries import has_goals
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.main import MainScreen
-from agent_tui.ui.screens.welcome import WelcomeScreen
+
+if TYPE_CHECKING:
+    from agent_tui.core.executor import Executor
 
 log = logging.getLogger("agent_tui.ui")
 
@@ -53,9 +54,10 @@ class AgentTuiApp(App[None]):
         self.settings = settings
         watch = settings.executor.watch_interval_ms / 1000
         self.bridge = Bridge(store, listen=not executor, watch_interval=watch)
-        self.executor: Executor | None = (
-            Executor(store, settings, kind="tui", sinks=[self.bridge]) if executor else None
-        )
+        self.embedded = executor
+        """Whether this app runs the executor itself (else it is a viewer)."""
+        self.executor: Executor | None = None
+        """The embedded executor, once started (after the first frame)."""
         self.main = MainScreen(store, settings, executor=executor)
         self._stopped = False
         self.theme_problems = self._load_themes()
@@ -78,21 +80,42 @@ class AgentTuiApp(App[None]):
             self.notify(self.theme_problems, severity="error", markup=False, timeout=15)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if not has_goals(self.store):
+            from agent_tui.ui.screens.welcome import WelcomeScreen  # first runs only
+
             welcome = WelcomeScreen(self.store, self.settings)
 
             def closed(goal_id: int | None) -> None:
                 self.main.welcomed(goal_id, new_goal=welcome.wants_new_goal)
 
             self.push_screen(welcome, closed)
-        if self.executor is not None:
-            self.call_later(self._start_executor)
+
+    def on_ready(self) -> None:
+        # Textual's Ready comes before the first frame is written to the terminal when the app
+        # mounts a screen of its own, so wait for the main screen's next refresh; the welcome's
+        # first runs have nothing to count.
+        if self.screen is self.main:
+            self.main.call_after_refresh(self._after_first_frame)
+        else:
+            self._after_first_frame()
+
+    def _after_first_frame(self) -> None:
+        """Read the goals' step counts and costs, and start the executor as a task of its own."""
+        self.main.refresh_goals()
+        if self.embedded:
+            self.run_worker(self._start_executor(), name="start the executor", exit_on_error=False)
 
     def _remember_theme(self, theme: Theme) -> None:
         if self.store.setting(THEME_SETTING) != theme.name:
             self.store.set_setting(THEME_SETTING, theme.name)
 
     async def _start_executor(self) -> None:
-        assert self.executor is not None
+        # Imported here, not at the top: its imports (the scheduler, the tools) would otherwise
+        # delay the first frame by some 70 ms.
+        from agent_tui.core.executor import Executor
+
+        if self._stopped:
+            return
+        self.executor = Executor(self.store, self.settings, kind="tui", sinks=[self.bridge])
         try:
             await self.executor.start()
         except Exception as exc:

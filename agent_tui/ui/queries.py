@@ -92,12 +92,15 @@ GOAL_COLUMNS = (
 )
 
 
-def goal_rows(store: Store, ids: Iterable[int] | None = None) -> list[GoalRow]:
+def goal_rows(
+    store: Store, ids: Iterable[int] | None = None, *, counts: bool = True
+) -> list[GoalRow]:
     """Goals that are not archived, with their current plan's step counts and model usage.
 
     With ``ids``, only those goals (a goal archived since is simply missing from the answer):
     correlated subqueries, cheap per goal. Without, every goal: the counts come from one grouped
-    pass over steps and usage, which keeps 100,000 goals to one scan each.
+    pass over steps and usage, which keeps 100,000 goals to one scan each; ``counts=False``
+    skips those passes (zeros instead), for a first frame that must not wait for them.
     """
     if ids is not None:
         wanted = sorted(set(ids))
@@ -117,6 +120,11 @@ def goal_rows(store: Store, ids: Iterable[int] | None = None) -> list[GoalRow]:
             " (SELECT coalesce(sum(cost), 0) FROM usage u WHERE u.goal_id = g.id) AS cost"
             f" FROM goals g WHERE g.archived = 0 AND g.id IN ({marks}) ORDER BY g.id",
             wanted,
+        )
+    if not counts:
+        return _goal_rows(
+            store,
+            f"SELECT {GOAL_COLUMNS}, 0, 0, 0, 0, 0 FROM goals g WHERE g.archived = 0 ORDER BY g.id",
         )
     return _goal_rows(
         store,

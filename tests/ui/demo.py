@@ -1,8 +1,9 @@
 """A demo database for snapshot tests and screenshots: real runs, then times fixed with SQL.
 
 :func:`build_demo` runs a few small recipes through the real executor (shell allowed, one step at
-a time so ids come out the same on every run), then pins every timestamp to :data:`FIXED` and
-puts one step back into ``running``, so what the screen shows never depends on the clock.
+a time so ids come out the same on every run), then pins every timestamp to :data:`FIXED`, puts
+one step back into ``running`` and registers a worker with a fresh heartbeat (the viewer says one
+runs elsewhere), so what the screen shows never depends on the clock.
 Open the result with :func:`fixed_store`, whose clock is frozen at :data:`FIXED`.
 """
 
@@ -181,6 +182,11 @@ def pin_times(store: Store) -> None:
             tx.execute(f"UPDATE {table} SET {column} = ?", (FIXED - 100,))
         tx.execute("UPDATE events SET ts = ?", (FIXED - 100,))
         tx.execute("DELETE FROM workers")
+        tx.execute(
+            "INSERT INTO workers (id, pid, host, kind, started_at, heartbeat_at)"
+            " VALUES ('worker-demo', 1, 'demo', 'worker', ?, ?)",
+            (FIXED - 600, FIXED),
+        )
         _make_running(tx, FIXED)
 
 

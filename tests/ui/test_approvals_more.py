@@ -92,3 +92,22 @@ async def test_enter_opens_the_full_view_whose_keys_decide(
         await pilot.press("a")
         assert app.screen is app.main
         await wait_until(pilot, lambda: len(approvals.rows) == 1, "one decided")
+
+
+async def test_two_quick_presses_decide_two_approvals(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    recipe = tmp_path / "two.toml"
+    recipe.write_text(TWO_SHELLS.replace("git status --short", "echo one"), encoding="utf-8")
+    add_file_goal(store, recipe)
+    app = create_app(store, settings, executor=True)
+    async with app.run_test(size=SIZE) as pilot:
+        approvals = app.main.query_one(Approvals)
+        await wait_until(pilot, lambda: len(approvals.rows) == 2, "both approvals")
+        # Back to back, before the bridge reports the first decision: the first one refreshes
+        # the queue itself, so the second acts on the next approval.
+        await app.main.run_action("approve")
+        await app.main.run_action("approve")
+        decided = store.all("SELECT status FROM approvals ORDER BY id")
+        assert decided == [{"status": "approved"}, {"status": "approved"}]
+        assert not [n for n in app._notifications if n.severity == "error"]

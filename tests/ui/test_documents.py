@@ -35,9 +35,9 @@ async def test_brackets_turn_the_pages(store: Store, settings: Settings, tmp_pat
     app = create_app(store, settings, executor=True)
     async with app.run_test(size=SIZE) as pilot:
         docs = app.main.query_one(Documents)
-        markdown = app.main.query_one("#document", Markdown)
         tabs = app.main.query_one(TabbedContent)
         await wait_until(pilot, lambda: len(docs.pages) == 2, "both documents")
+        markdown = app.main.query_one("#document", Markdown)  # created with the first page
         assert str(tabs.get_tab("documents-tab").label) == "Documents 2"
 
         await pilot.press("right_square_bracket")

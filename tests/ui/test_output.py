@@ -7,7 +7,7 @@ from pathlib import Path
 from agent_tui.config import Settings
 from agent_tui.core.store import Store
 from agent_tui.ui.app import create_app
-from agent_tui.ui.widgets.tool_output import ToolOutput
+from agent_tui.ui.widgets.tool_output import MAX_LINES, ToolOutput
 from tests.ui.conftest import SIZE, add_file_goal, goal_status, shell_recipe, wait_until
 
 STREAM = "for i in $(seq 1 40); do echo line $i; sleep 0.03; done"
@@ -41,3 +41,18 @@ async def test_selecting_a_finished_step_loads_its_output(
         await pilot.press("down")
         assert output.lines[:1] == ["second"]
         assert "succeeded · exit 0" in str(output.border_subtitle)
+
+
+async def test_a_burst_past_the_line_cap_still_shows_its_end(
+    store: Store, settings: Settings
+) -> None:
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape")
+        output = app.main.query_one(ToolOutput)
+        output.write("".join(f"line {i}\n" for i in range(MAX_LINES * 3)))
+        await pilot.pause()
+        assert len(output.lines) == MAX_LINES
+        assert MAX_LINES - 1 <= output.virtual_size.height <= MAX_LINES
+        assert 0 < output.max_scroll_y < MAX_LINES
+        assert output.scroll_offset.y == output.max_scroll_y

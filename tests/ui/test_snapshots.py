@@ -82,7 +82,14 @@ def test_main_screen_with_a_running_goal(snap_compare: Snap, demo: Store) -> Non
 
 
 def test_approval_detail_with_a_diff(snap_compare: Snap, demo: Store) -> None:
-    before = select("Tune the web server", keys=("a",))
+    """The full view that enter opens on the highlighted approval (nothing is decided)."""
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await select("Tune the web server")(pilot)
+        pilot.app.screen.query_one("#approval-list").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+
     assert snap_compare(viewer(demo), terminal_size=SIZE, run_before=before)
 
 

@@ -52,6 +52,8 @@ class MainScreen(MainActions):
         self.settings = settings
         self.executor = executor
         self.overview = Overview(paused=False, dry_run=False, approvals=0)
+        self._shown_goal: int | None = None
+        """The goal whose steps and documents were last loaded in full."""
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -74,7 +76,7 @@ class MainScreen(MainActions):
         self.query_one(StepTimeline).border_title = "Steps"
         self.query_one(ToolOutput).border_title = "Output"
         self.query_one("#goal-pane").add_class("-current")
-        self.refresh_all()
+        self.refresh_all(counts=False)  # the app reads the counts once the first frame is out
 
     # -- small terminals: one pane at a time ------------------------------------------------
 
@@ -129,17 +131,20 @@ class MainScreen(MainActions):
         goal_id = self.goal_id
         return self.query_one(GoalList).row(goal_id) if goal_id is not None else None
 
-    def refresh_all(self) -> None:
+    def refresh_all(self, *, counts: bool = True) -> None:
         """Read everything the screen shows from the database."""
-        self.refresh_goals()
+        self.refresh_goals(counts=counts)
         self.refresh_goal(documents_too=True)
         self.refresh_approvals()
 
-    def refresh_goals(self, ids: set[int] | None = None) -> None:
-        """Re-read ``ids`` (every goal when ``None`` or when too many changed at once)."""
+    def refresh_goals(self, ids: set[int] | None = None, *, counts: bool = True) -> None:
+        """Re-read ``ids`` (every goal when ``None`` or when too many changed at once).
+
+        ``counts=False`` (the first frame) leaves the step counts and costs for the next call.
+        """
         goals = self.query_one(GoalList)
         if ids is None or len(ids) > PARTIAL_LIMIT or not goals.loaded:
-            goals.show(goal_rows(self.store))
+            goals.show(goal_rows(self.store, counts=counts))
         elif ids:
             goals.update(ids, goal_rows(self.store, ids))
         self.query_one(GoalPane).describe()
@@ -147,6 +152,8 @@ class MainScreen(MainActions):
     def refresh_goal(self, *, documents_too: bool = False) -> None:
         """Reload the selected goal's steps (and documents) and catch the output pane up."""
         goal_id = self.goal_id
+        if documents_too:
+            self._shown_goal = goal_id
         timeline = self.query_one(StepTimeline)
         timeline.show(step_rows(self.store, goal_id) if goal_id is not None else [])
         goal = self.goal
@@ -224,8 +231,9 @@ class MainScreen(MainActions):
         self.query_one(ToolOutput).sync(self.store)
 
     def on_goal_list_highlighted(self, message: GoalList.Highlighted) -> None:
-        self.refresh_goal(documents_too=True)
-        self.refresh_bindings()
+        if message.goal_id != self._shown_goal:
+            self.refresh_goal(documents_too=True)
+            self.refresh_bindings()
 
     def on_step_timeline_highlighted(self, message: StepTimeline.Highlighted) -> None:
         self.refresh_output()

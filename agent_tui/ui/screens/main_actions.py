@@ -3,7 +3,8 @@
 Every binding has an id (remappable through the app's keymap) and appears in the footer and the
 command palette. Keys that share a letter (``p`` pause/resume) are two bindings of which
 :meth:`MainActions.check_action` enables the one that fits, so the footer names what will happen.
-Each action calls one :mod:`agent_tui.core.control` function; a :class:`ControlError` is a toast.
+Each action calls one :mod:`agent_tui.core.control` function through
+:class:`~agent_tui.ui.screens.approval_actions.ControlActions`, which also holds the approval keys.
 """
 
 from __future__ import annotations
@@ -14,24 +15,18 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
 from textual.app import SuspendNotSupported
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import TabbedContent
 
-from agent_tui.config import Settings
 from agent_tui.core import control
-from agent_tui.core.control import ControlError
 from agent_tui.core.states import GOAL_TERMINAL
-from agent_tui.core.store import Row, Store
-from agent_tui.ui.format import one_line
-from agent_tui.ui.queries import GoalRow, Overview, archive_goal
-from agent_tui.ui.screens.approval import ApprovalScreen
-from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
+from agent_tui.ui.queries import archive_goal
+from agent_tui.ui.screens.approval_actions import ControlActions
+from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen
-from agent_tui.ui.screens.new_goal import NewGoalScreen
 from agent_tui.ui.widgets.approvals import Approvals
 from agent_tui.ui.widgets.documents import Documents, export
 from agent_tui.ui.widgets.goal_list import GoalList
@@ -39,7 +34,6 @@ from agent_tui.ui.widgets.goal_pane import GoalPane
 from agent_tui.ui.widgets.step_timeline import StepTimeline
 from agent_tui.ui.widgets.tool_output import ToolOutput
 
-T = TypeVar("T")
 PAGES = Binding.Group("Pages", compact=True)
 
 BINDINGS: list[BindingType] = [
@@ -123,7 +117,7 @@ BINDINGS: list[BindingType] = [
 ]
 
 
-class MainActions(Screen[None], inherit_bindings=False):
+class MainActions(ControlActions, inherit_bindings=False):
     """The actions behind :data:`BINDINGS`; the main screen supplies the state they act on.
 
     Bindings are not inherited: :data:`BINDINGS` re-declares the screen's own (tab, copy) so the
@@ -131,21 +125,8 @@ class MainActions(Screen[None], inherit_bindings=False):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = BINDINGS
-    store: Store
-    settings: Settings
-    overview: Overview
-
-    @property
-    def goal(self) -> GoalRow | None:
-        raise NotImplementedError
 
     def refresh_goals(self, ids: set[int] | None = None) -> None:
-        raise NotImplementedError
-
-    def refresh_status(self) -> None:
-        raise NotImplementedError
-
-    def show_pane(self, pane_id: str) -> None:
         raise NotImplementedError
 
     # -- which keys apply now ----------------------------------------------------------------
@@ -179,33 +160,15 @@ class MainActions(Screen[None], inherit_bindings=False):
         check = checks.get(action)
         return check() if check is not None else True
 
-    def _goal_approvals(self) -> list[Row]:
-        """The selected goal's pending approvals of actions (what "approve goal" decides)."""
-        goal = self.goal
-        if goal is None or not self.query(Approvals):
-            return []
-        rows = self.query_one(Approvals).rows
-        return [r for r in rows if r["goal_id"] == goal["id"] and r["kind"] == "action"]
-
     def _has_failed_steps(self) -> bool:
         rows = self.query_one(StepTimeline).steps
         return any(r["status"] in ("failed", "cancelled") for r in rows)
 
-    def _control(self, fn: Callable[..., T], *args: Any, done: str = "", **kwargs: Any) -> T | None:
-        """Run one control function; its error becomes a toast, its success an optional one."""
-        try:
-            result = fn(self.store, *args, **kwargs)
-        except ControlError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return None
-        if done:
-            self.notify(done, markup=False)
-        self.refresh_status()
-        return result
-
     # -- goals -------------------------------------------------------------------------------
 
     def action_new_goal(self) -> None:
+        from agent_tui.ui.screens.new_goal import NewGoalScreen  # not needed for the first frame
+
         def added(goal_id: int | None) -> None:
             if goal_id is not None:
                 self.refresh_goals({goal_id})
@@ -268,103 +231,6 @@ class MainActions(Screen[None], inherit_bindings=False):
 
     def action_dry_run(self, on: bool) -> None:
         self._control(control.set_global_dry_run, on, done=f"dry run {'on' if on else 'off'}")
-
-    # -- approvals ---------------------------------------------------------------------------
-
-    def _approval(self) -> Row | None:
-        """The highlighted approval, once the approvals tab is showing (a first press shows it)."""
-        tabs = self.query_one(TabbedContent)
-        shown = self.query_one("#side").has_class("-current") or not self.has_class("-narrow")
-        if tabs.active != "approvals-tab" or not shown:
-            tabs.active = "approvals-tab"
-            self.show_pane("side")
-            self.notify("Here is the approvals queue: press the key again to decide.")
-            return None
-        return self.query_one(Approvals).current
-
-    def action_approve(self) -> None:
-        if row := self._approval():
-            self._control(control.approve, row["id"], by="tui")
-
-    def action_run_again(self) -> None:
-        if row := self._approval():
-            self._control(control.approve, row["id"], choice="run_again", by="tui")
-
-    def action_mark_done(self) -> None:
-        if row := self._approval():
-            self._control(control.approve, row["id"], choice="mark_done", by="tui")
-
-    def action_skip(self) -> None:
-        if row := self._approval():
-            self._control(control.approve, row["id"], choice="skip", by="tui")
-
-    def action_always_allow(self) -> None:
-        """Show the rule "always allow" would save and what else it allows; save it on yes."""
-        row = self._approval()
-        if row is None:
-            return
-        proposal = self._control(control.always_allow_proposal, row["id"])
-        if proposal is None:
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._control(
-                    control.approve,
-                    row["id"],
-                    by="tui",
-                    always=proposal,
-                    done=f"rule saved: {proposal.spec.describe()}",
-                )
-
-        detail = (
-            f"Rule:  {proposal.spec.describe()}\n"
-            f"It also allows: {proposal.description}.\n\n"
-            f"#{row['id']} is approved now, and later calls the rule matches run without "
-            "asking, in every goal. `agent-tui rules` lists the saved rules; "
-            "`agent-tui rules rm ID` removes one."
-        )
-        self.app.push_screen(ConfirmScreen("Always allow calls like this one?", detail), answered)
-
-    def action_approve_goal(self) -> None:
-        """Approve every pending action of the selected goal, after one confirmation."""
-        goal, rows = self.goal, self._goal_approvals()
-        if goal is None or not rows:
-            return
-
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            done = sum(self._control(control.approve, r["id"], by="tui") is not None for r in rows)
-            self.notify(f"{done} of {len(rows)} approval(s) of goal {goal['id']} approved")
-
-        listing = "\n".join(f"#{r['id']} {one_line(r['title'], 70)}" for r in rows[:8])
-        if len(rows) > 8:
-            listing += f"\n… and {len(rows) - 8} more"
-        question = (
-            f"Approve all {len(rows)} pending action(s) of goal {goal['id']} “{goal['title']}”?"
-        )
-        self.app.push_screen(ConfirmScreen(question, listing), answered)
-
-    def on_approvals_opened(self, message: Approvals.Opened) -> None:
-        """Enter on an approval: the full view, whose keys come back here as actions."""
-
-        def chosen(action: str | None) -> None:
-            if action:
-                self.call_later(self.run_action, action)
-
-        self.app.push_screen(ApprovalScreen(message.row), chosen)
-
-    def action_reject(self) -> None:
-        row = self._approval()
-        if row is None:
-            return
-
-        def answered(reason: str | None) -> None:
-            if reason is not None:
-                self._control(control.reject, row["id"], reason=reason, by="tui")
-
-        self.app.push_screen(ReasonScreen(f"Reject #{row['id']}: {row['title']}"), answered)
 
     # -- panes -------------------------------------------------------------------------------
 
@@ -440,8 +306,8 @@ class MainActions(Screen[None], inherit_bindings=False):
                 return
 
     def action_follow(self) -> None:
-        following = self.query_one(ToolOutput).toggle_follow()
-        self.notify("following the output" if following else "output no longer follows")
+        # No toast: it would cover the pane's subtitle, which already says "following" or not.
+        self.query_one(ToolOutput).toggle_follow()
 
     def action_help(self) -> None:
         keys: dict[str, list[str]] = {}

@@ -9,12 +9,16 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from agent_tui import paths
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 from agent_tui.core.store import Row
 
 EMPTY = "No documents yet. Steps that use `write_document` add pages here."
@@ -32,7 +36,7 @@ class Documents(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="document-header")
         with VerticalScroll(id="document-scroll"):
-            yield Markdown(EMPTY, id="document")
+            yield Static(EMPTY.replace("`", ""), id="document-empty")
 
     @property
     def header_text(self) -> str:
@@ -60,23 +64,45 @@ class Documents(Vertical):
             self.page = max(0, min(len(self.pages) - 1, self.page + delta))
             self._show_page()
 
+    def _markdown(self) -> Markdown | None:
+        from textual.widgets import Markdown
+
+        found = self.query("#document")
+        return found.first(Markdown) if found else None
+
+    def _render_page(self, text: str) -> None:
+        """Show ``text`` as Markdown; the widget is created with the first page (its import and
+        parser are not free, and most first frames have no document)."""
+        from textual.widgets import Markdown
+
+        markdown = self._markdown()
+        if markdown is None:
+            markdown = Markdown(text, id="document")
+            self.query_one("#document-scroll", VerticalScroll).mount(markdown)
+        else:
+            markdown.update(text)
+        markdown.display = True
+
     def _show_page(self) -> None:
         header = self.query_one("#document-header", Static)
-        markdown = self.query_one("#document", Markdown)
+        empty = self.query_one("#document-empty", Static)
         if not self.pages:
             header.update("")
-            if self._rendered is not None:
-                self._rendered = None
-                markdown.update(EMPTY)
+            empty.display = True
+            self._rendered = None
+            if markdown := self._markdown():
+                markdown.display = False
             return
+        empty.display = False
         doc = self.pages[self.page]
         version = f" (v{doc['version']})" if doc["version"] > 1 else ""
         header.update(f"page {self.page + 1} of {len(self.pages)} · {doc['name']}{version}")
         header.tooltip = f"saved {datetime.fromtimestamp(doc['created_at']):%Y-%m-%d %H:%M:%S}"
         if self._rendered != doc["id"]:
             self._rendered = doc["id"]
-            text = doc["content"] if "markdown" in doc["mime"] else _as_text(doc["content"])
-            markdown.update(text)
+            self._render_page(
+                doc["content"] if "markdown" in doc["mime"] else _as_text(doc["content"])
+            )
             self.query_one("#document-scroll", VerticalScroll).scroll_home(animate=False)
 
 

@@ -295,7 +295,7 @@ class GoalList(ScrollView, can_focus=True):
 
     def _segments(self, row: GoalRow, width: int, line: Style) -> list[Segment]:
         done, todo = bar(row.steps_done, row.steps_total)
-        cost = cost_text(row).rjust(6)
+        cost = cost_text(row).rjust(5)
         prio = f"p{row.priority}".rjust(4)
         right = 1 + BAR_CELLS + len(cost) + len(prio)
         title_width = max(1, width - 2 - right)
