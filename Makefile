@@ -35,6 +35,9 @@ check: lint
 bench: setup
 	$(BIN)/python bench/dispatch_latency.py --json
 	$(BIN)/python bench/throughput.py --json
+	$(BIN)/python bench/policy.py --json
+	$(BIN)/python bench/agent_overhead.py --json
+	$(BIN)/python bench/ui_latency.py --json
 
 screenshots: setup
 	$(BIN)/python screenshots/make.py

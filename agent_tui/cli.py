@@ -99,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
         pr.add_argument("--all", action="store_true", help="every goal (the global pause)")
     ca = cmd("cancel", "cancel a goal and kill its running actions")
     ca.add_argument("goal")
+    ar = cmd("archive", "hide a finished goal from the lists (`ls --all` still shows it)")
+    ar.add_argument("goal")
     rt = cmd("retry", "run failed or cancelled steps again: GOAL or GOAL:STEP")
     rt.add_argument("target", metavar="GOAL[:STEP]")
 
@@ -156,6 +158,7 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         "cancel",
         "retry",
         "schedules",
+        "archive",
         "dry-run",
     ):
         from agent_tui.commands import goals

@@ -206,9 +206,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
 
 def _check_tool_names(settings: Settings) -> str | None:
     """The first ``[policy.tools]`` key that names no built-in tool (MCP names have a dot)."""
-    from agent_tui.core.tools.registry import builtin_tools
+    from agent_tui.core.tools.registry import BUILTIN_NAMES as known
 
-    known = builtin_tools()
     for name in settings.policy.tools:
         if "." not in name and name not in known:
             return f"policy.tools.{name}: unknown tool (known: {', '.join(sorted(known))})"

@@ -327,3 +327,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    control.archive_goal(open_store(), parse_goal_id(args.goal))
+    print(f"goal {args.goal} archived")
+    return 0

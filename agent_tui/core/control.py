@@ -422,3 +422,18 @@ def _stop_for_budget(tx: Tx, approval: Row, reason: str, by: str) -> None:
     if goal["status"] not in GOAL_TERMINAL:
         set_goal_status(tx, goal_id, G.FAILED, message=message)
     tx.event("goal.failed", message, goal_id=goal_id)
+
+
+def archive_goal(store: Store, goal_id: int) -> None:
+    """Hide a finished goal from the lists (its rows stay; ``ls --all`` shows it)."""
+    with store.write() as tx:
+        goal = _goal(tx, goal_id)
+        if goal["archived"]:
+            raise ControlError(f"goal {goal_id} is already archived")
+        if goal["status"] not in GOAL_TERMINAL:
+            raise ControlError(
+                f"goal {goal_id} is {goal['status']}; only finished goals are "
+                "archived (cancel it first)"
+            )
+        tx.execute("UPDATE goals SET archived = 1, updated_at = ? WHERE id = ?", (tx.now, goal_id))
+        tx.event("goal.archived", "goal archived (hidden from the list)", goal_id=goal_id)

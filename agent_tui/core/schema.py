@@ -236,6 +236,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE goals ADD COLUMN resume_at REAL;
     CREATE INDEX approvals_expiry ON approvals(expires_at) WHERE status = 'pending';
     """,
+    # 3 -> 4: faster per-goal step counts (goal list, settling).
+    """
+    CREATE INDEX steps_goal_version ON steps(goal_id, plan_version, status);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

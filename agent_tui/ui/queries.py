@@ -205,19 +205,14 @@ def has_goals(store: Store) -> bool:
 
 
 def archive_goal(store: Store, goal_id: int) -> bool:
-    """Hide a finished goal from the list (its rows stay); ``False`` if it is not finished.
+    """Hide a finished goal from the list (its rows stay); ``False`` if it is not finished."""
+    from agent_tui.core.control import ControlError
+    from agent_tui.core.control import archive_goal as archive
 
-    The UI's one write outside :mod:`agent_tui.core.control`: a flag and an event, one transaction.
-    """
-    with store.write() as tx:
-        cur = tx.execute(
-            "UPDATE goals SET archived = 1, updated_at = ? WHERE id = ? AND archived = 0"
-            " AND status IN ('completed', 'failed', 'cancelled')",
-            (tx.now, goal_id),
-        )
-        if cur.rowcount != 1:
-            return False
-        tx.event("goal.archived", "goal archived (hidden from the list)", goal_id=goal_id)
+    try:
+        archive(store, goal_id)
+    except ControlError:
+        return False
     return True
 
 

@@ -170,3 +170,15 @@ def test_always_allow_saves_a_rule_that_later_actions_use(tmp_path: Path, home: 
     assert [
         r for r in json.loads(run(home, "rules", "--json").stdout) if r["source"] != "config"
     ] == []
+
+
+def test_archive_hides_finished_goals(tmp_path: Path, home: Path) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('title = "t"\n[[steps]]\nid = "a"\ntool = "echo"\nargs = { text = "x" }\n')
+    goal = run(home, "add", "--recipe", str(recipe)).stdout.strip()
+    early = run(home, "archive", goal, check=False)
+    assert early.returncode == 1 and "only finished goals" in early.stderr
+    run(home, "worker", "--until-idle")
+    run(home, "archive", goal)
+    assert json.loads(run(home, "ls", "--json").stdout) == []
+    assert [g["id"] for g in json.loads(run(home, "ls", "--all", "--json").stdout)] == [int(goal)]

@@ -76,3 +76,9 @@ def test_worker_help_loads_no_textual(home: Path) -> None:
     )
     assert "--until-idle" in out.stdout
     assert "textual" not in out.stdout.split("\n")[-2].split()
+
+
+def test_builtin_names_match_the_tools() -> None:
+    from agent_tui.core.tools.registry import BUILTIN_NAMES, builtin_tools
+
+    assert set(builtin_tools()) == BUILTIN_NAMES

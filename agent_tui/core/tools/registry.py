@@ -6,6 +6,21 @@ from functools import cache
 
 from agent_tui.core.tools.base import Tool
 
+BUILTIN_NAMES = frozenset(
+    {
+        "shell",
+        "python",
+        "read_file",
+        "write_file",
+        "list_files",
+        "web_fetch",
+        "web_search",
+        "write_document",
+        "echo",
+    }
+)
+"""The built-in tools' names, known without importing their modules (a test keeps it true)."""
+
 
 @cache
 def builtin_tools() -> dict[str, Tool]:
