@@ -245,28 +245,26 @@ def replan_or_fail(tx: Tx, step: Row, error: str, max_replans: int) -> None:
     if goal["source"] != "text" or goal["replans"] >= max_replans:
         fail_step(tx, step, error)
         return
-    tx.set_status(
-        "step",
-        step["id"],
-        "running",
-        "failed",
-        error=error,
-        finished_at=tx.now,
-        lease_owner=None,
-        lease_expires=None,
-    )
-    tx.event(
-        "step.failed",
-        f"step '{step['key']}' failed: {error}",
-        goal_id=goal["id"],
-        step_id=step["id"],
-    )
     version = goal["plan_version"] + 1
     tx.execute(
         "UPDATE goals SET plan_version = ?, replans = replans + 1 WHERE id = ?",
         (version, goal["id"]),
     )
+    for old in tx.all(
+        "SELECT id, status FROM steps WHERE goal_id = ? AND plan_version = ?"
+        " AND status IN ('pending', 'ready', 'retry_wait')",
+        (goal["id"], goal["plan_version"]),
+    ):
+        tx.set_status(
+            "step",
+            old["id"],
+            old["status"],
+            "cancelled",
+            finished_at=tx.now,
+            error=f"superseded by plan version {version}",
+        )
     insert_plan_step(tx, goal["id"], version, {"replan": {"step": step["key"], "error": error}})
+    fail_step(tx, step, error)  # the goal settles on the new version, whose plan step is ready
     tx.event(
         "goal.replanning",
         f"replanning (version {version}) after step '{step['key']}' failed",

@@ -461,7 +461,7 @@ def finish_action(
     )
 
 
-def release_step(tx: Tx, step: Row, *, reason: str = "resume") -> None:
+def release_step(tx: Tx, step: Row, *, reason: str | None = "resume") -> None:
     """Give a running step back (ready, same attempt) without finishing it."""
     tx.set_status(
         "step",
@@ -570,15 +570,7 @@ def recover_expired(tx: Tx) -> list[str]:
         if risky:
             note = ask_about_unknown(tx, step, risky[0], "the process running it stopped or died")
         else:
-            tx.set_status(
-                "step",
-                step["id"],
-                S.RUNNING,
-                S.READY,
-                lease_owner=None,
-                lease_expires=None,
-                wait_reason=None,
-            )
+            release_step(tx, step, reason=None)
             note = (
                 f"step '{step['key']}' recovered after its process stopped or died; it runs again"
             )

@@ -284,7 +284,7 @@ async def test_failed_step_triggers_a_replan(
     store: Store, llm_settings: Settings, fake: FakeLLM
 ) -> None:
     fake.script(
-        plan(step("first")),
+        plan(step("first"), step("then", "first")),
         call("fail_step", {"reason": "the data source is gone"}),
         plan(step("second")),
         finish("did it another way"),
@@ -301,6 +301,8 @@ async def test_failed_step_triggers_a_replan(
     assert "the data source is gone" in replan_prompt
     first = store.one("SELECT status, plan_version FROM steps WHERE key = 'first'")
     assert first == {"status": "failed", "plan_version": 1}  # the old version stays visible
+    then = store.one("SELECT status, error FROM steps WHERE key = 'then'")
+    assert then == {"status": "cancelled", "error": "superseded by plan version 2"}
 
 
 async def test_plan_review(store: Store, llm_settings: Settings, fake: FakeLLM) -> None:
