@@ -116,6 +116,7 @@ class Executor:
         self.mcp: McpManager | None = None
         self._mcp_ready: asyncio.Task[Any] | None = None
         self._retry_at: float | None = None
+        self._wake_pending = False
         self._schedule_at: float | None = None
         store.listeners.append(self._on_event)
 
@@ -242,16 +243,21 @@ class Executor:
 
     def wake(self) -> None:
         """Dispatch as soon as possible (something may have become runnable)."""
-        if self.scheduler is None or self.stopping:
-            return
+        if self.scheduler is None or self.stopping or self._wake_pending:
+            return  # a dispatch is already on its way: wakes coalesce
         self.scheduler.add_job(
-            self._guard(self._dispatch),
+            self._guard(self._woken),
             id="dispatch-now",
             replace_existing=True,
             max_instances=100,
             misfire_grace_time=None,
             next_run_time=datetime.now().astimezone(),
         )
+        self._wake_pending = True
+
+    async def _woken(self) -> None:
+        self._wake_pending = False
+        await self._dispatch()
 
     # -- reporting ---------------------------------------------------------------------------
 
