@@ -28,9 +28,10 @@ EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.toml"))
 class Terminal:
     """One tmux session on a private server, 120×40."""
 
-    def __init__(self, socket: str, home: Path) -> None:
+    def __init__(self, socket: str, home: Path, size: tuple[int, int] = (120, 40)) -> None:
         self.socket = socket
         self.home = home
+        self.size = size
 
     def tmux(self, *args: str) -> str:
         out = subprocess.run(
@@ -49,7 +50,17 @@ class Terminal:
         }
         command = " ".join(["env", "-i", *(f"{k}={v}" for k, v in env.items()), str(AGENT_TUI)])
         self.tmux(
-            "new-session", "-d", "-s", "user", "-x", "120", "-y", "40", "-c", str(ROOT), command
+            "new-session",
+            "-d",
+            "-s",
+            "user",
+            "-x",
+            str(self.size[0]),
+            "-y",
+            str(self.size[1]),
+            "-c",
+            str(ROOT),
+            command,
         )
 
     def screen(self) -> str:
@@ -127,5 +138,23 @@ def test_first_run_example_approval_and_document(terminal: Terminal) -> None:
     edited = terminal.home / "edited.md"
     assert edited.exists() and "Kernel" in edited.read_text(encoding="utf-8")
 
+    terminal.keys("q")
+    terminal.wait_for("the app to exit", lambda s: "agent-tui ·" not in s, timeout=15)
+
+
+def test_small_terminal_keeps_the_approvals_count(terminal: Terminal) -> None:
+    """At 80×24 (a plain SSH session) the panes collapse and the header keeps the count."""
+    terminal.size = (80, 24)
+    terminal.start()
+    terminal.wait_text("Welcome to agent-tui")
+    terminal.keys(str(EXAMPLES.index("system-report.toml") + 1))
+    screen = terminal.wait_for("five approvals", lambda s: approvals(s) == 5)
+    lines = screen.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    terminal.keys("a")  # one pane at a time: the first press brings the queue forward
+    screen = terminal.wait_text("$ uname -a")
+    assert approvals(screen) == 5  # nothing is approved unseen
+    terminal.keys("a")
+    terminal.wait_for("four approvals", lambda s: approvals(s) == 4)
     terminal.keys("q")
     terminal.wait_for("the app to exit", lambda s: "agent-tui ·" not in s, timeout=15)
