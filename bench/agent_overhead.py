@@ -34,8 +34,10 @@ TURNS = 200
 
 
 def _recipe() -> dict:
-    return {"title": "turns", "steps": [{"id": "loop", "kind": "agent", "instructions": "echo",
-                                          "tools": ["echo"]}]}
+    return {
+        "title": "turns",
+        "steps": [{"id": "loop", "kind": "agent", "instructions": "echo", "tools": ["echo"]}],
+    }
 
 
 async def _run_turns(settings: Settings) -> tuple[float, int]:
@@ -61,10 +63,16 @@ def scripted_turns() -> dict:
     async def instant(choice, messages, *, tools=None, on_text=None, timeout=120.0, extra=None):
         counter["n"] += 1
         if counter["n"] >= TURNS:
-            return llm.Turn("", [llm.ToolCall(f"c{counter['n']}", "finish_step",
-                                              '{"summary": "done"}')], 10, 5, None)
-        return llm.Turn("", [llm.ToolCall(f"c{counter['n']}", "echo", '{"text": "hi"}')],
-                        10, 5, None)
+            return llm.Turn(
+                "",
+                [llm.ToolCall(f"c{counter['n']}", "finish_step", '{"summary": "done"}')],
+                10,
+                5,
+                None,
+            )
+        return llm.Turn(
+            "", [llm.ToolCall(f"c{counter['n']}", "echo", '{"text": "hi"}')], 10, 5, None
+        )
 
     llm.complete = instant  # type: ignore[assignment]
     conf = Settings(model="scripted/instant")
@@ -88,8 +96,10 @@ def litellm_turns(n: int = 60) -> dict:
 
     agent_module.llm = llm
     with FakeLLM() as fake:
-        fake.script(*[call("echo", {"text": "hi"}) for _ in range(n - 1)],
-                    call("finish_step", {"summary": "done"}))
+        fake.script(
+            *[call("echo", {"text": "hi"}) for _ in range(n - 1)],
+            call("finish_step", {"summary": "done"}),
+        )
         conf = Settings(model="openai/bench")
         conf.llm.api_base = fake.api_base
         conf.llm.step_iterations = n + 5
@@ -104,8 +114,14 @@ def first_frame(env_extra: dict[str, str], runs: int = 3) -> float:
     samples = []
     for _ in range(runs):
         home = fresh_home()
-        env = {**os.environ, "AGENT_TUI_HOME": str(home), "TERM": "xterm-256color",
-               "COLUMNS": "120", "LINES": "40", **env_extra}
+        env = {
+            **os.environ,
+            "AGENT_TUI_HOME": str(home),
+            "TERM": "xterm-256color",
+            "COLUMNS": "120",
+            "LINES": "40",
+            **env_extra,
+        }
         master, slave = pty.openpty()
         os.set_blocking(master, False)
         import fcntl
@@ -114,9 +130,15 @@ def first_frame(env_extra: dict[str, str], runs: int = 3) -> float:
 
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "agent_tui.cli"], stdin=slave,
-                                stdout=slave, stderr=slave, env=env, cwd=ROOT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent_tui.cli"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         os.close(slave)
         seen = b""
         shown = None
@@ -150,9 +172,12 @@ def main() -> None:
     result: dict = {"benchmark": "agent_overhead"}
     frames = {}
     if not args.no_frames:
-        frames = {"first_frame_s_no_model": first_frame({}),
-                  "first_frame_s_with_model": first_frame({"AGENT_TUI_MODEL": "openai/gpt-4.1-mini",
-                                                           "OPENAI_API_KEY": "sk-bench"})}
+        frames = {
+            "first_frame_s_no_model": first_frame({}),
+            "first_frame_s_with_model": first_frame(
+                {"AGENT_TUI_MODEL": "openai/gpt-4.1-mini", "OPENAI_API_KEY": "sk-bench"}
+            ),
+        }
     result["scripted_model"] = scripted_turns()
     result["through_litellm_http"] = litellm_turns()
     result.update(frames)

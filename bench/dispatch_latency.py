@@ -9,8 +9,8 @@ across processes p99 ≤ 250 ms.
 from __future__ import annotations
 
 import asyncio
-import random
 import itertools
+import random
 import subprocess
 import sys
 import time

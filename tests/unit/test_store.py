@@ -173,8 +173,10 @@ def test_older_schema_is_migrated_forward_keeping_data(tmp_path: Path) -> None:
         if statement.strip():
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
-    conn.execute("INSERT INTO goals (title, source, status, workspace, created_at, updated_at)"
-                 " VALUES ('kept', 'text', 'queued', '/tmp', 0, 0)")
+    conn.execute(
+        "INSERT INTO goals (title, source, status, workspace, created_at, updated_at)"
+        " VALUES ('kept', 'text', 'queued', '/tmp', 0, 0)"
+    )
     conn.commit()
     conn.close()
     store = Store(path)
