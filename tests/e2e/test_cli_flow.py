@@ -11,7 +11,13 @@ from tests.conftest import CLI, ROOT, cli_env
 
 def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     out = subprocess.run(
-        [*CLI, *args], env=cli_env(home), capture_output=True, text=True, timeout=120, check=False
+        [*CLI, *args],
+        env=cli_env(home),
+        stdin=subprocess.DEVNULL,  # as in CI and scripts: never a terminal to prompt on
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if check:
         assert out.returncode == 0, f"{args}: {out.stderr}"
