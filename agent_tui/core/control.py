@@ -11,6 +11,7 @@ import json
 from agent_tui.core import budget, limits
 from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
 from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
+from agent_tui.core.runs import fail_step
 from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, Store, Tx
 
@@ -383,22 +384,7 @@ def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
         )
         old = S.UNKNOWN
     tx.event("approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids)
-    tx.set_status(
-        "step",
-        step["id"],
-        old,
-        S.FAILED,
-        error=f"rejected: {reason}",
-        finished_at=tx.now,
-        wait_reason=None,
-    )
-    tx.event(
-        "step.failed",
-        f"step '{step['key']}' failed: rejected: {reason}",
-        goal_id=step["goal_id"],
-        step_id=step["id"],
-    )
-    settle_goal(tx, approval["goal_id"])
+    fail_step(tx, step, f"rejected: {reason}", old=old)
 
 
 def _stop_for_budget(tx: Tx, approval: Row, reason: str, by: str) -> None:

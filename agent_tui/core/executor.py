@@ -546,15 +546,7 @@ class Executor:
             return
         if self._cut_off(running, tool, result, step, action_id, writer):
             return
-        cancelled = running.cancelled.is_set()
-        outcome = runs.Outcome(
-            ok=result.ok and not cancelled,
-            output=result.output,
-            data=result.data,
-            error=result.error or ("cancelled" if cancelled else None),
-            transient=result.transient and not cancelled,
-            cancelled=cancelled,
-        )
+        outcome = runs.Outcome.of(result, running.cancelled.is_set())
         retry = self.settings.retry
         delay = runs.backoff_delay(step["attempt"], retry.base_delay, retry.factor, retry.max_delay)
         try:
@@ -674,13 +666,7 @@ class Executor:
         if self._cut_off(running, tool, result, step, action_id, writer):
             raise StaleState("interrupted: a human decides")
         cancelled = running.cancelled.is_set()
-        outcome = runs.Outcome(
-            ok=result.ok and not cancelled,
-            output=result.output,
-            data=result.data,
-            error=result.error or ("cancelled" if cancelled else None),
-            transient=result.transient,
-        )
+        outcome = runs.Outcome.of(result, cancelled)
         try:
             with self.store.write() as tx:
                 writer.close(tx)

@@ -200,6 +200,7 @@ def fail_step(tx: Tx, step: Row, error: str, *, old: str = S.RUNNING) -> None:
         finished_at=tx.now,
         lease_owner=None,
         lease_expires=None,
+        wait_reason=None,
     )
     tx.event(
         "step.failed",
@@ -361,6 +362,18 @@ class Outcome:
     error: str | None
     transient: bool = False
     cancelled: bool = False
+
+    @classmethod
+    def of(cls, result: Any, cancelled: bool) -> Outcome:
+        """A tool's result as recorded; a cancelled action never counts as done or transient."""
+        return cls(
+            ok=result.ok and not cancelled,
+            output=result.output,
+            data=result.data,
+            error=result.error or ("cancelled" if cancelled else None),
+            transient=result.transient and not cancelled,
+            cancelled=cancelled,
+        )
 
 
 def record_action(tx: Tx, action_id: int, step: Row, outcome: Outcome, tool: str) -> None:
