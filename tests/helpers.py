@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,3 +65,18 @@ def shell(id_: str, command: str, **extra: Any) -> dict[str, Any]:
 
 def echo(id_: str, text: str, **extra: Any) -> dict[str, Any]:
     return {"id": id_, "tool": "echo", "args": {"text": text}, **extra}
+
+
+class Sink:
+    """Collects ``(stream, text, time)`` chunks and signals each arrival."""
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[str, str, float]] = []
+        self.arrived = asyncio.Event()
+
+    def __call__(self, stream: str, text: str) -> None:
+        self.chunks.append((stream, text, time.monotonic()))
+        self.arrived.set()
+
+    def text(self, stream: str = "stdout") -> str:
+        return "".join(t for s, t, _ in self.chunks if s == stream)

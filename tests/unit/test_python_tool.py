@@ -13,21 +13,7 @@ from pydantic import ValidationError
 from agent_tui.config import Settings
 from agent_tui.core.tools.base import ToolContext, ToolResult
 from agent_tui.core.tools.python_tool import PythonTool
-
-
-class Sink:
-    """Collects ``(stream, text, time)`` chunks and signals each arrival."""
-
-    def __init__(self) -> None:
-        self.chunks: list[tuple[str, str, float]] = []
-        self.arrived = asyncio.Event()
-
-    def __call__(self, stream: str, text: str) -> None:
-        self.chunks.append((stream, text, time.monotonic()))
-        self.arrived.set()
-
-    def text(self, stream: str = "stdout") -> str:
-        return "".join(t for s, t, _ in self.chunks if s == stream)
+from tests.helpers import Sink
 
 
 def make_ctx(workspace: Path, sink: Sink | None = None, timeout: float = 600.0) -> ToolContext:

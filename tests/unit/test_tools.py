@@ -19,21 +19,7 @@ from agent_tui.core.tools.files import DIFF_CAP, ListFilesTool, ReadFileTool, Wr
 from agent_tui.core.tools.registry import builtin_tools
 from agent_tui.core.tools.shell import DATA_TAIL, OUTPUT_TAIL, ShellTool
 from agent_tui.core.tools.write_document import WriteDocumentTool
-
-
-class Sink:
-    """Collects ``(stream, text, time)`` chunks and signals each arrival."""
-
-    def __init__(self) -> None:
-        self.chunks: list[tuple[str, str, float]] = []
-        self.arrived = asyncio.Event()
-
-    def __call__(self, stream: str, text: str) -> None:
-        self.chunks.append((stream, text, time.monotonic()))
-        self.arrived.set()
-
-    def text(self, stream: str = "stdout") -> str:
-        return "".join(t for s, t, _ in self.chunks if s == stream)
+from tests.helpers import Sink
 
 
 def make_ctx(workspace: Path, settings: Any = None, **kwargs: Any) -> ToolContext:
