@@ -73,6 +73,18 @@ class ShellSettings(_Section):
     """Seconds between SIGTERM and SIGKILL when a command is cancelled or times out."""
 
 
+class SandboxSettings(_Section):
+    mode: Literal["auto", "bwrap", "off"] = "auto"
+    """``auto``: shell and python run in bubblewrap when it works here, and every such action asks
+    when it does not; ``bwrap``: the sandbox is required (commands are refused without it);
+    ``off``: no sandbox, rules allow commands to run with your full permissions."""
+    network: Literal["approved", "off", "on"] = "approved"
+    """Network inside the sandbox: ``approved`` gives it only to actions a person approved (a rule
+    or default allow runs offline); ``off`` never; ``on`` always."""
+    hide: list[str] = Field(default_factory=list)
+    """More paths a sandboxed command must not see (beyond secret stores and agent-tui's files)."""
+
+
 class LLMSettings(_Section):
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server or a proxy (for example http://127.0.0.1:8080/v1)."""
@@ -136,6 +148,7 @@ class Settings(BaseModel):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     shell: ShellSettings = Field(default_factory=ShellSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     web: WebSettings = Field(default_factory=WebSettings)

@@ -333,7 +333,9 @@ class AgentStep(ModelStep):
                 preview = tool.preview(parsed, workspace)
             except Exception as exc:
                 return self._store_reply(self._reply(call, {"error": str(exc)}))
-            verdict = await verdict_for(self.store, self.settings, tool, args)
+            verdict = await verdict_for(self.store, self.settings, tool, args, workspace=workspace)
+            if verdict.detail:
+                preview = f"{preview}\n\n{verdict.detail}"
             dry = bool(self.goal["dry_run"]) or bool(self.store.setting("dry_run", False))
             if self.settings.limits.tools.get(tool.name):
                 self._hold_if_limited(lambda tx: limits.tool_limit(tx, tool.name, self.settings))

@@ -7,8 +7,11 @@ request does not fit the current state (for example approving an approval alread
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
-from agent_tui.core import budget, limits
+from agent_tui.core import bindings, budget, limits
+from agent_tui.core.commands_run import files_run
 from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
 from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
 from agent_tui.core.runs import fail_step
@@ -193,12 +196,35 @@ def always_allow_proposal(store: Store, approval_id: int) -> Proposal:
         raise ControlError(f"no approval {approval_id}")
     if approval["kind"] != "action" or approval["action_id"] is None:
         raise ControlError(f"approval {approval_id} is not an action; there is no rule to save")
-    action = store.one("SELECT tool, args FROM actions WHERE id = ?", (approval["action_id"],))
+    action = store.one(
+        "SELECT a.tool, a.args, g.workspace FROM actions a JOIN goals g ON g.id = a.goal_id"
+        " WHERE a.id = ?",
+        (approval["action_id"],),
+    )
     assert action is not None
+    args = json.loads(action["args"])
     try:
-        return propose_rule(action["tool"], json.loads(action["args"]))
+        proposal = propose_rule(action["tool"], args)
     except RuleError as exc:
         raise ControlError(f"approval {approval_id}: no rule can be proposed ({exc})") from None
+    return bind_proposal(proposal, action["tool"], args, Path(action["workspace"]))
+
+
+def bind_proposal(proposal: Proposal, tool: str, args: dict[str, Any], workspace: Path) -> Proposal:
+    """Bind a shell proposal to the files its command runs, as they are in ``workspace`` now."""
+    command = args.get("command")
+    if tool != "shell" or not isinstance(command, str):
+        return proposal
+    files = files_run(command)
+    if not files:
+        return proposal
+    bound = bindings.snapshot(workspace, files)
+    present = [rel for rel, state in bound.items() if state["sha256"] is not None]
+    what = ", ".join(present) if present else ", ".join(files)
+    note = (
+        f"; only while {what} stay{'s' if len(present) == 1 else ''} as now (a change asks again)"
+    )
+    return Proposal(proposal.spec, proposal.description + note, bound)
 
 
 def approve(
@@ -216,7 +242,7 @@ def approve(
     with store.write() as tx:
         approval = _pending_approval(tx, approval_id)
         if always is not None:
-            rule = insert_rule(tx, always.spec, source=f"always allow ({by})")
+            rule = insert_rule(tx, always.spec, source=f"always allow ({by})", bound=always.bound)
             tx.event(
                 "rule.added",
                 f"{rule.summary} saved from approval {approval_id}",

@@ -579,6 +579,7 @@ class Executor:
             cancelled=running.cancelled,
             save_document=self._document_saver(step, action_id),
             settings=self.settings,
+            approved=self._person_approved(action_id),
         )
         try:
             result = await tool.run(args, ctx)
@@ -602,6 +603,11 @@ class Executor:
                 transient=result.transient,
             )
         return result, writer
+
+    def _person_approved(self, action_id: int) -> bool:
+        """Whether a person approved this action (it asked), rather than a rule or default."""
+        row = self.store.one("SELECT decision FROM actions WHERE id = ?", (action_id,))
+        return row is not None and row["decision"] == "ask"
 
     def _cut_off(
         self,
@@ -749,7 +755,11 @@ class Executor:
             self._fail_before_action(step, str(exc))
             return None
         if approved is None:
-            verdict = await verdict_for(self.store, self.settings, tool, raw_args, step["approval"])
+            verdict = await verdict_for(
+                self.store, self.settings, tool, raw_args, step["approval"], workspace=workspace
+            )
+            if verdict.detail:
+                preview = f"{preview}\n\n{verdict.detail}"
         with self.store.write() as tx:
             runs.ensure_still_running(tx, step["id"], self.owner)
             if (

@@ -149,6 +149,8 @@ class PolicyDecision:
     decision: str
     reason: str
     rule: Rule | None = None
+    detail: str | None = None
+    """More for the approval view: what changed in a file a rule is bound to."""
 
 
 def hard_denied(text: str) -> str | None:

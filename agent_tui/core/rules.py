@@ -8,6 +8,7 @@ when ``rules_version`` (bumped in the same transaction as every change) has move
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
 import re
@@ -143,6 +144,8 @@ class Rule:
     id: int | None = None
     index: int | None = None
     created_at: float | None = None
+    bound: Mapping[str, Mapping[str, Any]] | None = None
+    """Files of the workspace this allow is bound to (see :mod:`agent_tui.core.bindings`)."""
     test: Test = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -189,6 +192,7 @@ class Rule:
             "decision": self.decision,
             "source": self.source,
             "created_at": self.created_at,
+            "bound_to": sorted(self.bound or ()),
         }
 
 
@@ -211,6 +215,8 @@ class Proposal:
 
     spec: RuleSpec
     description: str
+    bound: Mapping[str, Mapping[str, Any]] | None = None
+    """The files the command runs, as they are now: the rule allows them only unchanged."""
 
 
 def propose_rule(tool_name: str, args: Mapping[str, Any]) -> Proposal:
@@ -296,13 +302,24 @@ def config_rules(settings: Any) -> tuple[Rule, ...]:
     return _config_cache[1]
 
 
-def insert_rule(tx: Tx, spec: RuleSpec, source: str = "user") -> Rule:
-    """Store ``spec`` inside an open transaction (an identical stored rule is reused)."""
+def insert_rule(
+    tx: Tx,
+    spec: RuleSpec,
+    source: str = "user",
+    bound: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Rule:
+    """Store ``spec`` inside an open transaction (an identical stored rule is reused, bound to
+    ``bound`` when given: the person has just approved the files as they are now)."""
     same = tx.one(
         "SELECT * FROM rules WHERE tool = ? AND matcher = ? AND pattern = ? AND decision = ?",
         (spec.tool, spec.matcher, spec.pattern, spec.decision),
     )
+    encoded = json.dumps(dict(bound)) if bound else None
     if same is not None:
+        if encoded is not None and same.get("bound") != encoded:
+            tx.execute("UPDATE rules SET bound = ? WHERE id = ?", (encoded, same["id"]))
+            _bump(tx)
+            same = {**same, "bound": encoded}
         return _from_row(same)
     rule_id = tx.insert(
         "rules",
@@ -313,10 +330,11 @@ def insert_rule(tx: Tx, spec: RuleSpec, source: str = "user") -> Rule:
             "decision": spec.decision,
             "source": source,
             "created_at": tx.now,
+            "bound": encoded,
         },
     )
     _bump(tx)
-    rule = Rule.from_spec(spec, source, id=rule_id, created_at=tx.now)
+    rule = Rule.from_spec(spec, source, id=rule_id, created_at=tx.now, bound=bound)
     tx.event("rule.added", f"{rule.reason} (added by {source})", rule_id=rule_id, **_fields(rule))
     return rule
 
@@ -385,6 +403,7 @@ def _from_row(row: Mapping[str, Any]) -> Rule:
         row["source"],
         id=row["id"],
         created_at=row["created_at"],
+        bound=json.loads(row["bound"]) if row.get("bound") else None,
     )
 
 

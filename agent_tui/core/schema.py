@@ -240,6 +240,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX steps_goal_version ON steps(goal_id, plan_version, status);
     """,
+    # 4 -> 5: "always allow" binds a rule to the content of the files its command runs.
+    """
+    ALTER TABLE rules ADD COLUMN bound TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -61,6 +61,8 @@ class ToolContext:
     save_document: SaveDocument | None = None
     settings: Any = None
     services: dict[str, Any] = field(default_factory=dict)
+    approved: bool = False
+    """A person approved this action in the queue (a rule or default allowed it otherwise)."""
 
 
 class Tool:

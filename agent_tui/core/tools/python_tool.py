@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from agent_tui.core.sandbox import sandboxed
 from agent_tui.core.tools.base import Tool, ToolArgs, ToolContext, ToolResult
 from agent_tui.core.tools.process import run_process, timing
 
@@ -76,7 +77,11 @@ class PythonTool(Tool):
             script = Path(folder) / f"action_{ctx.action_id}.py"
             script.write_text(args.code, encoding="utf-8")
             outcome = await run_process(
-                [sys.executable, "-I", "-u", "-X", "utf8", str(script)],
+                sandboxed(
+                    [sys.executable, "-I", "-u", "-X", "utf8", str(script)],
+                    ctx,
+                    readable=[script],
+                ),
                 ctx,
                 env=os.environ,
                 timeout=timeout,

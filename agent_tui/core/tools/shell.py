@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from agent_tui.core.sandbox import sandboxed
 from agent_tui.core.tools.base import Tool, ToolArgs, ToolContext, ToolResult
 from agent_tui.core.tools.process import DATA_TAIL, OUTPUT_TAIL, run_process, timing
 
@@ -69,7 +70,7 @@ class ShellTool(Tool):
             return ToolResult(ok=False, error="cancelled", data={"command": args.command})
         shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
         outcome = await run_process(
-            [shell, "-c", args.command],
+            sandboxed([shell, "-c", args.command], ctx),
             ctx,
             env={**os.environ, **args.env},
             timeout=timeout,
