@@ -80,3 +80,10 @@ class Sink:
 
     def text(self, stream: str = "stdout") -> str:
         return "".join(t for s, t, _ in self.chunks if s == stream)
+
+
+def workspace_of(store: Store, goal_id: int) -> Path:
+    """The goal's workspace: the only place its sandboxed commands can write."""
+    row = store.one("SELECT workspace FROM goals WHERE id = ?", (goal_id,))
+    assert row is not None
+    return Path(row["workspace"])

@@ -9,7 +9,8 @@ from typing import Any
 
 from agent_tui import paths
 from agent_tui.commands.common import UsageError, emit_json
-from agent_tui.config import ConfigError, load_settings
+from agent_tui.config import ConfigError, Settings, load_settings
+from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.schema import SCHEMA_VERSION
 from agent_tui.core.store import Store, StoreError
 from agent_tui.core.tools.registry import builtin_tools
@@ -62,7 +63,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             if srv.enabled
         }
         rules = len(conf.policy.rules)
+        found: Settings | None = conf
     except ConfigError as exc:
+        found = None
         report["config"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
         model, api_base, policy, servers, rules = None, None, {}, {}, 0
@@ -93,6 +96,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         }
     report["tools"] = tools
     report["shell"] = shutil.which("bash") or shutil.which("sh")
+    sandbox = status_for(found)
+    report["sandbox"] = {
+        "mode": sandbox.mode,
+        "active": sandbox.active,
+        "program": sandbox.program,
+        "detail": sandbox.detail,
+        "network": found.sandbox.network if found else "approved",
+    }
+    if sandbox.required_but_missing:
+        problems.append(f"sandbox: {sandbox.sentence()}")
     report["mcp_servers"] = servers
     report["config_rules"] = rules
     report["ok"] = not problems
@@ -118,6 +131,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"  model       {m['model'] + ' (' + m['why'] + ')' if m['ok'] else m['why']}")
     print("  tools       " + ", ".join(f"{n} ({t['decision']})" for n, t in tools.items()))
     print(f"  shell       {report['shell'] or 'MISSING: install bash'}")
+    warn = "" if sandbox.active or sandbox.mode == "off" else "WARNING: "
+    print(f"  sandbox     {warn}{sandbox.sentence()}")
     for name, how in servers.items():
         print(f"  mcp         {name} ({how}); its tools are listed when an executor starts")
     if rules:

@@ -13,7 +13,6 @@ import re
 
 from agent_tui.core.matchers import command_words
 
-_SPLIT = re.compile(r"\|\||&&|[;&|\n\r(){}`]|\$\(")
 _ASSIGN = re.compile(r"[A-Za-z_]\w*=")
 _LITERAL = re.compile(r"[\w./+@%:,-]+")
 _KEYWORDS = frozenset("then do else elif if while until ! fi done esac in".split())  # noqa: SIM905
@@ -49,9 +48,60 @@ BEHAVIOUR_FILES: dict[str, tuple[str, ...]] = {
 """Files of the workspace whose content decides what a command of that program does."""
 
 
+SUBSTITUTION_IN_QUOTES = "$(…) in quotes"
+"""What :func:`nonliteral_program` names when a substitution hides inside double quotes."""
+
+
 def _segments(command: str) -> list[list[str]]:
-    """Each simple command's raw words (quotes kept), cut at every control operator."""
-    return [piece.split() for piece in _SPLIT.split(command) if piece.strip()]
+    """Each simple command's raw words (quotes kept), cut at control operators outside quotes.
+
+    A command substitution inside double quotes runs a program too; its segment is returned as
+    the single word :data:`SUBSTITUTION_IN_QUOTES`, which is never a plain word.
+    """
+    segments: list[list[str]] = [[]]
+    word: list[str] = []
+    quote: str | None = None
+    i, n = 0, len(command)
+
+    def flush() -> None:
+        if word:
+            segments[-1].append("".join(word))
+            word.clear()
+
+    while i < n:
+        c = command[i]
+        if quote is not None:
+            word.append(c)
+            if c == quote:
+                quote = None
+            elif quote == '"' and (c == "`" or command.startswith("$(", i)):
+                segments.append([SUBSTITUTION_IN_QUOTES])
+                segments.append([])
+            elif quote == '"' and c == "\\" and i + 1 < n:
+                word.append(command[i + 1])
+                i += 1
+        elif c in "'\"":
+            quote = c
+            word.append(c)
+        elif c == "\\" and i + 1 < n:
+            word.append(command[i : i + 2])
+            i += 1
+        elif command.startswith("${", i):
+            end = command.find("}", i)
+            end = n - 1 if end < 0 else end
+            word.append(command[i : end + 1])
+            i = end
+        elif command.startswith("$(", i) or c in ";&|\n\r(){}`":
+            flush()
+            segments.append([])
+            i += 1 if command.startswith("$(", i) else 0
+        elif c in " \t":
+            flush()
+        else:
+            word.append(c)
+        i += 1
+    flush()
+    return [words for words in segments if words]
 
 
 def _head(words: list[str]) -> list[str]:
@@ -70,10 +120,23 @@ def nonliteral_program(command: str) -> str | None:
     """The first program name that is not a plain word (``$x``, ``$'sudo'``, ``~/bin/*``), or None."""
     for words in _segments(command):
         head = _head(words)
-        if head and not _LITERAL.fullmatch(head[0]):
+        if not head or _LITERAL.fullmatch(head[0]):
+            continue
+        inner = _unquoted(head[0])
+        if inner is None:
             return head[0]
-        if not head and words and not all(_ASSIGN.match(w) for w in words):
-            return words[-1]
+        if inner.strip() and not _LITERAL.fullmatch(inner):  # bash -c "make test"
+            if found := nonliteral_program(inner):
+                return found
+    return None
+
+
+def _unquoted(word: str) -> str | None:
+    """The text of a word quoted whole with nothing the shell would expand in it, else None."""
+    if len(word) >= 2 and word[0] == word[-1] == "'" and "'" not in word[1:-1]:
+        return word[1:-1]
+    if len(word) >= 2 and word[0] == word[-1] == '"' and not re.search(r'[$`\\"]', word[1:-1]):
+        return word[1:-1]
     return None
 
 

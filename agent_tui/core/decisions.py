@@ -23,7 +23,7 @@ from agent_tui.core.commands_run import files_run, nonliteral_program
 from agent_tui.core.matchers import normalise_path
 from agent_tui.core.policy import PolicyDecision, decide
 from agent_tui.core.rules import Rule, config_rules, load_rules
-from agent_tui.core.sandbox import SANDBOXED_TOOLS
+from agent_tui.core.sandbox import SANDBOXED_TOOLS, approval_note
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
 from agent_tui.core.tools.base import Tool
@@ -41,7 +41,27 @@ async def verdict_for(
     *,
     workspace: Path | None = None,
 ) -> PolicyDecision:
-    """Decide an action of ``tool`` with ``args`` in ``workspace``."""
+    """Decide an action of ``tool`` with ``args`` in ``workspace``.
+
+    An ``ask`` of shell or python carries, in ``detail``, what approving it means here (the
+    sandbox and its network) for the approval view.
+    """
+    verdict = await _verdict(store, settings, tool, args, step_approval, workspace)
+    note = approval_note(settings, tool.name) if verdict.decision == "ask" else None
+    if note:
+        detail = f"{note}\n\n{verdict.detail}" if verdict.detail else note
+        return replace(verdict, detail=detail)
+    return verdict
+
+
+async def _verdict(
+    store: Store,
+    settings: Settings,
+    tool: Tool,
+    args: dict[str, Any],
+    step_approval: str | None,
+    workspace: Path | None,
+) -> PolicyDecision:
     stored = load_rules(store)
     verdict = decide(tool.name, tool.default_decision, args, settings, step_approval, rules=stored)
     if tool.name in SANDBOXED_TOOLS and verdict.decision != "deny":

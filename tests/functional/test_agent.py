@@ -15,7 +15,7 @@ from agent_tui.core.events import OutputChunk
 from agent_tui.core.goals import add_text_goal
 from agent_tui.core.store import Event, Store
 from tests.fake_llm import FakeLLM, Reply, call, text
-from tests.helpers import goal_status, pending_approvals, run_idle
+from tests.helpers import goal_status, pending_approvals, run_idle, workspace_of
 
 
 @pytest.fixture
@@ -243,12 +243,12 @@ async def test_rejection_reason_reaches_the_model(
 async def test_approval_resumes_without_repeating(
     store: Store, llm_settings: Settings, fake: FakeLLM, tmp_path: Path
 ) -> None:
-    log = tmp_path / "log"
     fake.script(
         plan(step("a", tools=["shell"])),
-        call("shell", {"command": f"echo ran >> {log}"}),
+        call("shell", {"command": "echo ran >> log"}),
     )
     goal = add_text_goal(store, "append once")
+    log = workspace_of(store, goal) / "log"
     await run_idle(store, llm_settings)
     [approval] = pending_approvals(store)
     control.approve(store, approval["id"])

@@ -100,9 +100,12 @@ def bwrap_argv(
         cache = home / ".cache"
         if cache.is_dir() and not cache.is_symlink() and not _under(ws, cache):
             mounts.append((cache, ["--tmpfs", str(cache)]))
-    for path in hidden_paths(hidden_extra):
+    hidden = hidden_paths(hidden_extra)
+    for path in hidden:
         if _under_private_tmp(path) and not _under(path, ws):
             continue  # already gone with the private /tmp
+        if any(_under(path, other) and other != path for other in hidden) and not _under(path, ws):
+            continue  # inside a hidden folder: hiding the folder hides it
         if path.is_dir():
             mounts.append((path, ["--tmpfs", str(path)]))
             read_only.append(path)

@@ -14,6 +14,7 @@ from textual.events import DescendantFocus, Resize
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from agent_tui.config import Settings
+from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Event, Store
 from agent_tui.core.views import pending_approvals
 from agent_tui.ui.messages import EventsArrived, OutputArrived, StoreChanged
@@ -198,7 +199,13 @@ class MainScreen(MainActions):
             model = executor.model.model
         if model and self.query("#banner"):
             self.query_one("#banner").display = False
-        self.query_one(StatusLine).show(model=model, executor=self.executor, overview=self.overview)
+        sandbox = status_for(self.settings)
+        self.query_one(StatusLine).show(
+            model=model,
+            executor=self.executor,
+            overview=self.overview,
+            sandbox=None if sandbox.active else sandbox.label,
+        )
         self.describe_panes()
         self.refresh_bindings()
 

@@ -26,6 +26,7 @@ from agent_tui.config import Settings
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.llm import ModelChoice, choose_model
 from agent_tui.core.recipes import Recipe, RecipeError, load_recipe
+from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
 
 PACKAGE_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -112,6 +113,12 @@ class WelcomeScreen(ModalScreen[int | None]):
             )
             yield Static(self._places(), id="welcome-places")
             yield Static(Content.assemble(("Model     ", "bold"), _model_line(None)), id="model")
+            sandbox = status_for(self.settings)
+            if not sandbox.active:
+                yield Static(
+                    Content.assemble(("Sandbox   ", "bold"), (sandbox.sentence(), "$text-warning")),
+                    id="welcome-sandbox",
+                )
             yield Static(self._examples_heading(), id="welcome-examples-heading")
             if self.examples:
                 yield OptionList(

@@ -17,14 +17,19 @@ SEP = (" · ", "$text-muted")
 
 
 class StatusLine(Static):
-    """``agent-tui · model · executor ● running · dry-run off      today $0.42 · approvals 3``."""
+    """``agent-tui · model · executor ● running · dry-run off      today $0.42 · approvals 3``.
+
+    ``sandbox`` is said only when commands do not run in one (``no sandbox: commands ask``).
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._left = Content("")
         self._right = Content("")
 
-    def show(self, *, model: str | None, executor: bool, overview: Overview) -> None:
+    def show(
+        self, *, model: str | None, executor: bool, overview: Overview, sandbox: str | None = None
+    ) -> None:
         """Render the line from the current state."""
         left: list[Part] = [("agent-tui", "bold"), SEP]
         left.append((model, "") if model else ("no model", "$text-muted"))
@@ -43,6 +48,8 @@ class StatusLine(Static):
             left.append(("● running", "$text-success"))
         left += [SEP, "dry-run "]
         left.append(("on", "$text-warning bold") if overview.dry_run else "off")
+        if sandbox:
+            left += [SEP, (sandbox, "$text-warning bold")]
         right: list[Part] = []
         if overview.today_calls:
             spent = "?" if overview.today_usd is None else f"${overview.today_usd:.2f}"

@@ -1,0 +1,370 @@
+"""The sandbox is the boundary: with shell and python allowed, a step still cannot read secret
+stores, touch agent-tui's own files, reach the network without a person's approval, or leave a
+process behind. Each test plants a canary and proves the attack asks or fails.
+
+Canaries live outside ``/tmp`` on purpose: the sandbox's private ``/tmp`` would hide them anyway,
+and a test that passes for that reason proves nothing about the hiding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent_tui.config import Settings
+from agent_tui.core import control
+from agent_tui.core.sandbox import sandbox_status
+from agent_tui.core.store import Store
+from tests.conftest import CLI, ROOT, cli_env
+from tests.helpers import add, pending_approvals, run_idle, shell, steps, workspace_of
+
+pytestmark = pytest.mark.skipif(
+    not sandbox_status("auto").active, reason="bubblewrap is not usable here (.ci/run installs it)"
+)
+CANARY = "canary-" + uuid.uuid4().hex
+
+
+@pytest.fixture
+def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fake HOME with secret stores and an AGENT_TUI_HOME, both outside /tmp."""
+    base = ROOT / ".test-outside" / uuid.uuid4().hex
+    home = base / "user"
+    for rel in (".ssh/id_rsa", ".aws/credentials", ".netrc", ".config/gh/hosts.yml"):
+        path = home / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{CANARY}\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AGENT_TUI_HOME", str(base / "agent-tui"))
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def open_store(outside: Path) -> Iterator[Store]:
+    s = Store(outside / "agent-tui" / "data" / "agent-tui.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def allowing(settings: Settings) -> Settings:
+    settings.policy.tools["shell"] = "allow"
+    settings.policy.tools["python"] = "allow"
+    return settings
+
+
+def _outputs(store: Store) -> str:
+    rows = store.all("SELECT result, error FROM actions")
+    chunks = store.all("SELECT text FROM output")
+    return json.dumps(rows) + json.dumps(chunks)
+
+
+SECRET_READS = [
+    "cat ~/.ss?/id_rsa",
+    "cat ~/./.ssh/id_rsa",
+    "cd ~; cat ./.ssh/id_rsa",
+    "cat $HOME/.aws/credentials",
+    "cat ~/.netrc; cat ~/.config/gh/hosts.yml",
+    "find ~ -type f -exec cat {} +",
+    "wc -c /etc/shado? && cat /etc/shado?",
+]
+
+
+async def test_secret_stores_are_not_readable_with_shell_and_python_allowed(
+    open_store: Store, allowing: Settings, outside: Path
+) -> None:
+    recipe_steps = [shell(f"s{i}", cmd) for i, cmd in enumerate(SECRET_READS)]
+    recipe_steps.append(
+        {
+            "id": "py",
+            "tool": "python",
+            "args": {
+                "code": "from pathlib import Path\n"
+                "p = Path.home() / ('.s' + 'sh') / 'id_rsa'\n"
+                "print(p.read_text() if p.exists() else 'hidden')\n"
+                "import os\n"
+                "for base, _, files in os.walk(Path.home()):\n"
+                "    for f in files:\n"
+                "        try:\n"
+                "            print(open(os.path.join(base, f)).read())\n"
+                "        except OSError as exc:\n"
+                "            print(exc)\n"
+            },
+        }
+    )
+    goals = [add(open_store, {"title": f"steal {s['id']}", "steps": [s]}) for s in recipe_steps]
+    await run_idle(open_store, allowing)
+    assert pending_approvals(open_store) == []  # they ran (allowed) ...
+    assert CANARY not in _outputs(open_store)  # ... and saw nothing
+    assert steps(open_store, goals[-1])["py"]["status"] == "completed"
+    assert open_store.one("SELECT count(*) AS n FROM actions")["n"] == len(recipe_steps)
+    shadow = open_store.one(
+        "SELECT a.result FROM actions a JOIN steps s ON s.id = a.step_id WHERE s.key = 's6'"
+    )
+    assert shadow is not None and "root:" not in (shadow["result"] or "")
+
+
+async def test_agent_tui_config_and_database_are_neither_visible_nor_writable(
+    open_store: Store, allowing: Settings, outside: Path
+) -> None:
+    config = outside / "agent-tui" / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("# mine\n")
+    db = outside / "agent-tui" / "data" / "agent-tui.db"
+    goal = add(
+        open_store,
+        {
+            "title": "escalate",
+            "steps": [
+                shell("conf", f"echo '[policy.tools]' >> {config}; cat {config}"),
+                shell("db", f"ls -la {db.parent}; echo x >> {db}"),
+                shell("state", f"touch {outside / 'agent-tui' / 'state' / 'x'}"),
+            ],
+        },
+    )
+    await run_idle(open_store, allowing)
+    assert config.read_text() == "# mine\n"
+    assert open_store.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    got = steps(open_store, goal)
+    assert got["conf"]["status"] == "failed" and got["db"]["status"] == "failed"
+    listing = open_store.one(
+        "SELECT a.result FROM actions a JOIN steps s ON s.id = a.step_id WHERE s.key = 'db'"
+    )
+    assert listing is not None
+    assert "agent-tui.db" not in json.loads(listing["result"])["data"]["stdout"]
+    assert not (outside / "agent-tui" / "state" / "x").exists()
+
+
+async def test_the_workspace_is_writable_and_the_rest_read_only(
+    open_store: Store, allowing: Settings, outside: Path
+) -> None:
+    elsewhere = outside / "elsewhere"
+    elsewhere.mkdir()
+    goal = add(
+        open_store,
+        {
+            "title": "write",
+            "steps": [
+                shell("here", "echo ok > made && mkdir -p d && echo x > d/y && cat made"),
+                shell("there", f"touch {elsewhere / 'made'}", depends_on=["here"]),
+            ],
+        },
+    )
+    await run_idle(open_store, allowing)
+    ws = workspace_of(open_store, goal)
+    assert (ws / "made").read_text() == "ok\n" and (ws / "d" / "y").exists()
+    assert steps(open_store, goal)["there"]["status"] == "failed"
+    assert not (elsewhere / "made").exists()
+
+
+@pytest.mark.parametrize(
+    "command", ["$'sudo' id", "s${x}udo id", "x=sudo; $x id", "eval $x", '"$x" -c id']
+)
+async def test_a_program_that_is_not_a_plain_word_always_asks(
+    open_store: Store, allowing: Settings, command: str
+) -> None:
+    goal = add(open_store, {"title": "sneaky", "steps": [shell("s", command)]})
+    await run_idle(open_store, allowing)
+    [approval] = pending_approvals(open_store)
+    assert approval["goal_id"] == goal
+    action = open_store.one("SELECT * FROM actions WHERE id = ?", (approval["action_id"],))
+    assert "not a plain word" in action["decision_reason"]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = CANARY.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_network_only_for_what_a_person_approved(
+    open_store: Store, settings: Settings, web: str
+) -> None:
+    fetch = f"python3 -c \"print(__import__('urllib.request').request.urlopen('{web}').read())\""
+    settings.policy.rules = [{"tool": "shell", "prefix": "python3 -c", "decision": "allow"}]
+    ruled = add(open_store, {"title": "by rule", "steps": [shell("s", fetch)]})
+    await run_idle(open_store, settings)
+    assert steps(open_store, ruled)["s"]["status"] == "failed"
+    assert CANARY not in _outputs(open_store)
+
+    settings.policy.rules = []
+    asked = add(open_store, {"title": "by a person", "steps": [shell("s", fetch)]})
+    await run_idle(open_store, settings)
+    [approval] = pending_approvals(open_store)
+    action = open_store.one("SELECT preview FROM actions WHERE id = ?", (approval["action_id"],))
+    assert "with network" in action["preview"]
+    control.approve(open_store, approval["id"])
+    await run_idle(open_store, settings)
+    assert steps(open_store, asked)["s"]["status"] == "completed"
+    assert CANARY in _outputs(open_store)
+
+
+async def test_network_off_mode_holds_even_for_approved_commands(
+    open_store: Store, settings: Settings, web: str
+) -> None:
+    settings.sandbox.network = "off"
+    fetch = f"python3 -c \"import urllib.request as u; u.urlopen('{web}')\""
+    goal = add(open_store, {"title": "offline", "steps": [shell("s", fetch)]})
+    await run_idle(open_store, settings)
+    [approval] = pending_approvals(open_store)
+    control.approve(open_store, approval["id"])
+    await run_idle(open_store, settings)
+    assert steps(open_store, goal)["s"]["status"] == "failed"
+
+
+def _processes(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]
+
+
+def _gone(marker: str, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _processes(marker):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+async def test_a_setsid_daemon_ends_with_its_step(open_store: Store, allowing: Settings) -> None:
+    marker = f"{3000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    goal = add(
+        open_store,
+        {
+            "title": "daemon",
+            "steps": [
+                shell("d", f"setsid sleep {marker} & nohup sleep {marker} >/dev/null 2>&1 & echo up")
+            ],
+        },
+    )
+    await run_idle(open_store, allowing)
+    assert steps(open_store, goal)["d"]["status"] == "completed"
+    assert _gone(f"sleep {marker}"), _processes(f"sleep {marker}")
+
+
+async def test_a_cancelled_step_leaves_no_process(open_store: Store, allowing: Settings) -> None:
+    from agent_tui.core.executor import Executor
+
+    marker = f"{4000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    goal = add(
+        open_store,
+        {"title": "cancel", "steps": [shell("c", f"setsid sleep {marker} & sleep {marker}")]},
+    )
+    executor = Executor(open_store, allowing)
+    await executor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(_processes(f"sleep {marker}")) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(_processes(f"sleep {marker}")) >= 2
+        control.cancel_goal(open_store, goal)
+        executor.wake()
+        await asyncio.wait_for(executor.run_until_idle(), 20)
+    finally:
+        await executor.stop()
+    assert _gone(f"sleep {marker}"), _processes(f"sleep {marker}")
+
+
+def test_kill_9_of_the_worker_leaves_no_process_of_its_steps(
+    outside: Path, write_recipe, tmp_path: Path
+) -> None:
+    marker = f"{5000 + uuid.uuid4().int % 1000}.{os.getpid()}"
+    home = outside / "agent-tui"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text('[policy.tools]\nshell = "allow"\n')
+    recipe = write_recipe(
+        f'title = "orphans"\n[[steps]]\nid = "s"\ntool = "shell"\n'
+        f'args = {{ command = "setsid sleep {marker} & nohup sleep {marker} & sleep {marker}" }}\n'
+    )
+    env = cli_env(home, HOME=os.environ["HOME"])
+    subprocess.run([*CLI, "add", "--recipe", str(recipe)], env=env, check=True, capture_output=True)
+    worker = subprocess.Popen(
+        [*CLI, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(_processes(f"sleep {marker}")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_processes(f"sleep {marker}")) >= 3
+    finally:
+        worker.kill()
+        worker.wait()
+    assert _gone(f"sleep {marker}"), _processes(f"sleep {marker}")
+
+
+def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def test_without_bubblewrap_every_command_asks_and_doctor_says_why(
+    home: Path, write_recipe, tmp_path: Path
+) -> None:
+    canary = tmp_path / "ran"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(
+        '[policy.tools]\nshell = "allow"\npython = "allow"\n'
+    )
+    recipe = write_recipe(
+        f'title = "no sandbox"\n[[steps]]\nid = "s"\ntool = "shell"\n'
+        f'args = {{ command = "touch {canary}" }}\n'
+    )
+    env = cli_env(home, PATH=str(tmp_path / "empty-path"))
+    assert _run_cli(env, "add", "--recipe", str(recipe)).returncode == 0
+    _run_cli(env, "worker", "--until-idle")
+    assert not canary.exists()
+    listed = _run_cli(env, "approvals")
+    assert "sandbox: none (bubblewrap not found" in listed.stdout
+    doctor = _run_cli(env, "doctor")
+    assert "WARNING: unavailable (bubblewrap not found" in doctor.stdout
+    assert "every shell and python action asks" in doctor.stdout
+
+
+def test_required_sandbox_missing_refuses_commands(
+    home: Path, write_recipe, tmp_path: Path
+) -> None:
+    canary = tmp_path / "ran"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text('[sandbox]\nmode = "bwrap"\n')
+    recipe = write_recipe(
+        f'title = "required"\n[[steps]]\nid = "s"\ntool = "shell"\n'
+        f'args = {{ command = "touch {canary}" }}\n'
+    )
+    env = cli_env(home, PATH=str(tmp_path / "empty-path"))
+    assert _run_cli(env, "add", "--recipe", str(recipe)).returncode == 0
+    _run_cli(env, "worker", "--until-idle")
+    assert not canary.exists()
+    shown = _run_cli(env, "show", "1")
+    assert "sandbox required" in shown.stdout
+    doctor = _run_cli(env, "doctor")
+    assert doctor.returncode == 1 and "sandbox" in doctor.stdout
