@@ -125,9 +125,9 @@ def nonliteral_program(command: str) -> str | None:
         inner = _unquoted(head[0])
         if inner is None:
             return head[0]
-        if inner.strip() and not _LITERAL.fullmatch(inner):  # bash -c "make test"
-            if found := nonliteral_program(inner):
-                return found
+        found = nonliteral_program(inner) if not _LITERAL.fullmatch(inner) else None
+        if found:  # bash -c "make test" is read as make test
+            return found
     return None
 
 

@@ -262,7 +262,9 @@ async def test_a_setsid_daemon_ends_with_its_step(open_store: Store, allowing: S
         {
             "title": "daemon",
             "steps": [
-                shell("d", f"setsid sleep {marker} & nohup sleep {marker} >/dev/null 2>&1 & echo up")
+                shell(
+                    "d", f"setsid sleep {marker} & nohup sleep {marker} >/dev/null 2>&1 & echo up"
+                )
             ],
         },
     )
