@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,3 +88,24 @@ def workspace_of(store: Store, goal_id: int) -> Path:
     row = store.one("SELECT workspace FROM goals WHERE id = ?", (goal_id,))
     assert row is not None
     return Path(row["workspace"])
+
+
+def alive(marker: str) -> bool:
+    """Whether a process whose command line holds ``marker`` runs (zombies count as gone).
+
+    Commands run in the sandbox's PID namespace, where ``$!`` means nothing outside; a unique
+    argument (``sleep 100.4711``) finds the process from here.
+    """
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in args and state not in ("Z", "X"):
+            return True
+    return False

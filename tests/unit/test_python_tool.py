@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from agent_tui.config import Settings
 from agent_tui.core.tools.base import ToolContext, ToolResult
 from agent_tui.core.tools.python_tool import PythonTool
-from tests.helpers import Sink
+from tests.helpers import Sink, alive
 
 
 def make_ctx(workspace: Path, sink: Sink | None = None, timeout: float = 600.0) -> ToolContext:
@@ -36,18 +37,11 @@ async def run(ctx: ToolContext, code: str, **raw: Any) -> ToolResult:
     return await asyncio.wait_for(tool.run(tool.parse({"code": code, **raw}), ctx), 30)
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (an unreaped zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
+MARK = f"100.{uuid.uuid4().int % 10**8}"
+"""The sleepers' duration: unique, so the process is found by its command line."""
 SPAWN_SLEEPER = (
     "import subprocess\n"
-    "child = subprocess.Popen(['sleep', '100'])\n"
+    f"child = subprocess.Popen(['sleep', '{MARK}'])\n"
     "print(child.pid)\n"
     "child.wait()\n"
 )
@@ -124,7 +118,7 @@ async def test_timeout_kills_a_grandchild(tmp_path: Path):
     assert time.monotonic() - started < 5
     assert not result.ok
     assert result.error == "timed out after 0.5 s"
-    assert not alive(int(result.output))
+    assert not alive(MARK)
 
 
 async def test_timeout_from_settings(tmp_path: Path):
@@ -141,7 +135,7 @@ async def test_cancel_ends_the_group(tmp_path: Path):
     result = await asyncio.wait_for(task, 10)
     assert not result.ok
     assert result.error == "cancelled"
-    assert not alive(int(sink.text()))
+    assert not alive(MARK)
 
 
 async def test_already_cancelled_does_not_start(tmp_path: Path):
@@ -153,12 +147,12 @@ async def test_already_cancelled_does_not_start(tmp_path: Path):
 
 
 async def test_background_process_is_ended_after_success(tmp_path: Path):
-    code = "import subprocess\nprint(subprocess.Popen(['sleep', '100']).pid)"
+    code = f"import subprocess\nprint(subprocess.Popen(['sleep', '{MARK}']).pid)"
     started = time.monotonic()
     result = await run(make_ctx(tmp_path), code)
     assert result.ok
     assert time.monotonic() - started < 5
-    assert not alive(int(result.output))
+    assert not alive(MARK)
 
 
 def test_args_and_preview(tmp_path: Path):

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from agent_tui.core.tools.files import DIFF_CAP, ListFilesTool, ReadFileTool, Wr
 from agent_tui.core.tools.registry import builtin_tools
 from agent_tui.core.tools.shell import DATA_TAIL, OUTPUT_TAIL, ShellTool
 from agent_tui.core.tools.write_document import WriteDocumentTool
-from tests.helpers import Sink
+from tests.helpers import Sink, alive
 
 
 def make_ctx(workspace: Path, settings: Any = None, **kwargs: Any) -> ToolContext:
@@ -46,13 +47,9 @@ async def call(tool: Tool, ctx: ToolContext, **raw: Any) -> ToolResult:
     return await asyncio.wait_for(tool.run(tool.parse(raw), ctx), 30)
 
 
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (an unreaped zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
+def unique_sleep() -> str:
+    """A ``sleep`` duration no other test uses, to find the process by."""
+    return f"100.{uuid.uuid4().int % 10**8}"
 
 
 # --- shell ---------------------------------------------------------------------------------------
@@ -121,33 +118,36 @@ async def test_shell_long_line_and_output_caps(tmp_path: Path):
 async def test_shell_timeout_kills_the_whole_group(tmp_path: Path):
     ctx = make_ctx(tmp_path, settings=fast_settings())
     started = time.monotonic()
-    result = await call(ShellTool(), ctx, command="sleep 100 & echo $!; wait", timeout=0.5)
+    mark = unique_sleep()
+    result = await call(ShellTool(), ctx, command=f"sleep {mark} & wait", timeout=0.5)
     assert time.monotonic() - started < 5
     assert not result.ok
     assert result.error == "timed out after 0.5 s"
-    grandchild = int(result.output)
-    assert not alive(grandchild)
+    assert not alive(mark)
 
 
 async def test_shell_timeout_from_settings_and_sigkill_after_grace(tmp_path: Path):
     ctx = make_ctx(tmp_path, settings=fast_settings(timeout=0.3, grace=0.3))
-    command = "trap '' TERM; echo ready; sleep 100 & echo $!; wait"
+    mark = unique_sleep()
+    command = f"trap '' TERM; echo ready; sleep {mark} & wait"
     result = await call(ShellTool(), ctx, command=command)
     assert result.error == "timed out after 0.3 s"
     assert result.data["exit_code"] == -9
-    assert not alive(int(result.output.splitlines()[-1]))
+    assert not alive(mark)
 
 
 async def test_shell_cancellation(tmp_path: Path):
     sink = Sink()
     ctx = make_ctx(tmp_path, settings=fast_settings(), emit=sink)
-    task = asyncio.create_task(call(ShellTool(), ctx, command="sleep 100 & echo $!; wait"))
+    mark = unique_sleep()
+    task = asyncio.create_task(call(ShellTool(), ctx, command=f"sleep {mark} & echo up; wait"))
     await asyncio.wait_for(sink.arrived.wait(), 10)
+    assert alive(mark)
     ctx.cancelled.set()
     result = await asyncio.wait_for(task, 10)
     assert not result.ok
     assert result.error == "cancelled"
-    assert not alive(int(sink.text()))
+    assert not alive(mark)
 
 
 async def test_shell_already_cancelled_does_not_start(tmp_path: Path):
@@ -161,10 +161,11 @@ async def test_shell_already_cancelled_does_not_start(tmp_path: Path):
 async def test_shell_background_process_is_ended_after_success(tmp_path: Path):
     ctx = make_ctx(tmp_path, settings=fast_settings())
     started = time.monotonic()
-    result = await call(ShellTool(), ctx, command="sleep 100 & echo $!")
+    mark = unique_sleep()
+    result = await call(ShellTool(), ctx, command=f"sleep {mark} & echo up")
     assert result.ok
     assert time.monotonic() - started < 5
-    assert not alive(int(result.output))
+    assert not alive(mark)
 
 
 async def test_shell_utf8_split_across_reads(tmp_path: Path):

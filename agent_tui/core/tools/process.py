@@ -145,11 +145,16 @@ async def run_process(
     env: Mapping[str, str],
     timeout: float,
     grace: float,
+    sandboxed: bool = False,
 ) -> ProcessOutcome:
     """Run ``argv`` in the workspace, streaming stdout and stderr to ``ctx.emit``.
 
     Returns when the child has exited and its process group is gone. A timeout or
     ``ctx.cancelled`` ends the whole group; so does the caller's own cancellation (SIGKILL).
+
+    ``sandboxed``: ``argv`` is bubblewrap around the command. SIGTERM then goes to the command's
+    processes but not to bubblewrap itself, whose death would SIGKILL them before their grace
+    period; an exit code of 128 + N is bubblewrap reporting that signal N killed the command.
     """
     started = time.monotonic()
     transport, protocol = await _spawn(argv, ctx.workspace, env)
@@ -162,7 +167,8 @@ async def run_process(
     ]
     try:
         stopped = await _supervise(protocol.exited, ctx.cancelled, timeout)
-        await _end(pid, readers, grace, drain=DRAIN_SECONDS if stopped is None else 0)
+        spare = pid if sandboxed else None
+        await _end(pid, readers, grace, drain=DRAIN_SECONDS if stopped is None else 0, spare=spare)
         await protocol.exited.wait()
     except BaseException:
         _signal(pid, signal.SIGKILL)
@@ -173,6 +179,8 @@ async def run_process(
         code = transport.get_returncode()
         transport.close()
     assert code is not None
+    if sandboxed and 128 < code <= 128 + 64:
+        code = 128 - code
     return ProcessOutcome(code, stopped, out, err, time.monotonic() - started, timeout)
 
 
@@ -205,11 +213,31 @@ async def _supervise(
     return "cancelled" if canceller in done else "timeout"
 
 
-async def _end(pgid: int, readers: list[asyncio.Task[None]], grace: float, drain: float) -> None:
-    """Let output drain, end whatever is left of the process group, then finish the readers."""
+async def _end(
+    pgid: int,
+    readers: list[asyncio.Task[None]],
+    grace: float,
+    drain: float,
+    spare: int | None = None,
+) -> None:
+    """Let output drain, end whatever is left of the process group, then finish the readers.
+
+    ``spare`` is a member that gets no SIGTERM, only the final SIGKILL (the sandbox itself).
+    """
     if drain:
         await asyncio.wait(readers, timeout=drain)
-    if _signal(pgid, signal.SIGTERM):
+    if spare is not None and _group_alive(pgid):
+        for member in _members(pgid):
+            if member != spare:
+                _kill(member, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _others_alive(pgid, spare) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        deadline = time.monotonic() + DRAIN_SECONDS  # the sandbox exits after its command
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        _signal(pgid, signal.SIGKILL)
+    elif _signal(pgid, signal.SIGTERM):
         deadline = time.monotonic() + grace
         while _group_alive(pgid) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
@@ -241,10 +269,20 @@ def _group_alive(pgid: int) -> bool:
     if not _signal(pgid, 0):
         return False
     try:
-        entries = os.listdir("/proc")
+        return any(True for _ in _members(pgid))
     except OSError:
         return True
-    for entry in entries:
+
+
+def _others_alive(pgid: int, spare: int) -> bool:
+    """Whether the group has a live member besides ``spare``."""
+    return any(member != spare for member in _members(pgid))
+
+
+def _members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of a process group, from ``/proc``."""
+    found = []
+    for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
@@ -253,8 +291,15 @@ def _group_alive(pgid: int) -> bool:
         except (OSError, IndexError):
             continue
         if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
+            found.append(int(entry))
+    return found
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def failure(code: int, stderr: str) -> str:

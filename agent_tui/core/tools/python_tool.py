@@ -76,16 +76,15 @@ class PythonTool(Tool):
         try:
             script = Path(folder) / f"action_{ctx.action_id}.py"
             script.write_text(args.code, encoding="utf-8")
+            argv = [sys.executable, "-I", "-u", "-X", "utf8", str(script)]
+            wrapped = sandboxed(argv, ctx, readable=[script])
             outcome = await run_process(
-                sandboxed(
-                    [sys.executable, "-I", "-u", "-X", "utf8", str(script)],
-                    ctx,
-                    readable=[script],
-                ),
+                wrapped,
                 ctx,
                 env=os.environ,
                 timeout=timeout,
                 grace=grace,
+                sandboxed=wrapped != argv,
             )
         finally:
             shutil.rmtree(folder, ignore_errors=True)

@@ -69,12 +69,15 @@ class ShellTool(Tool):
         if ctx.cancelled.is_set():
             return ToolResult(ok=False, error="cancelled", data={"command": args.command})
         shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+        argv = [shell, "-c", args.command]
+        wrapped = sandboxed(argv, ctx)
         outcome = await run_process(
-            sandboxed([shell, "-c", args.command], ctx),
+            wrapped,
             ctx,
             env={**os.environ, **args.env},
             timeout=timeout,
             grace=grace,
+            sandboxed=wrapped != argv,
         )
         data = {**outcome.data(), "command": args.command}
         return ToolResult(
