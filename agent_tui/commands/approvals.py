@@ -23,6 +23,8 @@ def cmd_approvals(args: argparse.Namespace) -> int:
             f"approval {item['id']}  goal {item['goal_id']} '{item['goal_title']}'"
             f"  step {item['step']}  ({item['kind']}, since {when(item['created_at'])})"
         )
+        if item.get("decision_reason") and item["kind"] == "action":
+            print(f"    why asked: {item['decision_reason']}")
         for line in (item["detail"] or "").splitlines() or [""]:
             print(f"    {line}")
         if item["kind"] == "unknown":

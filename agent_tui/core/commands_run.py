@@ -15,6 +15,8 @@ from agent_tui.core.matchers import command_words
 
 _ASSIGN = re.compile(r"[A-Za-z_]\w*=")
 _LITERAL = re.compile(r"[\w./+@%:,-]+")
+_TESTS = frozenset(["[", "[["])
+"""The shell's test commands: plain words, though not made of word characters."""
 _KEYWORDS = frozenset("then do else elif if while until ! fi done esac in".split())  # noqa: SIM905
 _INTERPRETERS = frozenset(
     "sh bash zsh dash ksh fish python python3 python2 pypy pypy3 node deno bun perl ruby php lua"  # noqa: SIM905
@@ -120,7 +122,7 @@ def nonliteral_program(command: str) -> str | None:
     """The first program name that is not a plain word (``$x``, ``$'sudo'``, ``~/bin/*``), or None."""
     for words in _segments(command):
         head = _head(words)
-        if not head or _LITERAL.fullmatch(head[0]):
+        if not head or _LITERAL.fullmatch(head[0]) or head[0] in _TESTS:
             continue
         inner = _unquoted(head[0])
         if inner is None:

@@ -43,15 +43,12 @@ async def verdict_for(
 ) -> PolicyDecision:
     """Decide an action of ``tool`` with ``args`` in ``workspace``.
 
-    An ``ask`` of shell or python carries, in ``detail``, what approving it means here (the
-    sandbox and its network) for the approval view.
+    The reason of an ``ask`` of shell or python ends with what approving it means here (the
+    sandbox and its network), which the approval view shows under "why asked".
     """
     verdict = await _verdict(store, settings, tool, args, step_approval, workspace)
     note = approval_note(settings, tool.name) if verdict.decision == "ask" else None
-    if note:
-        detail = f"{note}\n\n{verdict.detail}" if verdict.detail else note
-        return replace(verdict, detail=detail)
-    return verdict
+    return replace(verdict, reason=f"{verdict.reason}; {note}") if note else verdict
 
 
 async def _verdict(

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
+import uuid
 from pathlib import Path
-
-import pytest
 
 from agent_tui.config import Settings
 from agent_tui.core import control
@@ -15,6 +13,7 @@ from agent_tui.core.executor import Executor
 from agent_tui.core.store import Store
 from tests.helpers import (
     add,
+    alive,
     echo,
     goal_status,
     pending_approvals,
@@ -22,6 +21,7 @@ from tests.helpers import (
     shell,
     steps,
     wait_for,
+    workspace_of,
 )
 
 
@@ -74,9 +74,9 @@ async def test_shell_asks_by_default_and_waiting_frees_the_slot(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
     settings.executor.max_parallel = 1
-    canary = tmp_path / "canary"
-    asks = add(store, {"title": "asks", "priority": 9, "steps": [shell("s", f"touch {canary}")]})
+    asks = add(store, {"title": "asks", "priority": 9, "steps": [shell("s", "touch canary")]})
     other = add(store, {"title": "other", "priority": 1, "steps": [echo("e", "x")]})
+    canary = workspace_of(store, asks) / "canary"
     await run_idle(store, settings)
     # The high-priority goal waits for approval, and the one slot went on to the other goal.
     assert goal_status(store, asks) == "waiting"
@@ -84,7 +84,7 @@ async def test_shell_asks_by_default_and_waiting_frees_the_slot(
     assert steps(store, asks)["s"]["status"] == "waiting_approval"
     assert not canary.exists()
     [approval] = pending_approvals(store)
-    assert approval["detail"] == f"$ touch {canary}"
+    assert approval["detail"] == "$ touch canary"
     control.approve(store, approval["id"])
     await run_idle(store, settings)
     assert canary.exists()
@@ -170,14 +170,11 @@ async def test_priority_orders_claims(store: Store, settings: Settings) -> None:
 async def test_transient_failure_retries_then_succeeds(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
-    marker = tmp_path / "tried"
     goal = add(
         store,
         {
             "title": "flaky",
-            "steps": [
-                shell("s", f"if [ -f {marker} ]; then echo fine; else touch {marker}; exit 75; fi")
-            ],
+            "steps": [shell("s", "if [ -f tried ]; then echo fine; else touch tried; exit 75; fi")],
         },
     )
     await run_idle(store, allow_shell(settings))
@@ -219,20 +216,18 @@ async def test_tool_failure_is_not_retried(store: Store, settings: Settings) -> 
 async def test_cancel_kills_the_running_command(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
-    pidfile = tmp_path / "pid"
-    goal = add(store, {"title": "long", "steps": [shell("s", f"echo $$ > {pidfile}; sleep 60")]})
+    mark = f"60.{uuid.uuid4().int % 10**8}"
+    goal = add(store, {"title": "long", "steps": [shell("s", f"sleep {mark}")]})
     executor = Executor(store, allow_shell(settings))
     await executor.start()
     try:
-        await wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
-        pid = int(pidfile.read_text())
+        await wait_for(lambda: alive(mark))
         control.cancel_goal(store, goal)
         executor.wake()
         await asyncio.wait_for(executor.run_until_idle(), 15)
     finally:
         await executor.stop()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert not alive(mark)
     assert goal_status(store, goal) == "cancelled"
     action = store.one("SELECT * FROM actions")
     assert action["status"] == "failed" and action["error"] == "cancelled"
@@ -270,11 +265,10 @@ async def test_daily_execution_limit(store: Store, settings: Settings) -> None:
 
 
 async def test_retry_failed_goal(store: Store, settings: Settings, tmp_path: Path) -> None:
-    flag = tmp_path / "ok"
-    goal = add(store, {"title": "again", "steps": [shell("s", f"test -f {flag}")]})
+    goal = add(store, {"title": "again", "steps": [shell("s", "test -f ok")]})
     await run_idle(store, allow_shell(settings))
     assert goal_status(store, goal) == "failed"
-    flag.touch()
+    (workspace_of(store, goal) / "ok").touch()
     assert control.retry(store, goal) == 1
     await run_idle(store, allow_shell(settings))
     assert goal_status(store, goal) == "completed"

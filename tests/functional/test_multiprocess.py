@@ -16,6 +16,11 @@ from tests.conftest import CLI, cli_env
 pytestmark = pytest.mark.slow
 
 
+UNSANDBOXED = {"AGENT_TUI_SANDBOX__MODE": "off"}
+"""These tests follow commands by their process ids (``echo $$``), which mean nothing outside the
+sandbox's PID namespace; what the sandbox does to processes is tested in test_sandbox.py."""
+
+
 def _recipe(path: Path, title: str, n: int) -> Path:
     lines = [f'title = "{title}"', "max_parallel = 8"]
     for i in range(n):
@@ -32,7 +37,7 @@ def _recipe(path: Path, title: str, n: int) -> Path:
 def _cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args],
-        env=cli_env(home, **env),
+        env=cli_env(home, **UNSANDBOXED, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -116,7 +121,7 @@ args = {{ text = "after" }}
     worker_log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [*CLI, "worker"],
-        env=cli_env(home, **fast),
+        env=cli_env(home, **UNSANDBOXED, **fast),
         stdout=subprocess.DEVNULL,
         stderr=worker_log.open("w"),
     )
@@ -166,7 +171,10 @@ args = {{ text = "after" }}
 
 def _start_worker(home: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*CLI, "worker"], env=cli_env(home, **env), stdout=subprocess.DEVNULL, stderr=log.open("w")
+        [*CLI, "worker"],
+        env=cli_env(home, **UNSANDBOXED, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
     )
 
 

@@ -13,7 +13,16 @@ from agent_tui.core.goals import add_schedule, next_fire
 from agent_tui.core.recipes import parse_recipe
 from agent_tui.core.schedules import run_due_schedules
 from agent_tui.core.store import Store
-from tests.helpers import add, echo, goal_status, pending_approvals, run_idle, shell, steps
+from tests.helpers import (
+    add,
+    echo,
+    goal_status,
+    pending_approvals,
+    run_idle,
+    shell,
+    steps,
+    workspace_of,
+)
 
 LIMITS = runs.ClaimLimits(max_parallel=4, per_goal=4, lease_seconds=15)
 
@@ -82,14 +91,14 @@ async def test_side_effecting_action_in_flight_asks(
     goal_after: str,
 ) -> None:
     settings.policy.tools["shell"] = "allow"
-    canary = tmp_path / "ran"
     goal = add(
         store,
         {
             "title": "g",
-            "steps": [shell("s", f"touch {canary}"), echo("after", "done", depends_on=["s"])],
+            "steps": [shell("s", "touch ran"), echo("after", "done", depends_on=["s"])],
         },
     )
+    canary = workspace_of(store, goal) / "ran"
     step = _claim_and_start(store)
     [note] = _recover(store)
     assert "approval" in note

@@ -220,8 +220,8 @@ async def test_network_only_for_what_a_person_approved(
     asked = add(open_store, {"title": "by a person", "steps": [shell("s", fetch)]})
     await run_idle(open_store, settings)
     [approval] = pending_approvals(open_store)
-    action = open_store.one("SELECT preview FROM actions WHERE id = ?", (approval["action_id"],))
-    assert "with network" in action["preview"]
+    action = open_store.one("SELECT * FROM actions WHERE id = ?", (approval["action_id"],))
+    assert "runs in the sandbox with network" in action["decision_reason"]
     control.approve(open_store, approval["id"])
     await run_idle(open_store, settings)
     assert steps(open_store, asked)["s"]["status"] == "completed"
@@ -346,7 +346,7 @@ def test_without_bubblewrap_every_command_asks_and_doctor_says_why(
     _run_cli(env, "worker", "--until-idle")
     assert not canary.exists()
     listed = _run_cli(env, "approvals")
-    assert "sandbox: none (bubblewrap not found" in listed.stdout
+    assert "no sandbox (bubblewrap not found" in listed.stdout
     doctor = _run_cli(env, "doctor")
     assert "WARNING: unavailable (bubblewrap not found" in doctor.stdout
     assert "every shell and python action asks" in doctor.stdout

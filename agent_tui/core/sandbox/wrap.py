@@ -51,10 +51,12 @@ def approval_note(settings: Any, tool_name: str) -> str | None:
     status = status_for(settings)
     if status.active:
         net = "with" if network_for(settings, True) else "without"
-        return f"sandbox: runs in bubblewrap {net} network; writes only the workspace and /tmp"
+        return (
+            f"if approved: runs in the sandbox {net} network, writing only the workspace and /tmp"
+        )
     if status.required_but_missing:
-        return f"sandbox: required but {status.detail}; it will be refused"
-    return f"sandbox: none ({status.detail}); runs with your full permissions"
+        return f"the sandbox is required but {status.detail}: it will be refused"
+    return f"no sandbox ({status.detail}): if approved, runs with your full permissions"
 
 
 def sandboxed(argv: Sequence[str], ctx: ToolContext, *, readable: Sequence[Path] = ()) -> list[str]:
