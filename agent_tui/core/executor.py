@@ -570,6 +570,9 @@ class Executor:
             log_dir=self.output_dir,
             on_chunk=self._on_output,
         )
+        decided = self.store.one(
+            "SELECT decision, decision_reason FROM actions WHERE id = ?", (action_id,)
+        )
         ctx = ToolContext(
             workspace=workspace,
             emit=writer.emit,
@@ -579,6 +582,8 @@ class Executor:
             cancelled=running.cancelled,
             save_document=self._document_saver(step, action_id),
             settings=self.settings,
+            decision=decided["decision"] if decided else "allow",
+            decision_reason=(decided["decision_reason"] or "") if decided else "",
         )
         try:
             result = await tool.run(args, ctx)

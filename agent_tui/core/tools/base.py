@@ -61,6 +61,11 @@ class ToolContext:
     save_document: SaveDocument | None = None
     settings: Any = None
     services: dict[str, Any] = field(default_factory=dict)
+    decision: str = "allow"
+    """How this action came to run: ``allow`` (the policy let it) or ``ask`` (a person approved
+    it in the queue)."""
+    decision_reason: str = ""
+    """The reason recorded with that decision, as the approvals queue showed it."""
 
 
 class Tool:
