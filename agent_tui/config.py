@@ -123,6 +123,12 @@ class WebSettings(_Section):
     """User-Agent of the web tools; default agent-tui/<version>."""
 
 
+class ServeSettings(_Section):
+    max_viewers: int = Field(8, ge=1, le=256)
+    """Most browser tabs ``agent-tui serve`` runs at once (each tab runs its own app process, about
+    35 MiB); one more gets a page saying so until a tab closes. ``--max-viewers`` overrides it."""
+
+
 class SecretSettings(_Section):
     names: list[str] = Field(default_factory=list)
     """More environment variables whose values are secrets (besides *_API_KEY, *_TOKEN,
@@ -152,6 +158,7 @@ class Settings(BaseModel):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -38,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="the URL browsers use when it is not http://HOST:PORT (a proxy, a tunnel)",
     )
+    parser.add_argument(
+        "--max-viewers",
+        type=int,
+        metavar="N",
+        help="most browser tabs at once, each with its own app process "
+        "(default: [serve] max_viewers in the config, 8)",
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -64,6 +71,8 @@ def check_arguments(args: argparse.Namespace) -> str | None:
     """Refuse what cannot work; the public URL without a trailing slash, if one was given."""
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
+    if args.max_viewers is not None and not 1 <= args.max_viewers <= 256:
+        raise UsageError("--max-viewers must be between 1 and 256")
     public = args.public_url
     if public is not None:
         from agent_tui.serve.guard import origin_of
@@ -94,9 +103,16 @@ def viewer_argv() -> list[str]:
 
 
 async def serve(
-    host: str, port: int, public_url: str | None, *, announce: Callable[[str], None] = print
+    host: str,
+    port: int,
+    public_url: str | None,
+    *,
+    max_viewers: int | None = None,
+    announce: Callable[[str], None] = print,
 ) -> int:
-    """Run until SIGINT or SIGTERM; ``announce`` gets the URL with the token."""
+    """Run until SIGINT or SIGTERM; ``announce`` gets the URL with the token.
+
+    ``max_viewers`` (else ``[serve] max_viewers``) caps the browser tabs running at once."""
     from aiohttp import web
 
     from agent_tui.commands.worker import StderrSink
@@ -117,6 +133,7 @@ async def serve(
         port=port,
         public_url=public_url,
         env={"AGENT_TUI_DB": str(store.path)},
+        max_viewers=max_viewers or conf.serve.max_viewers,
     )
     runner = web.AppRunner(
         await server.build_app(), handle_signals=False, shutdown_timeout=APP_GRACE, access_log=None
@@ -188,7 +205,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def announce(url: str) -> None:
         print(f"agent-tui serve: open {url}", flush=True)
 
-    return asyncio.run(serve(args.host, args.port, public_url, announce=announce))
+    return asyncio.run(
+        serve(args.host, args.port, public_url, max_viewers=args.max_viewers, announce=announce)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

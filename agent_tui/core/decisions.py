@@ -67,14 +67,35 @@ async def _verdict(
             return PolicyDecision(
                 "deny", f'sandbox required ([sandbox] mode = "bwrap") but {status.detail}'
             )
-    if verdict.decision != "allow":
-        return verdict
-    verdict = await _guard_allow(settings, tool.name, args, verdict, stored, workspace)
+    if verdict.decision == "allow":
+        verdict = await _guard_allow(settings, tool.name, args, verdict, stored, workspace)
+    return await _tool_risk(tool, args, verdict)
+
+
+async def _tool_risk(tool: Tool, args: dict[str, Any], verdict: PolicyDecision) -> PolicyDecision:
+    """Let the tool say why this call is riskier than the policy knows (``web_fetch`` of a
+    loopback or private address).
+
+    A risk turns an allow into ask, even an allow from a rule: a rule allows what it names (a
+    domain), not what that name points at today. The exception is a rule the tool says covers
+    the risk itself (``rule_covers_risk``: a domain rule that is literally ``127.0.0.1``). An
+    ask keeps its reason and adds the risk, so the person approving sees it.
+    """
     check = getattr(tool, "decision_reason", None)
-    if check is None or verdict.decision != "allow" or verdict.rule is not None:
+    if check is None or verdict.decision == "deny":
+        return verdict
+    covers = getattr(tool, "rule_covers_risk", None)
+    rule = verdict.rule
+    if verdict.decision == "allow" and rule is not None and covers and covers(rule, args):
         return verdict
     risk = await asyncio.to_thread(check, args)  # may resolve a host name: off the loop
-    return PolicyDecision("ask", risk) if risk else verdict
+    if not risk:
+        return verdict
+    if verdict.decision == "ask":
+        return PolicyDecision("ask", f"{verdict.reason}; {risk}", verdict.rule)
+    if verdict.rule is not None:
+        return PolicyDecision("ask", f"{risk} ({verdict.rule.label} allows the name, not that)")
+    return PolicyDecision("ask", risk)
 
 
 async def _guard_allow(

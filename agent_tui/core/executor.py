@@ -570,6 +570,9 @@ class Executor:
             log_dir=self.output_dir,
             on_chunk=self._on_output,
         )
+        decided = self.store.one(
+            "SELECT decision, decision_reason FROM actions WHERE id = ?", (action_id,)
+        )
         ctx = ToolContext(
             workspace=workspace,
             emit=writer.emit,
@@ -579,7 +582,8 @@ class Executor:
             cancelled=running.cancelled,
             save_document=self._document_saver(step, action_id),
             settings=self.settings,
-            approved=self._person_approved(action_id),
+            decision=decided["decision"] if decided else "allow",
+            decision_reason=(decided["decision_reason"] or "") if decided else "",
         )
         try:
             result = await tool.run(args, ctx)
@@ -603,11 +607,6 @@ class Executor:
                 transient=result.transient,
             )
         return result, writer
-
-    def _person_approved(self, action_id: int) -> bool:
-        """Whether a person approved this action (it asked), rather than a rule or default."""
-        row = self.store.one("SELECT decision FROM actions WHERE id = ?", (action_id,))
-        return row is not None and row["decision"] == "ask"
 
     def _cut_off(
         self,

@@ -3,6 +3,12 @@
 Every request needs the token: in the query (``?token=...``, the URL ``serve`` prints) or in the
 cookie set by the first such visit (HttpOnly, SameSite=Strict). A websocket must also come from the
 server's own origin, so a page on another site cannot drive the app through a visitor's cookie.
+
+What counts as a websocket is read the way aiohttp reads it, never more narrowly: any request to
+the websocket route, or with an ``Upgrade`` header that aiohttp would take for ``websocket``
+(it strips the value with ``str.strip()``, so U+00A0 and other Unicode spaces too), or with any
+other ``Upgrade`` at all. The guard reads no other header that aiohttp could read differently:
+the token comes from aiohttp's own query and cookie parsing, and ``Host`` is not consulted.
 """
 
 from __future__ import annotations
@@ -20,6 +26,20 @@ NO_TOKEN = (
     "403 Forbidden: open the URL that `agent-tui serve` printed (it holds the access token).\n"
 )
 FOREIGN_ORIGIN = "403 Forbidden: a websocket from another origin is refused.\n"
+WEBSOCKET_ROUTE = "websocket"
+"""The name of textual-serve's websocket route (``/ws``)."""
+
+
+def wants_upgrade(request: web.Request) -> bool:
+    """Whether ``request`` may become a websocket: its route, or any ``Upgrade`` header at all.
+
+    aiohttp's handshake accepts ``Upgrade`` when ``value.lower().strip() == "websocket"``; every
+    non-empty value (after that same ``str.strip()``) counts here, so no spelling slips through.
+    """
+    route = request.match_info.route
+    if getattr(route, "name", None) == WEBSOCKET_ROUTE:
+        return True
+    return any(value.strip() for value in request.headers.getall("Upgrade", []))
 
 
 def origin_of(url: str) -> str | None:
@@ -57,8 +77,9 @@ class Guard:
         by_cookie = self._matches(request.cookies.get(self.cookie))
         if not (by_query or by_cookie):
             return web.Response(status=403, text=NO_TOKEN)
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            origin = origin_of(request.headers.get("Origin", ""))
+        if wants_upgrade(request):
+            given = request.headers.getall("Origin", [])
+            origin = origin_of(given[0]) if len(given) == 1 else None
             if origin is None or origin not in self.origins:
                 return web.Response(status=403, text=FOREIGN_ORIGIN)
         response = await handler(request)

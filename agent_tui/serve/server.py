@@ -4,11 +4,16 @@ textual-serve starts one app process per browser tab (``AppService``) and keeps 
 stop of the server leaves them running. Here each app is started without a shell, in a session
 (and so a process group) of its own, and registered, so :meth:`SecureServer.stop_apps` can end the
 whole group of every app: SIGTERM, then SIGKILL for whatever is left after a grace period.
+
+At most ``max_viewers`` tabs hold an app at once: a slot is taken before the app starts and freed
+once the tab's websocket has closed and its app has ended. One tab more gets an HTTP 503 page
+that says so, both for the page and for its websocket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import os
 import signal
@@ -22,6 +27,17 @@ from textual_serve.server import Server, to_int
 from agent_tui.serve.guard import Guard
 
 log = logging.getLogger("agent_tui.serve")
+
+FULL_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>agent-tui: every viewer is in use</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>agent-tui: every viewer is in use</h1>
+<p>This server runs at most {limit} browser tabs at once, and {limit} browser tabs are open.
+Each tab runs its own copy of the app, so close one of them, then reload this page.</p>
+<p>Whoever runs <code>agent-tui serve</code> can allow more with <code>--max-viewers N</code> or
+<code>max_viewers = N</code> under <code>[serve]</code> in the config.</p>
+</body></html>
+"""
 
 
 class ViewerService(AppService):
@@ -100,6 +116,7 @@ class SecureServer(Server):
         port: int,
         public_url: str | None,
         env: dict[str, str] | None = None,
+        max_viewers: int = 8,
     ) -> None:
         super().__init__(
             " ".join(argv), host=host, port=port, title="agent-tui", public_url=public_url
@@ -108,6 +125,27 @@ class SecureServer(Server):
         self.guard = guard
         self.env = dict(env or {})
         self.apps: set[ViewerService] = set()
+        self.max_viewers = max_viewers
+        self.viewers = 0
+        """Tabs holding a slot: their websocket is open or their app has not ended yet."""
+
+    def full(self) -> web.Response | None:
+        """The 503 page when every viewer slot is taken, else ``None``."""
+        if self.viewers < self.max_viewers:
+            return None
+        page = FULL_PAGE.format(limit=html.escape(str(self.max_viewers)))
+        return web.Response(
+            status=503, text=page, content_type="text/html", headers={"Retry-After": "5"}
+        )
+
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        """textual-serve's page, or the 503 page when no viewer slot is free."""
+        refusal = self.full()
+        if refusal is not None:
+            return refusal
+        # textual-serve's method is wrapped by aiohttp_jinja2, which renders it into a response.
+        response: web.StreamResponse = await super().handle_index(request)
+        return response
 
     async def build_app(self) -> web.Application:
         """textual-serve's application with the guard in front of every route."""
@@ -118,7 +156,19 @@ class SecureServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a banner here; ``agent-tui serve`` prints the URL itself."""
 
-    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+        """A tab's websocket, if a viewer slot is free (the 503 page if not); the slot is held
+        until the websocket has closed and the app has ended."""
+        refusal = self.full()
+        if refusal is not None:
+            return refusal
+        self.viewers += 1  # no await between the check and this: two tabs cannot take one slot
+        try:
+            return await self._run_viewer(request)
+        finally:
+            self.viewers -= 1
+
+    async def _run_viewer(self, request: web.Request) -> web.WebSocketResponse:
         """textual-serve 1.1.3's handler, with :class:`ViewerService` as the app service."""
         websocket = web.WebSocketResponse(heartbeat=15)
         width = to_int(request.query.get("width", "80"), 80)

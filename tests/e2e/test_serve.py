@@ -201,3 +201,99 @@ def test_a_port_in_use_is_one_error_line(home: Path) -> None:
         == f"agent-tui: error: cannot listen on 127.0.0.1:{port}: address already in use\n"
     )
     assert not out.stdout
+
+
+def _raw_handshake(served: Served, upgrade: bytes, origin: str, cookie: str) -> bytes:
+    """Send a websocket handshake byte for byte (a client can put anything in a header)."""
+    request = (
+        b"GET /ws HTTP/1.1\r\n"
+        + f"Host: 127.0.0.1:{served.port}\r\n".encode()
+        + b"Upgrade: "
+        + upgrade
+        + b"\r\nConnection: Upgrade\r\n"
+        + b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        + f"Origin: {origin}\r\nCookie: {cookie}\r\n\r\n".encode()
+    )
+    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as conn:
+        conn.sendall(request)
+        return conn.recv(4096).split(b"\r\n", 1)[0]
+
+
+def test_an_upgrade_header_padded_with_unicode_space_still_needs_the_origin(home: Path) -> None:
+    """aiohttp strips the Upgrade value with ``str.strip()`` (U+00A0 and other Unicode spaces
+    too), so a check that strips less would let a foreign page through."""
+    with serving(home) as served:
+        cookie = f"agent_tui_token_{served.port}={served.token}"
+        for upgrade in (
+            "websocket\u00a0".encode(),
+            "\u00a0WebSocket\u2003".encode(),
+            b"websocket\t",
+            b"WEBSOCKET",
+        ):
+            status = _raw_handshake(served, upgrade, "http://evil.example", cookie)
+            assert status.startswith(b"HTTP/1.1 403"), (upgrade, status)
+        # The same padded header from the server's own origin is a working websocket.
+        status = _raw_handshake(served, "websocket\u00a0".encode(), served.base, cookie)
+        assert status.startswith(b"HTTP/1.1 101"), status
+
+
+def test_viewers_are_capped_and_a_closed_tab_frees_its_slot(home: Path) -> None:
+    with serving(home, "--max-viewers", "2") as served:
+
+        async def tabs() -> None:
+            headers = {
+                "Origin": served.base,
+                "Cookie": f"agent_tui_token_{served.port}={served.token}",
+            }
+            async with aiohttp.ClientSession() as session:
+                opened = [
+                    await session.ws_connect(f"{served.base}/ws", headers=headers) for _ in range(2)
+                ]
+                for tab in opened:
+                    await tab.receive(timeout=30)
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(f"{served.base}/ws", headers=headers)
+                assert refused.value.status == 503
+                async with session.get(served.url) as page:
+                    assert page.status == 503
+                    assert page.headers["Content-Type"].startswith("text/html")
+                    text = await page.text()
+                    assert "2 browser tabs" in text and "close one" in text
+                await opened[0].close()
+
+                async def reopen() -> aiohttp.ClientWebSocketResponse | None:
+                    try:
+                        return await session.ws_connect(f"{served.base}/ws", headers=headers)
+                    except aiohttp.WSServerHandshakeError as exc:
+                        assert exc.status == 503
+                        return None
+
+                deadline = time.monotonic() + 30
+                while (again := await reopen()) is None:
+                    assert time.monotonic() < deadline, "the closed tab never freed its slot"
+                    await asyncio.sleep(0.1)
+                await again.receive(timeout=30)
+                await again.close()
+                await opened[1].close()
+
+        asyncio.run(tabs())
+
+
+def test_max_viewers_comes_from_the_config_too(home: Path) -> None:
+    """``[serve] max_viewers`` (here through its environment variable) caps the tabs."""
+    with serving(home, AGENT_TUI_SERVE__MAX_VIEWERS="1") as served:
+
+        async def tabs() -> None:
+            headers = {
+                "Origin": served.base,
+                "Cookie": f"agent_tui_token_{served.port}={served.token}",
+            }
+            async with aiohttp.ClientSession() as session:
+                first = await session.ws_connect(f"{served.base}/ws", headers=headers)
+                await first.receive(timeout=30)
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(f"{served.base}/ws", headers=headers)
+                assert refused.value.status == 503
+                await first.close()
+
+        asyncio.run(tabs())

@@ -61,8 +61,16 @@ class ToolContext:
     save_document: SaveDocument | None = None
     settings: Any = None
     services: dict[str, Any] = field(default_factory=dict)
-    approved: bool = False
-    """A person approved this action in the queue (a rule or default allowed it otherwise)."""
+    decision: str = "allow"
+    """How this action came to run: ``allow`` (the policy let it) or ``ask`` (a person approved
+    it in the queue)."""
+    decision_reason: str = ""
+    """The reason recorded with that decision, as the approvals queue showed it."""
+
+    @property
+    def approved(self) -> bool:
+        """A person approved this action in the queue (a rule or default allowed it otherwise)."""
+        return self.decision == "ask"
 
 
 class Tool:

@@ -1,8 +1,14 @@
 """What the web tools share: address checks, the HTTP client, error mapping, cancel and timeout.
 
 Addresses: a URL whose host is (or resolves to) a loopback, private, link-local or otherwise
-non-public address reaches the user's own machine or network, so fetching it asks first, and a
-public URL may not redirect there. Literal addresses are judged without any network access.
+non-public address reaches the user's own machine or network, so fetching it asks first.
+Literal addresses are judged without any network access.
+
+A host name is looked up once per fetch (:func:`judge`), every address it gives is judged, and
+the request goes to a judged address (:func:`pinned_request`): httpx never resolves the name
+again, so a name that answers a public address to the check and 127.0.0.1 to the connection
+(DNS rebinding) cannot slip through. The name stays in the ``Host`` header and, for https, in
+the TLS server name, so virtual hosts and certificate checks see the name as before.
 """
 
 from __future__ import annotations
@@ -10,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -31,6 +38,16 @@ TRANSIENT_STATUS = frozenset({408, 429, 502, 503, 504})
 """HTTP statuses worth retrying with backoff; every other 4xx and 5xx is a plain failure."""
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+Resolver = Callable[[str], Sequence[str]]
+"""A host name to its addresses, blocking; raises ``OSError`` (``socket.gaierror``) on failure.
+The one place a name becomes an address, so a test can stand in for DNS."""
+
+
+def system_resolve(host: str) -> list[str]:
+    """The addresses the system resolver gives for ``host``, in its order, without repeats."""
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def web_setting(settings: Any, name: str, default: T) -> T:
@@ -77,7 +94,9 @@ def _literal(host: str) -> IPAddress | None:
 def _judge(host: str, addresses: Iterable[str]) -> str | None:
     for text in addresses:
         ip = _literal(text)
-        if ip is not None and (kind := address_kind(ip)):
+        if ip is None:
+            return f"{host} resolves to {text!r}, which is not an address"
+        if kind := address_kind(ip):
             return f"{host} resolves to a {kind} address ({ip})"
     return None
 
@@ -96,31 +115,73 @@ def _precheck(host: str) -> tuple[str | None, bool]:
     return None, False
 
 
-def host_reason(host: str) -> str | None:
-    """Why ``host`` is not a public address, or ``None``; a name is resolved (blocking)."""
+def is_literal_local(host: str) -> bool:
+    """Whether ``host`` is, as written, a non-public address or a loopback name (no lookup)."""
+    reason, decided = _precheck(host)
+    return decided and reason is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One host, looked up at most once, with every address judged."""
+
+    host: str
+    addresses: tuple[str, ...]
+    """Where a request may connect: the literal itself, or every address the lookup gave."""
+    reason: str | None
+    """Why the host is not public (any one non-public address is enough), or ``None``."""
+    literal: bool
+    """Judged from the host as written (an address, or a loopback name), with no lookup that
+    could answer differently the next time."""
+
+
+def judge(host: str, resolve: Resolver = system_resolve) -> Judged:
+    """Look ``host`` up once and judge every address; ``OSError`` if the lookup fails.
+
+    A loopback name (``localhost``) is only ever connected on its loopback addresses.
+    """
+    reason, decided = _precheck(host)
+    name = host.strip("[]")
+    ip = _literal(name)
+    if ip is not None:
+        return Judged(host, (name.split("%", 1)[0],), reason, True)
+    if not decided:
+        addresses = tuple(resolve(host))
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} has no address")
+        return Judged(host, addresses, _judge(host, addresses), False)
+    if reason is None:  # no host at all
+        raise socket.gaierror(socket.EAI_NONAME, "the URL has no host")
+    loopback = tuple(
+        a
+        for a in resolve(host)
+        if (ip := _literal(a)) is not None and address_kind(ip) == "loopback"
+    )
+    if not loopback:
+        raise socket.gaierror(socket.EAI_NONAME, f"{host} has no loopback address")
+    return Judged(host, loopback, reason, True)
+
+
+def host_reason(host: str, resolve: Resolver = system_resolve) -> str | None:
+    """Why ``host`` is not a public address, or ``None``; a name is resolved (blocking).
+
+    A name that does not resolve is ``None``: the fetch itself will say it cannot be resolved.
+    """
     reason, decided = _precheck(host)
     if decided:
         return reason
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        return judge(host, resolve).reason
     except (OSError, UnicodeError):
         return None
-    return _judge(host, (str(info[4][0]) for info in infos))
 
 
-async def host_reason_async(host: str) -> tuple[str | None, bool]:
-    """:func:`host_reason` without blocking the loop; also whether the name failed to resolve."""
-    reason, decided = _precheck(host)
-    if decided:
-        return reason, False
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        return None, exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
-    except (OSError, UnicodeError):
-        return None, False
-    return _judge(host, (str(info[4][0]) for info in infos)), False
+def lookup_error(exc: OSError | UnicodeError, url: str) -> ToolError:
+    """The tool error for a failed lookup: a name that does not exist is not worth retrying."""
+    gone = (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5))
+    if isinstance(exc, UnicodeError) or (isinstance(exc, socket.gaierror) and exc.errno in gone):
+        return ToolError(f"cannot resolve the host of {url}")
+    return TransientToolError(f"cannot resolve the host of {url}: {exc}")
 
 
 def check_url(url: str) -> str:
@@ -149,39 +210,53 @@ def parse_url(url: str) -> httpx.URL:
     return parsed
 
 
-def url_reason(url: str) -> str | None:
+def url_reason(url: str, resolve: Resolver = system_resolve) -> str | None:
     """Why fetching ``url`` reaches a non-public address, or ``None`` (blocking DNS for names)."""
     try:
-        host = parse_url(url).host
-    except ToolError:
+        host = parse_url(url).raw_host.decode("ascii")
+    except (ToolError, UnicodeError):
         return None
-    return host_reason(host)
+    return host_reason(host, resolve)
 
 
-def redirect_refusal(
-    origin_reason: str | None, target_reason: str | None, target: str
-) -> str | None:
-    """Why a redirect to ``target`` is refused: a public origin may not lead to a non-public address.
+def client(timeout: float, user_agent: str, *, trust_env: bool = True) -> httpx.AsyncClient:
+    """An HTTP client that follows no redirects by itself (each hop is checked by the caller).
 
-    ``origin_reason`` and ``target_reason`` are what :func:`host_reason` said of each host. An
-    origin that is itself non-public was approved as such, so its redirects are not limited.
+    ``trust_env=False`` ignores ``HTTP(S)_PROXY``: a proxy would look the name up itself and
+    connect wherever its answer points, past any judgement made here.
     """
-    if origin_reason is None and target_reason is not None:
-        return (
-            f"refused a redirect to {target}: {target_reason}, and a public URL may not lead "
-            "to this machine or a private network"
-        )
-    return None
-
-
-def client(timeout: float, user_agent: str) -> httpx.AsyncClient:
-    """An HTTP client that follows no redirects by itself (each hop is checked by the caller)."""
     import httpx
 
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": user_agent},
+        trust_env=trust_env,
+    )
+
+
+def pinned_request(
+    http: httpx.AsyncClient, method: str, url: httpx.URL, address: str
+) -> httpx.Request:
+    """A request for ``url`` that connects to ``address`` and nowhere else.
+
+    The URL's host becomes the address, so httpx does no lookup of its own; the ``Host``
+    header keeps the name (and port) as the URL gives it, and for https the ``sni_hostname``
+    extension keeps the name as the TLS server name, which is also the name the certificate is
+    checked against. An address literal in the URL is sent as it is.
+
+    Use one client per host name: its connection pool is keyed by the address, so a connection
+    opened (and its certificate checked) for one name would otherwise carry another's requests.
+    """
+    host = url.raw_host.decode("ascii")
+    if _literal(host) is not None:
+        return http.build_request(method, url)
+    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+    return http.build_request(
+        method,
+        url.copy_with(host=address),
+        headers={"Host": url.netloc.decode("ascii")},
+        extensions=extensions,
     )
 
 

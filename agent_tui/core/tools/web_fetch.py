@@ -1,13 +1,23 @@
 """The ``web_fetch`` tool: one http(s) URL, as readable text.
 
-Redirects are followed by hand (at most five) so that every hop is checked: a public URL may
-not lead to a loopback or private address. The body is streamed and stops at ``max_bytes``.
-HTTP errors are failed results; network trouble, timeouts and 429/502/503/504 are transient.
+Each host is looked up once per fetch, every address is judged, and the request connects to a
+judged address (see :mod:`.web`). A non-public address (loopback, private, link-local...) is
+reached only when the decision that let this action run covered it: a person approved it after
+being told it reaches this machine or a private network, or the host is written as such an
+address (or ``localhost``) so the decision judged exactly what is connected. Otherwise the fetch
+ends without a request, saying it needs approval: a name that looked public when the action was
+allowed and points at 127.0.0.1 now (DNS rebinding) reaches nothing.
+
+Redirects are followed by hand (at most five) and each hop is judged the same way; a hop to a
+non-public address is followed only back to the approved host and port, never to another one.
+The body is streamed and stops at ``max_bytes``. HTTP errors are failed results; network
+trouble, timeouts and 429/502/503/504 are transient.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,14 +39,19 @@ from agent_tui.core.tools.web import (
     DEFAULT_TIMEOUT,
     TRANSIENT_STATUS,
     USER_AGENT,
+    Judged,
+    Resolver,
     check_url,
     client,
-    host_reason_async,
     human_size,
+    is_literal_local,
+    judge,
+    lookup_error,
     parse_url,
+    pinned_request,
     race,
-    redirect_refusal,
     status_text,
+    system_resolve,
     transport_error,
     url_reason,
     web_setting,
@@ -45,9 +60,14 @@ from agent_tui.core.tools.web import (
 if TYPE_CHECKING:
     import httpx
 
+    from agent_tui.core.rules import Rule
+
 MAX_BYTES = 10 * 1024 * 1024
 """Most body bytes read from one response."""
 MAX_REDIRECTS = 5
+REACHES_PRIVATE = "fetching it reaches this machine or a private network"
+"""Ends the reason :meth:`WebFetchTool.decision_reason` gives; an approval whose reason says it
+is an approval to reach a non-public address."""
 
 
 class WebFetchArgs(ToolArgs):
@@ -77,6 +97,10 @@ class WebFetchTool(Tool):
     )
     Args = WebFetchArgs
 
+    def __init__(self, resolve: Resolver = system_resolve) -> None:
+        self.resolve = resolve
+        """Host name to addresses, for the decision and for the fetch alike."""
+
     def decision_reason(self, args: ToolArgs | Mapping[str, Any]) -> str | None:
         """Why fetching these arguments needs approval (a non-public address), or ``None``.
 
@@ -87,10 +111,21 @@ class WebFetchTool(Tool):
         except (ValidationError, TypeError, ValueError):
             return None
         assert isinstance(parsed, WebFetchArgs)
-        reason = url_reason(parsed.url)
-        return (
-            f"{reason}: fetching it reaches this machine or a private network" if reason else None
-        )
+        reason = url_reason(parsed.url, self.resolve)
+        return f"{reason}: {REACHES_PRIVATE}" if reason else None
+
+    def rule_covers_risk(self, rule: Rule, args: Mapping[str, Any]) -> bool:
+        """Whether an allow ``rule`` that matched these arguments may also allow a non-public
+        address: only a domain rule that is itself such an address or a loopback name
+        (``127.0.0.1``, ``10.0.0.5``, ``localhost``), for a URL whose host is written that way.
+        Any other allow rule covers public addresses only, so the fetch still asks."""
+        if rule.matcher != "domain" or not is_literal_local(rule.pattern.removeprefix("*.")):
+            return False
+        try:
+            host = parse_url(str(args.get("url", "")).strip()).raw_host.decode("ascii")
+        except (ToolError, UnicodeError):
+            return False
+        return is_literal_local(host)
 
     def decision_for(self, args: ToolArgs | Mapping[str, Any]) -> str | None:
         """``"ask"`` for a URL whose host is not a public address; ``None`` to use the default."""
@@ -111,7 +146,8 @@ class WebFetchTool(Tool):
         if ctx.cancelled.is_set():
             return ToolResult(ok=False, error="cancelled", data={"url": args.url})
         what = f"fetching {args.url}"
-        fetched = await race(_fetch(args, ctx, timeout), ctx.cancelled, timeout, what)
+        fetch = _fetch(args, ctx, timeout, self.resolve)
+        fetched = await race(fetch, ctx.cancelled, timeout, what)
         # Converting a large page takes seconds of CPU: it is not part of the network timeout.
         result = await race(_finish(args, ctx, fetched), ctx.cancelled) if fetched else None
         if result is None:
@@ -133,44 +169,118 @@ class _Fetched:
     started: float
 
 
-async def _fetch(args: WebFetchArgs, ctx: ToolContext, timeout: float) -> _Fetched:
-    """Send the request, follow redirects hop by hop, read the body up to the cap."""
-    import httpx
+def _cleared(ctx: ToolContext, judged: Judged) -> bool:
+    """Whether the decision that let this action run covered a non-public ``judged`` host."""
+    if judged.literal:  # the decision judged this very address, with no lookup to differ
+        return True
+    return ctx.decision == "ask" and REACHES_PRIVATE in ctx.decision_reason
 
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+async def _fetch(
+    args: WebFetchArgs, ctx: ToolContext, timeout: float, resolve: Resolver
+) -> _Fetched:
+    """Send the request, follow redirects hop by hop, read the body up to the cap."""
     started = time.monotonic()
     user_agent = str(web_setting(ctx.settings, "user_agent", USER_AGENT))
     url = parse_url(args.url)
-    origin_reason, unresolved = await host_reason_async(url.host)
+    seen: dict[str, Judged] = {}
+
+    async def look_up(target: httpx.URL) -> Judged:
+        host = target.raw_host.decode("ascii")
+        if host not in seen:  # once per fetch: a second answer could differ
+            try:
+                seen[host] = await asyncio.to_thread(judge, host, resolve)
+            except (OSError, UnicodeError) as exc:
+                raise lookup_error(exc, str(target)) from None
+        return seen[host]
+
+    origin = await look_up(url)
+    if origin.reason is not None and not _cleared(ctx, origin):
+        raise ToolError(
+            f"{url} was not fetched: {origin.reason}, and reaching this machine or a private "
+            "network needs a person's approval, which this action did not have; fetch it again "
+            "to ask for one"
+        )
+    approved = (origin.host, _port(url)) if origin.reason is not None else None
     redirects: list[str] = []
     ctx.emit("stderr", f"{args.method} {url}\n")
-    async with client(timeout, user_agent) as http:
-        request = http.build_request(args.method, url)
+    async with contextlib.AsyncExitStack() as stack:
+        clients: dict[str, httpx.AsyncClient] = {}  # one per name: see pinned_request
         while True:
+            judged = await look_up(url)
+            if (http := clients.get(judged.host)) is None:
+                http = clients[judged.host] = await stack.enter_async_context(
+                    client(timeout, user_agent, trust_env=False)
+                )
+            response = await _send(http, args.method, url, judged)
             try:
-                response = await http.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                raise transport_error(exc, str(request.url), unresolved=unresolved) from exc
-            try:
-                if response.next_request is None:
-                    return await _read_final(args, response, redirects, started)
-                following = response.next_request
+                if not response.has_redirect_location:
+                    return await _read_final(args, response, url, redirects, started)
+                location = response.headers["location"]
             finally:
                 await response.aclose()
-            target = following.url
+            target = _redirect_target(url, location)
             ctx.emit("stderr", f"{response.status_code} -> {target}\n")
             if len(redirects) >= MAX_REDIRECTS:
                 raise ToolError(f"too many redirects: more than {MAX_REDIRECTS} from {args.url}")
             if target.scheme not in ("http", "https"):
-                raise ToolError(f"{request.url} redirects to {target}, which is not http(s)")
-            reason, unresolved = await host_reason_async(target.host)
-            if refusal := redirect_refusal(origin_reason, reason, str(target)):
-                raise ToolError(refusal)
+                raise ToolError(f"{url} redirects to {location[:200]}, which is not http(s)")
+            hop = await look_up(target)
+            if hop.reason is not None and (hop.host, _port(target)) != approved:
+                raise ToolError(
+                    f"{url} redirects to {target}, which was not followed: {hop.reason}, and "
+                    "reaching this machine or a private network needs its own approval; fetch "
+                    f"{target} as an action of its own to ask for it"
+                )
             redirects.append(str(target))
-            request = following
+            url = target
+
+
+async def _send(
+    http: httpx.AsyncClient, method: str, url: httpx.URL, judged: Judged
+) -> httpx.Response:
+    """Send to the judged addresses in turn until one accepts the connection."""
+    import httpx
+
+    for index, address in enumerate(judged.addresses):
+        request = pinned_request(http, method, url, address)
+        try:
+            return await http.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            if index + 1 < len(judged.addresses):
+                continue
+            raise transport_error(exc, str(url)) from exc
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, str(url)) from exc
+    raise ToolError(f"{url}: no address to connect to")
+
+
+def _redirect_target(url: httpx.URL, location: str) -> httpx.URL:
+    """Where a ``Location`` leads from ``url``, read as httpx would (relative, ``//host``...)."""
+    import httpx
+
+    try:
+        given = httpx.URL(location)
+        if given.scheme in ("http", "https") and not given.host:
+            given = given.copy_with(host=url.host)  # "http:/path": this host
+        target = url.join(given) if given.is_relative_url else given
+        if target.fragment == "" and url.fragment:
+            target = target.copy_with(fragment=url.fragment)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ToolError(f"bad redirect from {url}: {exc}") from None
+    return target
 
 
 async def _read_final(
-    args: WebFetchArgs, response: httpx.Response, redirects: list[str], started: float
+    args: WebFetchArgs,
+    response: httpx.Response,
+    url: httpx.URL,
+    redirects: list[str],
+    started: float,
 ) -> _Fetched:
     """The final response's body (at most ``max_bytes``); overload statuses are transient."""
     status = status_text(response)
@@ -179,13 +289,13 @@ async def _read_final(
         raise TransientToolError(status + (f" (retry after {after})" if after else ""))
     body, truncated = b"", False
     if args.method == "GET":
-        body, truncated = await _read(response, args.max_bytes)
+        body, truncated = await _read(response, url, args.max_bytes)
     headers = list(response.headers.items())
     return _Fetched(
         response.status_code,
         status,
         headers,
-        str(response.url),
+        str(url),
         body,
         truncated,
         redirects,
@@ -193,7 +303,7 @@ async def _read_final(
     )
 
 
-async def _read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+async def _read(response: httpx.Response, url: httpx.URL, cap: int) -> tuple[bytes, bool]:
     """At most ``cap`` bytes of the (decompressed) body, and whether there was more."""
     import httpx
 
@@ -204,7 +314,7 @@ async def _read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
             if len(buf) > cap:
                 return bytes(buf[:cap]), True
     except httpx.HTTPError as exc:
-        raise transport_error(exc, str(response.url)) from exc
+        raise transport_error(exc, str(url)) from exc
     return bytes(buf), False
 
 
