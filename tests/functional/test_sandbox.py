@@ -370,3 +370,128 @@ def test_required_sandbox_missing_refuses_commands(
     assert "sandbox required" in shown.stdout
     doctor = _run_cli(env, "doctor")
     assert doctor.returncode == 1 and "sandbox" in doctor.stdout
+
+
+@pytest.mark.parametrize(
+    "path", [".git/config", ".git/hooks/pre-commit", "sub/.git/config", ".agent-tui/x", "./.git/x"]
+)
+async def test_writes_that_decide_what_later_commands_run_always_ask(
+    open_store: Store, settings: Settings, path: str
+) -> None:
+    settings.policy.rules = [
+        {"tool": "write_file", "glob": "**", "decision": "allow"},
+        {"tool": "shell", "prefix": "git status", "decision": "allow"},
+    ]
+    hook = "[core]\n\tfsmonitor = touch fsmonitor-ran\n"
+    goal = add(
+        open_store,
+        {
+            "title": "fsmonitor",
+            "steps": [
+                {"id": "w", "tool": "write_file", "args": {"path": path, "content": hook}},
+                shell("g", "git status", depends_on=["w"]),
+            ],
+        },
+    )
+    await run_idle(open_store, settings)
+    [approval] = pending_approvals(open_store)
+    assert approval["step_id"] == steps(open_store, goal)["w"]["id"]
+    assert not (workspace_of(open_store, goal) / path).exists()
+
+
+async def test_git_config_and_hooks_are_read_only_inside_the_sandbox(
+    open_store: Store, allowing: Settings
+) -> None:
+    goal = add(open_store, {"title": "hooks", "steps": [shell("init", "git init -q .")]})
+    await run_idle(open_store, allowing)
+    ws = workspace_of(open_store, goal)
+    before = (ws / ".git" / "config").read_text()
+    attack = add(
+        open_store,
+        {
+            "title": "rewrite",
+            "workspace": str(ws),
+            "steps": [
+                shell("c", "echo '[core] fsmonitor = touch ran' >> .git/config"),
+            ],
+        },
+    )
+    hook = add(
+        open_store,
+        {
+            "title": "hook",
+            "workspace": str(ws),
+            "steps": [shell("h", "echo 'touch ran' > .git/hooks/post-checkout")],
+        },
+    )
+    await run_idle(open_store, allowing)
+    assert steps(open_store, attack)["c"]["status"] == "failed"
+    assert steps(open_store, hook)["h"]["status"] == "failed"
+    assert (ws / ".git" / "config").read_text() == before
+    assert not (ws / ".git" / "hooks" / "post-checkout").exists()
+
+
+async def test_always_allow_binds_to_the_script_it_runs(
+    open_store: Store, settings: Settings
+) -> None:
+    goal = add(
+        open_store,
+        {
+            "title": "script",
+            "steps": [
+                {
+                    "id": "w",
+                    "tool": "write_file",
+                    "args": {"path": "run.sh", "content": "#!/bin/sh\necho building\n"},
+                },
+                shell("chmod", "chmod +x run.sh", depends_on=["w"]),
+                shell("b", "./run.sh build", depends_on=["chmod"]),
+            ],
+        },
+    )
+    settings.policy.rules = [{"tool": "shell", "prefix": "chmod", "decision": "allow"}]
+    await run_idle(open_store, settings)
+    [approval] = pending_approvals(open_store)
+    proposal = control.always_allow_proposal(open_store, approval["id"])
+    assert "run.sh" in proposal.description and proposal.bound is not None
+    control.approve(open_store, approval["id"], always=proposal)
+    await run_idle(open_store, settings)
+    assert steps(open_store, goal)["b"]["status"] == "completed"
+
+    # A later write_file of the script asks, though write_file is allowed by default ...
+    rewrite = add(
+        open_store,
+        {
+            "title": "rewrite",
+            "workspace": str(workspace_of(open_store, goal)),
+            "steps": [
+                {
+                    "id": "w",
+                    "tool": "write_file",
+                    "args": {"path": "run.sh", "content": "#!/bin/sh\ntouch pwned\n"},
+                }
+            ],
+        },
+    )
+    await run_idle(open_store, settings)
+    [ask] = pending_approvals(open_store)
+    assert ask["goal_id"] == rewrite
+    control.approve(open_store, ask["id"])
+    await run_idle(open_store, settings)
+
+    # ... and once it changed, the rule no longer covers it: it asks, showing the diff.
+    again = add(
+        open_store,
+        {
+            "title": "again",
+            "workspace": str(workspace_of(open_store, goal)),
+            "steps": [shell("b", "./run.sh build")],
+        },
+    )
+    await run_idle(open_store, settings)
+    [ask] = pending_approvals(open_store)
+    assert ask["goal_id"] == again
+    action = open_store.one("SELECT * FROM actions WHERE id = ?", (ask["action_id"],))
+    assert "run.sh changed since rule" in action["decision_reason"]
+    assert "-echo building" in action["preview"] and "+touch pwned" in action["preview"]
+    assert not (workspace_of(open_store, goal) / "pwned").exists()
