@@ -131,7 +131,7 @@ class Executor:
         in the background so the first model call does not wait for it.
         """
         loop = asyncio.get_running_loop()
-        self.store.redactor = secrets.from_environment(extra_names=self.settings.secrets.names)
+        self.store.redactor = secrets.for_settings(self.settings)
         if any(server.enabled for server in self.settings.mcp.servers.values()):
             from agent_tui.core.tools.mcp import McpManager
 
