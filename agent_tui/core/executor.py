@@ -553,7 +553,8 @@ class Executor:
             return
         action_id, args = started
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
-        running.ended.add(action_id)
+        if result is not None and not result.data.get("interrupted"):
+            running.ended.add(action_id)  # its outcome is known
         if result is None:
             return
         if self._cut_off(running, tool, result, step, action_id, writer):
@@ -673,7 +674,8 @@ class Executor:
                 row = tx.one("SELECT preview FROM actions WHERE id = ?", (action_id,))
                 self.mark_running(tx, step, tool, action_id, (row or {}).get("preview") or "")
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
-        running.ended.add(action_id)
+        if result is not None and not result.data.get("interrupted"):
+            running.ended.add(action_id)  # its outcome is known
         if result is None:
             raise StaleState("interrupted by shutdown")
         if self._cut_off(running, tool, result, step, action_id, writer):
