@@ -12,9 +12,12 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from agent_tui import __version__, paths
+
+if TYPE_CHECKING:
+    from agent_tui.config import Settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -190,12 +193,22 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
 
 
 class _RedactingFilter(logging.Filter):
-    """Secrets never reach the log file."""
+    """Secrets never reach the log file: the process's redactor, config names included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: Settings | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from agent_tui.core.secrets import from_environment
+        from agent_tui.config import ConfigError, Settings, load_settings
+        from agent_tui.core.secrets import for_settings
 
-        redactor = from_environment()
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except ConfigError:
+                self._settings = Settings()  # the command itself reports the broken config
+        redactor = for_settings(self._settings)
         if redactor:
             record.msg = redactor.redact(record.getMessage())
             record.args = ()

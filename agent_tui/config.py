@@ -132,7 +132,9 @@ class ServeSettings(_Section):
 class SecretSettings(_Section):
     names: list[str] = Field(default_factory=list)
     """More environment variables whose values are secrets (besides *_API_KEY, *_TOKEN,
-    *_SECRET and *PASSWORD*): they are redacted from everything stored, shown or logged."""
+    *_SECRET and *PASSWORD*): they are redacted from everything stored, shown or logged, in
+    every process. Values shorter than 6 characters are never redacted (``agent-tui doctor``
+    names such variables)."""
 
 
 class PolicySettings(_Section):

@@ -8,8 +8,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from agent_tui import paths
 from agent_tui.config import Settings, load_settings
+from agent_tui.core import store as store_module
 from agent_tui.core.store import Store
 
 
@@ -17,8 +17,9 @@ class UsageError(Exception):
     """A command used wrongly; the message says how to use it."""
 
 
-def open_store() -> Store:
-    return Store(paths.db_path())
+def open_store(conf: Settings | None = None) -> Store:
+    """The database, redacting the config's secret names too (a broken config is an error)."""
+    return store_module.open_store(conf or settings())
 
 
 def settings() -> Settings:

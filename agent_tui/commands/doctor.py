@@ -10,9 +10,10 @@ from typing import Any
 from agent_tui import paths
 from agent_tui.commands.common import UsageError, emit_json
 from agent_tui.config import ConfigError, Settings, load_settings
+from agent_tui.core import secrets
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.schema import SCHEMA_VERSION
-from agent_tui.core.store import Store, StoreError
+from agent_tui.core.store import StoreError, open_store
 from agent_tui.core.tools.registry import builtin_tools
 
 LOCATIONS = {
@@ -49,9 +50,18 @@ def _model_report(model: str | None, api_base: str | None) -> dict[str, Any]:
     }
 
 
+def _short_secret(name: str) -> str:
+    """The warning for a secret variable too short to redact (its value is never shown)."""
+    return (
+        f"{name} is set but shorter than {secrets.MIN_LENGTH} characters: its value is not "
+        "redacted from output, documents, events or logs"
+    )
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"paths": {k: str(fn()) for k, fn in LOCATIONS.items()}}
     problems: list[str] = []
+    conf = Settings()
     try:
         conf = load_settings()
         report["config"] = {"ok": True, "source": conf.source}
@@ -70,7 +80,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         problems.append(str(exc))
         model, api_base, policy, servers, rules = None, None, {}, {}, 0
     try:
-        store = Store(paths.db_path())
+        store = open_store(conf)
         check = store.conn.execute("PRAGMA quick_check").fetchone()[0]
         goals = store.conn.execute("SELECT count(*) FROM goals").fetchone()[0]
         workers = store.all("SELECT id, kind, heartbeat_at FROM workers")
@@ -108,6 +118,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         problems.append(f"sandbox: {sandbox.sentence()}")
     report["mcp_servers"] = servers
     report["config_rules"] = rules
+    report["warnings"] = [_short_secret(name) for name in secrets.too_short(conf)]
     report["ok"] = not problems
     if args.json:
         emit_json(report)
@@ -137,6 +148,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"  mcp         {name} ({how}); its tools are listed when an executor starts")
     if rules:
         print(f"  rules       {rules} from the config (see `agent-tui rules`)")
+    for warning in report["warnings"]:
+        print(f"  warning     {warning}")
     if os.environ.get("AGENT_TUI_HOME"):
         print(f"  AGENT_TUI_HOME={os.environ['AGENT_TUI_HOME']}")
     print("all good" if not problems else f"{len(problems)} problem(s) above")

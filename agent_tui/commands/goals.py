@@ -74,7 +74,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                 }
             )
         cron = args.schedule or recipe.schedule
-        store = open_store()
+        store = open_store(conf)
         if cron:
             schedule_id, next_run = add_schedule(
                 store, recipe, cron, recipe_path=path, priority=args.priority, dry_run=args.dry_run
@@ -99,7 +99,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     else:
         if args.schedule:
             raise UsageError("--schedule needs --recipe: free-text goals cannot be scheduled yet")
-        store = open_store()
+        store = open_store(conf)
         goal_id = add_text_goal(
             store,
             args.text,

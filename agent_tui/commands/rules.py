@@ -16,7 +16,8 @@ DESCRIPTION = "list the policy rules (config and stored); `rules rm ID` deletes 
 
 def all_rules() -> list[Rule]:
     """Config rules in file order, then stored rules by id: the order decisions consult them."""
-    return [*config_rules(settings()), *load_rules(open_store())]
+    conf = settings()
+    return [*config_rules(conf), *load_rules(open_store(conf))]
 
 
 def cmd_rules(args: argparse.Namespace) -> int:

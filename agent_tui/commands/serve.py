@@ -17,7 +17,6 @@ import signal
 import sys
 from collections.abc import Callable
 
-from agent_tui import paths
 from agent_tui.commands.common import UsageError
 
 APP_GRACE = 3.0
@@ -118,12 +117,12 @@ async def serve(
     from agent_tui.commands.worker import StderrSink
     from agent_tui.config import load_settings
     from agent_tui.core.executor import Executor
-    from agent_tui.core.store import Store
+    from agent_tui.core.store import open_store
     from agent_tui.serve.guard import Guard
     from agent_tui.serve.server import SecureServer
 
     conf = load_settings()
-    store = Store(paths.db_path())
+    store = open_store(conf)
     token = secrets.token_urlsafe(32)
     guard = Guard(token, cookie=f"agent_tui_token_{port}")
     server = SecureServer(

@@ -31,7 +31,7 @@ class StderrSink:
 
 async def _run(args: argparse.Namespace) -> int:
     conf = settings()
-    store = open_store()
+    store = open_store(conf)
     executor = Executor(
         store, conf, kind="worker", max_parallel=args.max_parallel, sinks=[StderrSink(args.output)]
     )

@@ -79,6 +79,8 @@ class RunningStep:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: bool = False
     """Stopped by the executor's shutdown, not by the user: recovered like a crash."""
+    ended: set[int] = field(default_factory=set)
+    """Actions whose tool returned: their outcome is known even if recording it failed."""
 
 
 class Executor:
@@ -129,7 +131,7 @@ class Executor:
         in the background so the first model call does not wait for it.
         """
         loop = asyncio.get_running_loop()
-        self.store.redactor = secrets.from_environment(extra_names=self.settings.secrets.names)
+        self.store.redactor = secrets.for_settings(self.settings)
         if any(server.enabled for server in self.settings.mcp.servers.values()):
             from agent_tui.core.tools.mcp import McpManager
 
@@ -362,7 +364,9 @@ class Executor:
 
     async def _heartbeat(self) -> None:
         with self.store.write() as tx:
-            runs.renew_leases(tx, self.owner, self.settings.executor.lease_seconds)
+            runs.renew_leases(
+                tx, self.owner, self.settings.executor.lease_seconds, list(self.running)
+            )
         self._check_lost()
 
     async def _reap(self) -> None:
@@ -510,19 +514,26 @@ class Executor:
                 await PlanStep(self, running).run()
         except StaleState as exc:
             log.info("step %s: %s", step["id"], exc)
+            if not running.interrupted:  # a shutdown leaves its actions to crash recovery
+                self._abandon(running, f"internal error: {exc}")
         except Exception as exc:
             self._report_error(f"step '{step['key']}' (goal {step['goal_id']}) crashed", exc)
-            try:
-                with self.store.write() as tx:
-                    current = tx.one("SELECT status FROM steps WHERE id = ?", (step["id"],))
-                    if current and current["status"] == S.RUNNING:
-                        runs.fail_step(tx, step, f"internal error: {type(exc).__name__}: {exc}")
-            except Exception:
-                log.exception("could not record the failure of step %s", step["id"])
+            self._abandon(running, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self.running.pop(step["id"], None)
             self._changed.set()
             self.wake()
+
+    def _abandon(self, running: RunningStep, error: str) -> None:
+        """No action of a step stopped by an internal error stays ``running``: see
+        :func:`runs.abandon_step`. If even that cannot be written, the step's lease is no longer
+        renewed, so the reaper recovers it like a crash."""
+        step = running.step
+        try:
+            with self.store.write() as tx:
+                runs.abandon_step(tx, step, self.owner, error, ended=running.ended)
+        except Exception:
+            log.exception("could not record the failure of step %s", step["id"])
 
     def _fail_before_action(self, step: Row, error: str) -> None:
         with self.store.write() as tx:
@@ -542,6 +553,8 @@ class Executor:
             return
         action_id, args = started
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
+        if result is not None and not result.data.get("interrupted"):
+            running.ended.add(action_id)  # its outcome is known
         if result is None:
             return
         if self._cut_off(running, tool, result, step, action_id, writer):
@@ -666,6 +679,8 @@ class Executor:
                 row = tx.one("SELECT preview FROM actions WHERE id = ?", (action_id,))
                 self.mark_running(tx, step, tool, action_id, (row or {}).get("preview") or "")
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
+        if result is not None and not result.data.get("interrupted"):
+            running.ended.add(action_id)  # its outcome is known
         if result is None:
             raise StaleState("interrupted by shutdown")
         if self._cut_off(running, tool, result, step, action_id, writer):

@@ -3,7 +3,8 @@
 The JSON extends :func:`agent_tui.core.views.goal_detail` (what ``show --json`` prints) with the
 plan versions, every version of every document, cost per model and the events with their data.
 The Markdown shows the same for a person: the latest version of each document in full, earlier
-versions listed. Everything read here was redacted when it was stored.
+versions listed. Everything read here was redacted when it was stored, and is redacted again with
+the exporting process's redactor: rows written before a name joined ``[secrets] names`` stay safe.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
             (goal_id,),
         )
     ]
-    return {
+    doc = {
         "format": FORMAT,
         "exported_at": time.time() if now is None else now,
         "exported_by": f"agent-tui {__version__}",
@@ -68,6 +69,7 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
         "usage": {**usage, "by_model": by_model},
         "events": events,
     }
+    return store.redactor.redact_value(doc)
 
 
 # -- Markdown ---------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ The log file ``<outputs>/<action id>.log`` is created at the first batch, so any
 for longer than a moment (or more than 64 KiB) has one from its start and can be followed with
 ``tail -f``. An action that ends before its first batch (most quick steps) is whole in the database
 and gets no file: creating thousands of tiny files cost more than the rest of a trivial step.
+
+A batch never opens a transaction inside another one: :meth:`OutputWriter.close` writes the last
+batch in the caller's transaction, and a batch that comes due while some transaction is open on the
+connection waits for the timer.
 """
 
 from __future__ import annotations
@@ -59,7 +63,9 @@ class OutputWriter:
             text = redactor.feed(text)
         self._emit(stream, text)
 
-    def _emit(self, stream: str, text: str) -> None:
+    def _emit(self, stream: str, text: str, *, closing: bool = False) -> None:
+        """Buffer a redacted chunk; a full batch is written at once, unless ``closing`` (the
+        caller writes it, maybe in its own transaction)."""
         if not text:
             return
         self._buffer.append((stream, text))
@@ -70,14 +76,29 @@ class OutputWriter:
             self._log.write(text)
         if self.on_chunk is not None:
             self.on_chunk(OutputChunk(self.goal_id, self.step_id, self.action_id, stream, text))
-        if self._pending >= FLUSH_BYTES:
+        if closing:
+            return
+        if self._pending >= FLUSH_BYTES and not self.store.conn.in_transaction:
             self.flush()
-        elif self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return
-            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+        else:
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._timer = loop.call_later(FLUSH_SECONDS, self._flush_due)
+
+    def _flush_due(self) -> None:
+        """The timer's batch: written now, or a little later if a transaction is open."""
+        self._timer = None
+        if self.store.conn.in_transaction:
+            self._arm_timer()
+        else:
+            self.flush()
 
     def _rows(self) -> list[tuple[str, str]]:
         rows: list[tuple[str, str]] = []
@@ -147,10 +168,10 @@ class OutputWriter:
     def close(self, tx: Tx | None = None) -> None:
         """Flush what is left (in ``tx`` if given) and close the log file; safe to call twice."""
         for stream, redactor in self._redactors.items():
-            self._emit(stream, redactor.flush())
+            self._emit(stream, redactor.flush(), closing=True)
         self._redactors.clear()
         self._closed = True
-        if self._log is None and self.total > self.cap:
+        if self._log is None and (self.total > self.cap or self.total >= FLUSH_BYTES):
             self._open_log()
         self.flush(tx)
         if self._log is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -487,11 +487,16 @@ def release_step(tx: Tx, step: Row, *, reason: str | None = "resume") -> None:
     )
 
 
-def renew_leases(tx: Tx, owner: str, lease_seconds: float) -> None:
-    tx.execute(
-        "UPDATE steps SET lease_expires = ? WHERE lease_owner = ? AND status = 'running'",
-        (tx.now + lease_seconds, owner),
-    )
+def renew_leases(tx: Tx, owner: str, lease_seconds: float, step_ids: Collection[int]) -> None:
+    """Renew the leases of the steps this process is running, and only those: a step it gave
+    up on without recording why (its failure could not be written) expires and is recovered."""
+    if step_ids:
+        marks = ",".join("?" for _ in step_ids)
+        tx.execute(
+            f"UPDATE steps SET lease_expires = ? WHERE lease_owner = ? AND status = 'running'"
+            f" AND id IN ({marks})",
+            (tx.now + lease_seconds, owner, *step_ids),
+        )
     tx.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (tx.now, owner))
 
 
@@ -592,6 +597,37 @@ def recover_expired(tx: Tx) -> list[str]:
         notes.append(note)
     tx.execute("DELETE FROM workers WHERE heartbeat_at < ?", (tx.now - 3600,))
     return notes
+
+
+def abandon_step(tx: Tx, step: Row, owner: str, error: str, *, ended: Collection[int]) -> None:
+    """End a step that an internal error stopped, and every action of it still ``running`` here.
+
+    An action whose tool did not return (not in ``ended``) and that has side effects may or may not
+    have taken effect: it becomes ``unknown`` and the approvals queue asks, as after a crash. Any
+    other action fails with ``error``. The step fails with ``error``, unless a human must decide.
+    """
+    risky: Row | None = None
+    for action in tx.all(
+        "SELECT * FROM actions WHERE step_id = ? AND status = 'running' AND owner = ?",
+        (step["id"], owner),
+    ):
+        ids = {"goal_id": step["goal_id"], "step_id": step["id"], "action_id": action["id"]}
+        if action["side_effects"] and action["id"] not in ended:
+            tx.set_status("action", action["id"], A.RUNNING, A.UNKNOWN, error=error)
+            tx.event("action.unknown", f"{action['tool']} interrupted: {error}", **ids)
+            risky = risky or action
+        else:
+            tx.set_status(
+                "action", action["id"], A.RUNNING, A.FAILED, finished_at=tx.now, error=error
+            )
+            tx.event("action.failed", f"{action['tool']} failed: {error}", **ids)
+    if still_ours(tx, step) is None:
+        settle_goal(tx, step["goal_id"])
+    elif risky is not None:
+        ask_about_unknown(tx, step, risky, error)
+        settle_goal(tx, step["goal_id"])
+    else:
+        fail_step(tx, step, error)
 
 
 def ensure_still_running(tx: Tx, step_id: int, owner: str) -> None:

@@ -5,14 +5,25 @@ Values of environment variables that look like credentials (``*_API_KEY``, ``*_T
 ``[redacted:NAME]`` in stored output, transcripts, artifacts, events and logs. The store applies it
 to every text it writes; streams go through :class:`StreamRedactor` so a secret split across two
 chunks is caught too.
+
+:func:`for_settings` is the one way to get the redactor with the config's names: every process
+(CLI commands, the TUI, ``serve``, the executor, the log file) gets its redactor from it, so a name in
+``[secrets] names`` is redacted wherever a row is written, ``add`` included.
+
+Values shorter than :data:`MIN_LENGTH` characters are never redacted; ``agent-tui doctor`` names each
+secret variable that is set but too short.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent_tui.config import Settings
 
 SECRET_NAME = re.compile(
     r"(_API_KEY|_APIKEY|_TOKEN|_SECRET|_SECRET_KEY|PASSWORD|PASSWD)", re.IGNORECASE
@@ -28,8 +39,10 @@ class Redactor:
         values: dict[str, str] = {}
         for name, value in secrets.items():
             value = value.strip()
-            if len(value) >= MIN_LENGTH and value not in values:
-                values[value] = name
+            if len(value) < MIN_LENGTH:
+                continue
+            for form in _spellings(value):
+                values.setdefault(form, name)
         self._names = values
         ordered = sorted(values, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
@@ -54,7 +67,15 @@ class Redactor:
         return value
 
 
+def _spellings(value: str) -> list[str]:
+    """The value as it appears in text and inside JSON strings (escaped, ASCII or not), because
+    arguments, results and event data are stored as JSON."""
+    forms = [value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]]
+    return list(dict.fromkeys(forms))
+
+
 def secret_names(environ: Mapping[str, str], extra: Iterable[str] = ()) -> list[str]:
+    """Variables of ``environ`` that hold secrets: credential-like names plus ``extra``."""
     wanted = set(extra)
     return [n for n in environ if SECRET_NAME.search(n) or n in wanted]
 
@@ -62,8 +83,25 @@ def secret_names(environ: Mapping[str, str], extra: Iterable[str] = ()) -> list[
 def from_environment(
     environ: Mapping[str, str] | None = None, extra_names: Iterable[str] = ()
 ) -> Redactor:
+    """The redactor for ``environ``; front ends use :func:`for_settings`, which adds the config's
+    names."""
     env = os.environ if environ is None else environ
     return Redactor({name: env[name] for name in secret_names(env, extra_names)})
+
+
+def for_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> Redactor:
+    """The redactor of this process: credential-like names plus ``[secrets] names``."""
+    return from_environment(environ, settings.secrets.names)
+
+
+def too_short(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Secret variables that are set (not empty) but too short to be redacted, by name."""
+    env = os.environ if environ is None else environ
+    return [
+        name
+        for name in secret_names(env, settings.secrets.names)
+        if 0 < len(env[name].strip()) < MIN_LENGTH
+    ]
 
 
 class StreamRedactor:

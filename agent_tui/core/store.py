@@ -14,14 +14,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
+from agent_tui import paths
 from agent_tui.core import secrets
 from agent_tui.core.schema import MIGRATIONS, SCHEMA_VERSION
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.states import check
+
+if TYPE_CHECKING:
+    from agent_tui.config import Settings
 
 Row = dict[str, Any]
 
@@ -126,11 +130,20 @@ class StaleState(Exception):
 class Store:
     """A connection to the agent-tui database with migrations, transactions and the event journal."""
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        redactor: Redactor | None = None,
+    ) -> None:
+        """Open (creating or migrating) the database; front ends use :func:`open_store`, whose
+        redactor knows the config's ``[secrets] names`` (without one, only credential-like
+        names are redacted)."""
         self.path = Path(path)
         self.clock = clock
         self.listeners: list[Listener] = []
-        self.redactor: Redactor = secrets.from_environment()
+        self.redactor: Redactor = redactor if redactor is not None else secrets.from_environment()
         self.conn = self._connect()
         self.db = sqlite_utils.Database(self.conn)
         self._migrate()
@@ -256,6 +269,12 @@ class Store:
             return
         with self.write() as own:
             own.execute(sql, (key, json.dumps(value)))
+
+
+def open_store(settings: Settings, path: Path | str | None = None) -> Store:
+    """The database (default: the data directory's) with this process's redactor, which
+    knows the config's secret names: the only way front ends open it."""
+    return Store(path or paths.db_path(), redactor=secrets.for_settings(settings))
 
 
 def _event(row: Row) -> Event:

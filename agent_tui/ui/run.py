@@ -9,13 +9,12 @@ import sys
 def run_app(executor: bool) -> int:
     """Run the TUI; a config or database problem is one error line and exit code 1, before Textual."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from agent_tui import paths
     from agent_tui.config import ConfigError, load_settings
-    from agent_tui.core.store import Store, StoreError
+    from agent_tui.core.store import StoreError, open_store
 
     try:
         settings = load_settings()
-        store = Store(paths.db_path())
+        store = open_store(settings)
     except (ConfigError, StoreError) as exc:
         print(f"agent-tui: error: {exc}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,130 @@ async def test_planted_key_never_reaches_the_model(
         sent = json.dumps(fake.requests)
     assert store.one("SELECT status FROM goals WHERE id = ?", (goal,))["status"] == "completed"
     assert KEY not in sent and "[redacted:PLANTED_API_KEY]" in sent
+
+
+# -- [secrets] names in every process and at every write path ---------------------------------
+
+DSN = "postgres://app:Hunter2-db-pw@db.internal/prod"
+QUOTED = 'pa"ss\\word-9f3e'
+"""Stored JSON escapes it (``pa\\"ss\\\\word``): that spelling is redacted too."""
+
+
+def _configure(home: Path, *names: str) -> None:
+    config = home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"[secrets]\nnames = {json.dumps(list(names))}\n")
+
+
+def _spellings(value: str) -> list[bytes]:
+    return [value.encode(), json.dumps(value)[1:-1].encode()]
+
+
+def test_config_secret_in_recipe_args_is_stored_nowhere(tmp_path: Path, home: Path) -> None:
+    """``add`` from the CLI (no executor in that process) knows ``[secrets] names`` too."""
+    _configure(home, "MY_DSN", "MY_PHRASE")
+    recipe = tmp_path / "dsn.toml"
+    recipe.write_text(
+        'title = "migrate"\n'
+        "[[steps]]\n"
+        'id = "migrate"\n'
+        'tool = "shell"\n'
+        f"args = {{ command = {json.dumps(f'echo literal {DSN} {QUOTED}; echo env $MY_DSN')} }}\n"
+    )
+    env = cli_env(home, MY_DSN=DSN, MY_PHRASE=QUOTED, AGENT_TUI_POLICY__TOOLS='{ shell = "allow" }')
+    added = subprocess.run(
+        [*CLI, "add", "--recipe", str(recipe)], env=env, capture_output=True, text=True
+    )
+    assert added.returncode == 0, added.stderr
+    db = home / "data" / "agent-tui.db"
+    stored = b"".join(p.read_bytes() for p in db.parent.glob("agent-tui.db*"))
+    assert b"[redacted:MY_DSN]" in stored
+    for secret in (DSN, QUOTED):
+        assert not any(s in stored for s in _spellings(secret)), secret
+    worker = subprocess.run(
+        [*CLI, "worker", "--until-idle", "--output"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "env [redacted:MY_DSN]" in worker.stderr
+    out = tmp_path / "export"
+    subprocess.run(
+        [*CLI, "export", "1", "--out", str(out)], env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import logging, os\n"
+            "from agent_tui import cli\n"
+            "cli._setup_logging()\n"
+            "logging.getLogger('agent_tui.test').warning('dsn %s', os.environ['MY_DSN'])\n",
+        ],
+        env=env,
+        check=True,
+    )
+    log = home / "state" / "agent-tui.log"
+    assert "dsn [redacted:MY_DSN]" in log.read_text()
+    everything = _everything(home) + b"".join(p.read_bytes() for p in out.iterdir())
+    for secret in (DSN, QUOTED):
+        assert not any(s in everything for s in _spellings(secret)), secret
+
+
+def test_export_redacts_rows_stored_before_a_name_was_configured(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_tui.core.export import export_goal, render_markdown
+    from agent_tui.core.secrets import for_settings
+    from tests.helpers import add, echo
+
+    monkeypatch.setenv("MY_DSN", DSN)
+    goal = add(store, {"title": "old", "steps": [echo("a", f"connect {DSN}")]})
+    assert DSN.encode() in store.path.read_bytes() + Path(f"{store.path}-wal").read_bytes()
+    settings.secrets.names = ["MY_DSN"]
+    store.redactor = for_settings(settings)
+    doc = export_goal(store, goal)
+    text = json.dumps(doc) + render_markdown(doc)
+    assert DSN not in text and "[redacted:MY_DSN]" in text
+
+
+def test_redactor_catches_the_json_spelling() -> None:
+    redactor = Redactor({"MY_PHRASE": QUOTED})
+    assert (
+        redactor.redact(json.dumps({"k": f"x {QUOTED} y"})) == '{"k": "x [redacted:MY_PHRASE] y"}'
+    )
+
+
+def test_doctor_warns_about_a_secret_too_short_to_redact(home: Path) -> None:
+    _configure(home, "MY_PIN")
+    env = cli_env(home, MY_PIN="zq9", SHORT_API_TOKEN="qx7w", LONG_API_KEY="long-enough-1")
+    report = subprocess.run(
+        [*CLI, "doctor", "--json"], env=env, capture_output=True, text=True, check=False
+    )
+    warnings = json.loads(report.stdout)["warnings"]
+    assert len(warnings) == 2
+    assert any(w.startswith("MY_PIN is set but shorter than 6 characters") for w in warnings)
+    assert any(w.startswith("SHORT_API_TOKEN is set") for w in warnings)
+    text = subprocess.run([*CLI, "doctor"], env=env, capture_output=True, text=True).stdout
+    assert "warning     MY_PIN is set but shorter than 6 characters" in text
+    assert "zq9" not in text + report.stdout and "qx7w" not in text + report.stdout
+
+
+def test_every_store_and_redactor_comes_from_the_one_function() -> None:
+    """Front ends open the database only through ``open_store`` (which adds the config's secret
+    names); no module but ``secrets`` builds a redactor."""
+    import ast
+
+    from tests.conftest import ROOT
+
+    allowed = {"Store": {"core/store.py"}, "Redactor": {"core/secrets.py"}}
+    allowed["from_environment"] = {"core/secrets.py", "core/store.py"}
+    for path in (ROOT / "agent_tui").rglob("*.py"):
+        rel = path.relative_to(ROOT / "agent_tui").as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                assert rel in allowed.get(name, {rel}), f"{rel}:{node.lineno} calls {name}()"
