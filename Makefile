@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/policy.py --json
 	$(BIN)/python bench/agent_overhead.py --json
 	$(BIN)/python bench/ui_latency.py --json
+	$(BIN)/python bench/sandbox.py --json
 
 screenshots: setup
 	$(BIN)/python screenshots/make.py
