@@ -18,6 +18,7 @@ from agent_tui.core.events import OutputChunk
 from agent_tui.core.store import Row
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
+from agent_tui.core.tools.offload import PREVIEW_TIMEOUT, off_loop
 
 if TYPE_CHECKING:
     from agent_tui.core.executor import Executor, RunningStep
@@ -330,7 +331,13 @@ class AgentStep(ModelStep):
         started = False
         if action is None or _rerun(action):
             try:
-                preview = tool.preview(parsed, workspace)
+                preview = await off_loop(
+                    tool.preview,
+                    parsed,
+                    workspace,
+                    timeout=PREVIEW_TIMEOUT,
+                    what=f"{tool.name} preview",
+                )
             except Exception as exc:
                 return self._store_reply(self._reply(call, {"error": str(exc)}))
             verdict = await verdict_for(self.store, self.settings, tool, args, workspace=workspace)

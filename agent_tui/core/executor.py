@@ -42,6 +42,7 @@ from agent_tui.core.tools.base import (
     ToolResult,
     TransientToolError,
 )
+from agent_tui.core.tools.offload import PREVIEW_TIMEOUT, off_loop
 from agent_tui.core.tools.registry import builtin_tools, get_tool
 from agent_tui.core.webhooks import WebhookDelivery
 
@@ -759,7 +760,11 @@ class Executor:
         workspace.mkdir(parents=True, exist_ok=True)
         try:
             args = tool.parse(raw_args)
-            preview = preview if approved is not None else tool.preview(args, workspace)
+            if approved is None:
+                what = f"{tool.name} preview"
+                preview = await off_loop(
+                    tool.preview, args, workspace, timeout=PREVIEW_TIMEOUT, what=what
+                )
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])

@@ -251,3 +251,79 @@ def test_workspace_reached_through_a_symlink(ws: Path):
 def test_missing_workspace(tmp_path: Path):
     with pytest.raises(ToolError, match="workspace"):
         resolve_inside(tmp_path / "nope", "a.txt")
+
+
+# --- hard links ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hard_linked(ws: Path) -> Path:
+    """``ws/h.txt`` and ``ws/sub/deep/h.txt``: hard links to the outside secret (the canary)."""
+    secret = ws.parent / "outside" / "secret.txt"
+    os.link(secret, ws / "h.txt")
+    (ws / "sub" / "deep").mkdir()
+    os.link(secret, ws / "sub" / "deep" / "h.txt")
+    (ws / "to-h").symlink_to("sub/deep/h.txt")
+    return secret
+
+
+HARD_LINKS = ["h.txt", "sub/deep/h.txt", "./sub/../h.txt", "to-h"]
+
+
+@pytest.mark.parametrize("raw", HARD_LINKS)
+async def test_read_file_refuses_a_hard_link(ws: Path, hard_linked: Path, raw: str):
+    tool = ReadFileTool()
+    with pytest.raises(ToolError, match="hard link") as info:
+        await tool.run(tool.parse({"path": raw}), _ctx(ws))
+    message = str(info.value)
+    assert "secret" not in message and "\n" not in message and repr(raw) in message
+
+
+@pytest.mark.parametrize("raw", HARD_LINKS)
+async def test_write_file_refuses_a_hard_link(ws: Path, hard_linked: Path, raw: str):
+    tool = WriteFileTool()
+    for append in (True, False):
+        args = tool.parse({"path": raw, "content": "pwned\n", "append": append})
+        preview = tool.preview(args, ws)
+        assert "refused" in preview and "hard link" in preview and "secret" not in preview
+        with pytest.raises(ToolError, match="hard link") as info:
+            await tool.run(args, _ctx(ws))
+        assert "secret" not in str(info.value) and "\n" not in str(info.value)
+    assert hard_linked.read_text() == "secret\n"
+    assert hard_linked.stat().st_nlink == 3, "the links were neither replaced nor removed"
+
+
+async def test_list_files_shows_a_hard_link_without_reading_it(ws: Path, hard_linked: Path):
+    tool = ListFilesTool()
+    result = await tool.run(tool.parse({"path": "sub", "recursive": True}), _ctx(ws))
+    assert result.output.splitlines() == ["sub/b.txt", "sub/deep/", "sub/deep/h.txt"]
+    assert "secret" not in result.output
+
+
+# --- symlinks inside the workspace ---------------------------------------------------------------
+
+
+async def test_symlinks_inside_the_workspace_are_followed_through_the_walk(ws: Path):
+    (ws / "inner").symlink_to("sub/b.txt")
+    (ws / "sub-link").symlink_to("sub")
+    (ws / "abs-link").symlink_to(ws.resolve() / "sub")
+    read, write, listing = ReadFileTool(), WriteFileTool(), ListFilesTool()
+    result = await read.run(read.parse({"path": "inner"}), _ctx(ws))
+    assert result.output == "bee\n" and result.data["path"] == "sub/b.txt"
+    result = await read.run(read.parse({"path": "abs-link/b.txt"}), _ctx(ws))
+    assert result.output == "bee\n"
+    await write.run(write.parse({"path": "sub-link/new/c.txt", "content": "c\n"}), _ctx(ws))
+    assert (ws / "sub" / "new" / "c.txt").read_text() == "c\n"
+    await write.run(write.parse({"path": "inner", "content": "more\n", "append": True}), _ctx(ws))
+    assert (ws / "sub" / "b.txt").read_text() == "bee\nmore\n"
+    assert (ws / "inner").is_symlink(), "the link itself is kept"
+    listed = await listing.run(listing.parse({"path": "sub-link"}), _ctx(ws))
+    assert listed.output.splitlines() == ["sub/b.txt", "sub/new/"]
+
+
+async def test_list_files_does_not_enter_symlinked_directories(ws: Path):
+    (ws / "out").symlink_to(ws.parent / "outside")
+    (ws / "sub" / "up").symlink_to("..")
+    tool = ListFilesTool()
+    result = await tool.run(tool.parse({"path": ".", "recursive": True}), _ctx(ws))
+    assert result.output.splitlines() == ["a.txt", "out", "sub/", "sub/b.txt", "sub/up"]

@@ -1,37 +1,46 @@
-"""File tools confined to the workspace: ``read_file``, ``write_file`` and ``list_files``."""
+"""File tools confined to the workspace: ``read_file`` and ``write_file`` (``list_files`` lives
+in :mod:`~agent_tui.core.tools.list_files`).
+
+Every path is walked through directory descriptors (:func:`~agent_tui.core.tools.workspace.locate`)
+and every file opened relative to its checked directory, so a name swapped for a symlink, a FIFO
+or a hard link between a check and an open cannot make a tool read or write outside the
+workspace. All I/O, the preview's read of the old file included, runs off the event loop.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import difflib
-import fnmatch
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 
 from agent_tui.core.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult
+from agent_tui.core.tools.list_files import ListFilesArgs, ListFilesTool
+from agent_tui.core.tools.offload import IO_TIMEOUT, off_loop
+from agent_tui.core.tools.walk import Changed, Location
 from agent_tui.core.tools.workspace import (
     MAX_FILE_BYTES,
-    check_inside_fd,
-    check_size,
-    relative,
-    resolve_inside,
+    entry_kind,
+    locate,
+    open_file,
+    recheck,
+    refuse_large,
+    retrying,
 )
+
+__all__ = ["ListFilesArgs", "ListFilesTool", "ReadFileTool", "WriteFileTool"]
 
 DEFAULT_READ_BYTES = 1024 * 1024
 DIFF_CAP = 64 * 1024
 """Longest diff kept in a result, in characters."""
 DIFF_INPUT_CAP = 2 * 1024 * 1024
 """Files larger than this are not diffed (difflib is slow on large inputs)."""
-SCAN_CAP = 200_000
-"""Most directory entries ``list_files`` looks at before it stops and says so."""
-_OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class ReadFileArgs(ToolArgs):
@@ -47,13 +56,6 @@ class WriteFileArgs(ToolArgs):
     append: bool = Field(False, description="Append to the file instead of replacing it.")
 
 
-class ListFilesArgs(ToolArgs):
-    path: str = Field(".", description="Directory relative to the workspace.")
-    pattern: str = Field("*", description="Shell-style pattern matched against each name.")
-    recursive: bool = Field(False, description="Descend into subdirectories.")
-    limit: int = Field(1000, ge=1, le=100_000, description="Most entries to return.")
-
-
 class ReadFileTool(Tool):
     """Read a text file from the workspace."""
 
@@ -67,16 +69,12 @@ class ReadFileTool(Tool):
 
     async def run(self, args: ToolArgs, ctx: ToolContext) -> ToolResult:
         assert isinstance(args, ReadFileArgs)
-        return await asyncio.to_thread(_read, ctx.workspace, args)
+        what = f"read_file {args.path!r}"
+        return await off_loop(_read, ctx.workspace, args, timeout=IO_TIMEOUT, what=what)
 
 
 def _read(workspace: Path, args: ReadFileArgs) -> ToolResult:
-    path = resolve_inside(workspace, args.path, must_exist=True)
-    rel = relative(workspace, path)
-    if path.is_dir():
-        raise ToolError(f"{rel!r} is a directory; use list_files")
-    size = check_size(path)
-    raw = _read_bytes(workspace, path, args.path, args.max_bytes + 1)
+    raw, rel, size = retrying(args.path, lambda: _read_bytes(workspace, args))
     truncated = len(raw) > args.max_bytes or size > args.max_bytes
     raw = raw[: args.max_bytes]
     try:
@@ -88,18 +86,37 @@ def _read(workspace: Path, args: ReadFileArgs) -> ToolResult:
     return ToolResult(ok=True, output=text, data=data)
 
 
-def _read_bytes(workspace: Path, path: Path, raw: str, limit: int) -> bytes:
-    """Read up to ``limit`` bytes of a regular file without following a swapped-in symlink."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
-    except OSError as exc:
-        raise ToolError(f"cannot open {raw!r}: {exc.strerror}") from exc
-    with os.fdopen(fd, "rb") as f:
-        check_inside_fd(workspace, fd, raw)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ToolError(f"path {raw!r} is not a regular file")
-        os.set_blocking(fd, True)
-        return f.read(limit)
+def _read_bytes(workspace: Path, args: ReadFileArgs) -> tuple[bytes, str, int]:
+    """Up to ``max_bytes + 1`` bytes of the file, its path relative to the workspace, its size."""
+    with locate(workspace, args.path) as loc:
+        if entry_kind(loc, args.path) == "dir":
+            raise ToolError(f"path {args.path!r} is a directory; use list_files")
+        fd = open_file(loc, args.path, os.O_RDONLY)
+        if fd is None:
+            raise ToolError(f"path {args.path!r} does not exist")
+        try:
+            size = os.fstat(fd).st_size
+            refuse_large(size, args.path)
+            data = _read_from(fd, args.max_bytes + 1)
+            recheck(loc, fd, args.path)
+            return data, loc.rel, size
+        except OSError as exc:
+            raise ToolError(f"cannot read {args.path!r}: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
+
+
+def _read_from(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes from the start of ``fd`` (a regular file)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < limit:
+        chunk = os.pread(fd, min(limit - got, 1024 * 1024), got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 class WriteFileTool(Tool):
@@ -115,38 +132,39 @@ class WriteFileTool(Tool):
     default_decision = "allow"
 
     def preview(self, args: ToolArgs, workspace: Path) -> str:
+        """What the write would do, with its diff; blocking I/O, so callers run it off the loop."""
         assert isinstance(args, WriteFileArgs)
         try:
-            path = resolve_inside(workspace, args.path, for_write=True)
-            exists, old = _old_text(path)
+            exists, old, rel = retrying(args.path, lambda: _peek(workspace, args.path))
         except ToolError as exc:
             return f"write {args.path}: refused: {exc}"
         verb = "append to" if args.append else "replace" if exists else "create"
-        rel = relative(workspace, path)
         diff = _diff(exists, old, args.content, args.append, rel)
         return f"{verb} {rel}\n{diff}".rstrip("\n")
 
     async def run(self, args: ToolArgs, ctx: ToolContext) -> ToolResult:
         assert isinstance(args, WriteFileArgs)
-        return await asyncio.to_thread(_write, ctx.workspace, args)
+        what = f"write_file {args.path!r}"
+        return await off_loop(_write, ctx.workspace, args, timeout=IO_TIMEOUT, what=what)
+
+
+def _peek(workspace: Path, raw: str) -> tuple[bool, str | None, str]:
+    """Whether the file exists, its text if it can be diffed, and its workspace path."""
+    with locate(workspace, raw) as loc:
+        fd = open_file(loc, raw, os.O_RDONLY)
+        if fd is None:
+            return False, None, loc.rel
+        try:
+            return True, _old_text(loc, fd, raw), loc.rel
+        finally:
+            os.close(fd)
 
 
 def _write(workspace: Path, args: WriteFileArgs) -> ToolResult:
     encoded = args.content.encode("utf-8", errors="replace")
     if len(encoded) > MAX_FILE_BYTES:
         raise ToolError(f"content is too large: {len(encoded)} bytes (limit {MAX_FILE_BYTES})")
-    path = resolve_inside(workspace, args.path, for_write=True)
-    rel = relative(workspace, path)
-    exists, old = _old_text(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path = resolve_inside(workspace, args.path, for_write=True)
-        if args.append:
-            _append(workspace, path, args.path, encoded)
-        else:
-            _replace(workspace, path, args.path, encoded)
-    except OSError as exc:
-        raise ToolError(f"cannot write {rel!r}: {exc.strerror or exc}") from exc
+    exists, old, rel = retrying(args.path, lambda: _write_once(workspace, args, encoded))
     diff = _diff(exists, old, args.content, args.append, rel)
     added, removed = _counts(diff)
     verb = "created" if not exists else "appended to" if args.append else "updated"
@@ -155,46 +173,86 @@ def _write(workspace: Path, args: WriteFileArgs) -> ToolResult:
     return ToolResult(ok=True, output=output, data=data)
 
 
-def _replace(workspace: Path, path: Path, raw: str, content: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".tmp")
+def _write_once(
+    workspace: Path, args: WriteFileArgs, content: bytes
+) -> tuple[bool, str | None, str]:
+    """Write through the checked directory; whether the file existed, its old text, its path."""
+    with locate(workspace, args.path):  # refuse an escape before creating any directory
+        pass
+    with locate(workspace, args.path, create=True) as loc:
+        try:
+            if args.append:
+                exists, old = _append(loc, args.path, content)
+            else:
+                exists, old = _replace(loc, args.path, content)
+        except OSError as exc:
+            raise ToolError(f"cannot write {args.path!r}: {exc.strerror or exc}") from exc
+        return exists, old, loc.rel
+
+
+def _replace(loc: Location, raw: str, content: bytes) -> tuple[bool, str | None]:
+    """Write a temporary file in the checked directory, then rename it over the name."""
+    assert loc.dir_fd is not None
+    fd = open_file(loc, raw, os.O_RDONLY)
+    if fd is None:
+        exists, old, mode = False, None, 0o666 & ~_umask()
+    else:
+        try:
+            exists, old = True, _old_text(loc, fd, raw)
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        finally:
+            os.close(fd)
+    tmp = f".{loc.name[:100]}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    tmp_fd = os.open(tmp, flags, 0o600, dir_fd=loc.dir_fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            check_inside_fd(workspace, fd, raw)
+        with os.fdopen(tmp_fd, "wb") as f:
             f.write(content)
             f.flush()
-            os.fsync(fd)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            os.fchmod(tmp_fd, mode)
+            os.fsync(tmp_fd)
+        os.replace(tmp, loc.name, src_dir_fd=loc.dir_fd, dst_dir_fd=loc.dir_fd)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with suppress(OSError):
+            os.unlink(tmp, dir_fd=loc.dir_fd)
         raise
+    return exists, old
 
 
-def _append(workspace: Path, path: Path, raw: str, content: bytes) -> None:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS
-    fd = os.open(path, flags, 0o666)
-    with os.fdopen(fd, "ab") as f:
-        check_inside_fd(workspace, fd, raw)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ToolError(f"path {raw!r} is not a regular file")
-        os.set_blocking(fd, True)
-        f.write(content)
-
-
-def _old_text(path: Path) -> tuple[bool, str | None]:
-    """Whether ``path`` exists, and its text if it can be diffed (small and UTF-8)."""
-    if not path.exists():
-        return False, None
-    if check_size(path) > DIFF_INPUT_CAP:
-        return True, None
+def _append(loc: Location, raw: str, content: bytes) -> tuple[bool, str | None]:
+    """Append through one descriptor: the diff's old text is read from the file written."""
+    fd = open_file(loc, raw, os.O_RDWR | os.O_APPEND)
+    exists = fd is not None
+    if fd is None:
+        fd = open_file(loc, raw, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
+        if fd is None:  # its directory vanished
+            raise Changed
     try:
-        return True, path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return True, None
+        old = _old_text(loc, fd, raw) if exists else None
+        os.set_blocking(fd, True)
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    return exists, old
+
+
+def _old_text(loc: Location, fd: int, raw: str) -> str | None:
+    """The text of the open file if it can be diffed (small and UTF-8), else ``None``."""
+    size = os.fstat(fd).st_size
+    refuse_large(size, raw)
+    if size > DIFF_INPUT_CAP:
+        return None
+    try:
+        data = _read_from(fd, size)
     except OSError as exc:
-        raise ToolError(f"cannot read {path.name!r}: {exc.strerror}") from exc
+        raise ToolError(f"cannot read {raw!r}: {exc.strerror}") from exc
+    recheck(loc, fd, raw)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _diff(exists: bool, old: str | None, content: str, append: bool, rel: str) -> str:
@@ -247,78 +305,3 @@ def _umask() -> int:
     except OSError:
         pass
     return 0o022
-
-
-class ListFilesTool(Tool):
-    """List entries of a workspace directory."""
-
-    name = "list_files"
-    description = (
-        "List files in a workspace directory, one path per line relative to the workspace; "
-        "directories end with '/'. Symlinked directories are listed but not entered."
-    )
-    Args = ListFilesArgs
-
-    def preview(self, args: ToolArgs, workspace: Path) -> str:
-        assert isinstance(args, ListFilesArgs)
-        mode = " recursively" if args.recursive else ""
-        return f"list {args.path}{mode} matching {args.pattern!r} (limit {args.limit})"
-
-    async def run(self, args: ToolArgs, ctx: ToolContext) -> ToolResult:
-        assert isinstance(args, ListFilesArgs)
-        return await asyncio.to_thread(_list, ctx.workspace, args)
-
-
-def _list(workspace: Path, args: ListFilesArgs) -> ToolResult:
-    root = resolve_inside(workspace, args.path, must_exist=True)
-    rel = relative(workspace, root)
-    if not root.is_dir():
-        raise ToolError(f"{rel!r} is not a directory; use read_file")
-    found: list[str] = []
-    errors: list[str] = []
-    truncated = False
-    walk = _walk(root, "" if rel == "." else rel + "/", args.recursive, errors)
-    for scanned, (name, shown) in enumerate(walk, start=1):
-        if fnmatch.fnmatch(name, args.pattern):
-            if len(found) >= args.limit:
-                truncated = True
-                break
-            found.append(shown)
-        if scanned >= SCAN_CAP:
-            truncated = True
-            errors.append(f"stopped after looking at {SCAN_CAP} entries")
-            break
-    data: dict[str, Any] = {"path": rel, "count": len(found), "truncated": truncated}
-    if errors:
-        data["errors"] = errors[:100]
-    return ToolResult(ok=True, output="\n".join(found), data=data)
-
-
-def _walk(
-    folder: Path, prefix: str, recursive: bool, errors: list[str]
-) -> Iterator[tuple[str, str]]:
-    """``(name, shown path)`` in sorted pre-order; symlinked directories are not entered."""
-    stack = [_entries(folder, prefix, errors)]
-    while stack:
-        item = next(stack[-1], None)
-        if item is None:
-            stack.pop()
-            continue
-        entry, shown = item
-        yield entry.name, shown
-        if recursive and shown.endswith("/"):
-            stack.append(_entries(Path(entry.path), shown, errors))
-
-
-def _entries(
-    folder: Path, prefix: str, errors: list[str]
-) -> Iterator[tuple[os.DirEntry[str], str]]:
-    try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        errors.append(f"{prefix or './'}: {exc.strerror}")
-        return iter(())
-    return iter(
-        (e, prefix + e.name + ("/" if e.is_dir(follow_symlinks=False) else "")) for e in entries
-    )
