@@ -11,7 +11,7 @@ import errno
 import fnmatch
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,7 @@ def _open_dir(workspace: Path, raw: str) -> tuple[int, str]:
         return fd, loc.rel
 
 
-def _walk(fd: int, prefix: str, recursive: bool, errors: list[str]) -> Iterator[tuple[str, str]]:
+def _walk(fd: int, prefix: str, recursive: bool, errors: list[str]) -> Generator[tuple[str, str], None, None]:
     """``(name, shown path)`` in sorted pre-order; owns ``fd``; symlinks are never entered."""
     stack = [(fd, _entries(fd, prefix, errors))]
     try:
