@@ -11,13 +11,14 @@ from agent_tui.core.store import Store
 from agent_tui.ui.app import create_app
 from agent_tui.ui.screens.dialogs import ReasonScreen
 from agent_tui.ui.widgets.approvals import Approvals
+from tests.helpers import workspace_of
 from tests.ui.conftest import SIZE, add_file_goal, goal_status, shell_recipe, step_row, wait_until
 
 
 async def test_approve_runs_the_command(store: Store, settings: Settings, tmp_path: Path) -> None:
-    canary = tmp_path / "canary"
-    command = f"echo approved && touch {canary}"
+    command = "echo approved && touch canary"
     goal_id = add_file_goal(store, shell_recipe(tmp_path / "touch.toml", command))
+    canary = workspace_of(store, goal_id) / "canary"
     app = create_app(store, settings, executor=True)
     async with app.run_test(size=SIZE) as pilot:
         approvals = app.main.query_one(Approvals)
