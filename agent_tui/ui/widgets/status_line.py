@@ -48,9 +48,9 @@ class StatusLine(Static):
             left.append(("● running", "$text-success"))
         left += [SEP, "dry-run "]
         left.append(("on", "$text-warning bold") if overview.dry_run else "off")
-        if sandbox:
-            left += [SEP, (sandbox, "$text-warning bold")]
         right: list[Part] = []
+        if sandbox:  # a safety warning is never cut, like the approvals count
+            right += [(sandbox, "$text-warning bold"), SEP]
         if overview.today_calls:
             spent = "?" if overview.today_usd is None else f"${overview.today_usd:.2f}"
             right += ["today ", (spent, "bold"), SEP]
