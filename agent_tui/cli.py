@@ -107,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     rt = cmd("retry", "run failed or cancelled steps again: GOAL or GOAL:STEP")
     rt.add_argument("target", metavar="GOAL[:STEP]")
 
+    ud = cmd("undo", "undo what a goal (or GOAL:STEP) changed in its workspace, shown first")
+    from agent_tui.commands.undo import add_arguments as undo_arguments
+
+    undo_arguments(ud)
+
     dr_ = cmd("dry-run", "show or set the global dry run (side effects recorded, never run)")
     dr_.add_argument("state", nargs="?", choices=["on", "off"])
 
@@ -171,6 +176,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands import approvals
 
         return getattr(approvals, f"cmd_{command}")
+    if command == "undo":
+        from agent_tui.commands.undo import cmd_undo
+
+        return cmd_undo
     if command == "rules":
         from agent_tui.commands.rules import run
 

@@ -85,6 +85,15 @@ class SandboxSettings(_Section):
     """More paths a sandboxed command must not see (beyond secret stores and agent-tui's files)."""
 
 
+class CheckpointSettings(_Section):
+    enabled: bool = True
+    """Snapshot the workspace before each side-effecting action and record what it changed."""
+    max_file_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    """Files larger than this are left out of checkpoints (and named in the record)."""
+    keep_days: float = Field(14.0, ge=0)
+    """How long checkpoints of finished goals are kept for undo; 0 keeps them forever."""
+
+
 class LLMSettings(_Section):
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server or a proxy (for example http://127.0.0.1:8080/v1)."""
@@ -157,6 +166,7 @@ class Settings(BaseModel):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     shell: ShellSettings = Field(default_factory=ShellSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     web: WebSettings = Field(default_factory=WebSettings)

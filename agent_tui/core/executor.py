@@ -27,6 +27,7 @@ from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core import control, limits, llm, runs, secrets
 from agent_tui.core.agent import AgentStep, PlanStep
+from agent_tui.core.checkpoints import around
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk, Sink
 from agent_tui.core.output import OutputWriter
@@ -599,6 +600,11 @@ class Executor:
             decision=decided["decision"] if decided else "allow",
             decision_reason=(decided["decision_reason"] or "") if decided else "",
         )
+        pending = None
+        if tool.side_effects:
+            pending = await around.before(
+                self.store, self.settings, workspace, step["goal_id"], action_id
+            )
         try:
             result = await tool.run(args, ctx)
         except ToolError as exc:
@@ -611,6 +617,8 @@ class Executor:
         if running.interrupted:
             writer.close()
             return None, writer
+        if pending is not None:
+            await around.after(self.store, pending, step["goal_id"], step["id"])
         redactor = self.store.redactor
         if redactor:
             result = ToolResult(

@@ -244,6 +244,29 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE rules ADD COLUMN bound TEXT;
     """,
+    # 5 -> 6: checkpoints of workspaces around side-effecting actions, and undo.
+    """
+    CREATE TABLE checkpoints (
+        id INTEGER PRIMARY KEY,
+        goal_id INTEGER NOT NULL REFERENCES goals(id) ON DELETE CASCADE,
+        step_id INTEGER REFERENCES steps(id) ON DELETE SET NULL,
+        action_id INTEGER REFERENCES actions(id) ON DELETE SET NULL,
+        kind TEXT NOT NULL,                -- action | undo
+        workspace TEXT NOT NULL,
+        before TEXT NOT NULL,              -- commits in the workspace's shadow repository
+        after TEXT NOT NULL,
+        files INTEGER NOT NULL DEFAULT 0,
+        added INTEGER NOT NULL DEFAULT 0,
+        removed INTEGER NOT NULL DEFAULT 0,
+        changes TEXT NOT NULL,             -- JSON: files (path, status, +/-, binary, size), skipped
+        diff TEXT,
+        undone_by INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX checkpoints_goal ON checkpoints(goal_id, id);
+    CREATE INDEX checkpoints_action ON checkpoints(action_id);
+    CREATE INDEX checkpoints_step ON checkpoints(step_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,95 @@
+"""Checkpoint rows: what each side-effecting action changed in its workspace, kept for undo."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from agent_tui.core.checkpoints.shadow import Change
+from agent_tui.core.store import Row, Store, Tx
+
+
+def insert(
+    tx: Tx,
+    *,
+    goal_id: int,
+    step_id: int | None,
+    action_id: int | None,
+    kind: str,
+    workspace: str,
+    before: str,
+    after: str,
+    change: Change,
+) -> int:
+    """Store a checkpoint and journal its summary; returns its id."""
+    checkpoint_id = tx.insert(
+        "checkpoints",
+        {
+            "goal_id": goal_id,
+            "step_id": step_id,
+            "action_id": action_id,
+            "kind": kind,
+            "workspace": workspace,
+            "before": before,
+            "after": after,
+            "files": len(change.files),
+            "added": change.added,
+            "removed": change.removed,
+            "changes": json.dumps(
+                {"files": [asdict(f) for f in change.files], "skipped": list(change.skipped)}
+            ),
+            "diff": change.diff or None,
+            "created_at": tx.now,
+        },
+    )
+    what = "undo" if kind == "undo" else "action"
+    tx.event(
+        "checkpoint.recorded",
+        f"{what} {change.summary()}"
+        + (f"; skipped {len(change.skipped)}" if change.skipped else ""),
+        goal_id=goal_id,
+        step_id=step_id,
+        action_id=action_id,
+        checkpoint_id=checkpoint_id,
+    )
+    return checkpoint_id
+
+
+def files_of(row: Row) -> list[dict[str, Any]]:
+    """The changed files of a checkpoint row."""
+    files: list[dict[str, Any]] = json.loads(row["changes"] or "{}").get("files", [])
+    return files
+
+
+def skipped_of(row: Row) -> list[str]:
+    skipped: list[str] = json.loads(row["changes"] or "{}").get("skipped", [])
+    return skipped
+
+
+def summary(files: int, added: int, removed: int) -> str:
+    """``changed 3 files (+42 −7)``."""
+    if not files:
+        return "changed nothing"
+    return f"changed {files} file{'s' if files != 1 else ''} (+{added} −{removed})"
+
+
+def for_goal(store: Store, goal_id: int) -> list[Row]:
+    return store.all("SELECT * FROM checkpoints WHERE goal_id = ? ORDER BY id", (goal_id,))
+
+
+def for_action(store: Store, action_id: int) -> Row | None:
+    return store.one("SELECT * FROM checkpoints WHERE action_id = ?", (action_id,))
+
+
+def totals_by_goal(store: Store, goal_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """``{goal: (files, added, removed)}`` over the goal's checkpoints not undone."""
+    if not goal_ids:
+        return {}
+    marks = ",".join("?" * len(goal_ids))
+    rows = store.all(
+        "SELECT goal_id, sum(files) AS f, sum(added) AS a, sum(removed) AS r FROM checkpoints"
+        f" WHERE goal_id IN ({marks}) AND kind = 'action' AND undone_by IS NULL GROUP BY goal_id",
+        tuple(goal_ids),
+    )
+    return {r["goal_id"]: (r["f"] or 0, r["a"] or 0, r["r"] or 0) for r in rows}
