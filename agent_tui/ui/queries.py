@@ -76,6 +76,8 @@ class GoalRow:
     model_calls: int
     costs_known: int
     cost: float
+    files_changed: int = 0
+    """Files its actions changed in the workspace (checkpoints not undone)."""
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -117,21 +119,24 @@ def goal_rows(
             "   AND s.status IN ('completed', 'skipped')) AS steps_done,"
             " (SELECT count(*) FROM usage u WHERE u.goal_id = g.id) AS model_calls,"
             " (SELECT count(cost) FROM usage u WHERE u.goal_id = g.id) AS costs_known,"
-            " (SELECT coalesce(sum(cost), 0) FROM usage u WHERE u.goal_id = g.id) AS cost"
+            " (SELECT coalesce(sum(cost), 0) FROM usage u WHERE u.goal_id = g.id) AS cost,"
+            " (SELECT coalesce(sum(files), 0) FROM checkpoints c WHERE c.goal_id = g.id"
+            "   AND c.kind = 'action' AND c.undone_by IS NULL) AS files_changed"
             f" FROM goals g WHERE g.archived = 0 AND g.id IN ({marks}) ORDER BY g.id",
             wanted,
         )
     if not counts:
         return _goal_rows(
             store,
-            f"SELECT {GOAL_COLUMNS}, 0, 0, 0, 0, 0 FROM goals g WHERE g.archived = 0 ORDER BY g.id",
+            f"SELECT {GOAL_COLUMNS}, 0, 0, 0, 0, 0, 0 FROM goals g WHERE g.archived = 0"
+            " ORDER BY g.id",
         )
     return _goal_rows(
         store,
         f"SELECT {GOAL_COLUMNS},"
         " coalesce(s.total, 0) AS steps_total, coalesce(s.done, 0) AS steps_done,"
         " coalesce(u.n, 0) AS model_calls, coalesce(u.known, 0) AS costs_known,"
-        " coalesce(u.usd, 0) AS cost"
+        " coalesce(u.usd, 0) AS cost, coalesce(c.files, 0) AS files_changed"
         " FROM goals g"
         " LEFT JOIN (SELECT st.goal_id, count(*) AS total,"
         "   sum(st.status IN ('completed', 'skipped')) AS done"
@@ -139,6 +144,8 @@ def goal_rows(
         "   GROUP BY st.goal_id) s ON s.goal_id = g.id"
         " LEFT JOIN (SELECT goal_id, count(*) AS n, count(cost) AS known, sum(cost) AS usd"
         "   FROM usage WHERE goal_id IS NOT NULL GROUP BY goal_id) u ON u.goal_id = g.id"
+        " LEFT JOIN (SELECT goal_id, sum(files) AS files FROM checkpoints"
+        "   WHERE kind = 'action' AND undone_by IS NULL GROUP BY goal_id) c ON c.goal_id = g.id"
         " WHERE g.archived = 0 ORDER BY g.id",
     )
 
@@ -160,7 +167,13 @@ def step_rows(store: Store, goal_id: int) -> list[Row]:
         "SELECT s.id, s.key, s.title, s.kind, s.tool, s.status, s.wait_reason, s.attempt,"
         " s.max_attempts, s.error, s.next_attempt_at, s.started_at, s.finished_at,"
         " a.id AS action_id, a.status AS action_status, a.exit_code,"
-        " a.started_at AS action_started_at, a.finished_at AS action_finished_at"
+        " a.started_at AS action_started_at, a.finished_at AS action_finished_at,"
+        " (SELECT coalesce(sum(files), 0) FROM checkpoints c WHERE c.step_id = s.id"
+        "   AND c.kind = 'action' AND c.undone_by IS NULL) AS files_changed,"
+        " (SELECT coalesce(sum(added), 0) FROM checkpoints c WHERE c.step_id = s.id"
+        "   AND c.kind = 'action' AND c.undone_by IS NULL) AS lines_added,"
+        " (SELECT coalesce(sum(removed), 0) FROM checkpoints c WHERE c.step_id = s.id"
+        "   AND c.kind = 'action' AND c.undone_by IS NULL) AS lines_removed"
         " FROM steps s JOIN goals g ON g.id = s.goal_id AND s.plan_version = g.plan_version"
         " LEFT JOIN actions a ON a.id = (SELECT max(id) FROM actions WHERE step_id = s.id)"
         " WHERE s.goal_id = ? ORDER BY s.position",
@@ -227,3 +240,12 @@ def messages_after(store: Store, step_id: int, after_seq: int = 0) -> list[Row]:
 def last_message_seq(store: Store, step_id: int) -> int:
     row = store.one("SELECT coalesce(max(seq), 0) AS n FROM messages WHERE step_id = ?", (step_id,))
     return int(row["n"]) if row else 0
+
+
+def checkpoint_of(store: Store, action_id: int) -> Row | None:
+    """The checkpoint of an action (what it changed in the workspace), if one was recorded."""
+    return store.one(
+        "SELECT id, files, added, removed, changes, undone_by FROM checkpoints"
+        " WHERE action_id = ? AND kind = 'action'",
+        (action_id,),
+    )

@@ -79,20 +79,6 @@ async def after(store: Store, pending: Pending, goal_id: int, step_id: int) -> C
     return change
 
 
-def describe(change: Change, limit: int = 20) -> str:
-    """``changed 2 files (+3 −1)`` and a line per file (the first ``limit``), for the output pane."""
-    marks = {"added": "A", "modified": "M", "deleted": "D"}
-    lines = [f"[checkpoint] {change.summary()}"]
-    for item in change.files[:limit]:
-        counts = "binary" if item.binary else f"+{item.added} −{item.removed}"
-        lines.append(f"  {marks[item.status]} {item.path} ({counts})")
-    if len(change.files) > limit:
-        lines.append(f"  … and {len(change.files) - limit} more")
-    for name in change.skipped:
-        lines.append(f"  skipped {name}")
-    return "\n".join(lines)
-
-
 def _failed(store: Store, goal_id: int, action_id: int, exc: BaseException) -> None:
     message = f"no checkpoint: {exc}"
     log.warning("action %s: %s", action_id, message)

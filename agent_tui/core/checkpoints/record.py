@@ -93,3 +93,20 @@ def totals_by_goal(store: Store, goal_ids: list[int]) -> dict[int, tuple[int, in
         tuple(goal_ids),
     )
     return {r["goal_id"]: (r["f"] or 0, r["a"] or 0, r["r"] or 0) for r in rows}
+
+
+def describe(row: Row, limit: int = 20) -> str:
+    """A checkpoint in lines: ``changed 2 files (+3 −1)`` and one line per file (the first few)."""
+    marks = {"added": "A", "modified": "M", "deleted": "D"}
+    head = summary(row["files"], row["added"], row["removed"])
+    if row.get("undone_by"):
+        head += f" (undone by checkpoint {row['undone_by']})"
+    lines = [head]
+    files = files_of(row)
+    for item in files[:limit]:
+        counts = "binary" if item["binary"] else f"+{item['added']} −{item['removed']}"
+        lines.append(f"  {marks.get(item['status'], '?')} {item['path']} ({counts})")
+    if len(files) > limit:
+        lines.append(f"  … and {len(files) - limit} more")
+    lines += [f"  skipped {name}" for name in skipped_of(row)]
+    return "\n".join(lines)

@@ -172,8 +172,8 @@ def apply_undo(store: Store, plan: UndoPlan, *, force: bool = False, by: str = "
             )
         first: dict[str, str] = {}
         for row in rows:
-            for item in record.files_of(row):
-                first.setdefault(item["path"], row["before"])
+            for changed in record.files_of(row):
+                first.setdefault(changed["path"], row["before"])
         restore: dict[str, list[str]] = defaultdict(list)
         delete = []
         for item in items:

@@ -27,6 +27,7 @@ from agent_tui.ui.queries import archive_goal
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen
+from agent_tui.ui.screens.undo_actions import UndoActions
 from agent_tui.ui.widgets.approvals import Approvals
 from agent_tui.ui.widgets.documents import Documents, export
 from agent_tui.ui.widgets.goal_list import GoalList
@@ -101,6 +102,20 @@ BINDINGS: list[BindingType] = [
         id="export_doc",
     ),
     Binding("x", "archive", "Archive", tooltip="Archive the finished goal (hide it)", id="archive"),
+    Binding(
+        "u",
+        "undo('goal')",
+        "Undo",
+        tooltip="Undo what the goal changed in its workspace (shown first)",
+        id="undo_goal",
+    ),
+    Binding(
+        "U",
+        "undo('step')",
+        "Undo step",
+        tooltip="Undo what the highlighted step changed (shown first)",
+        id="undo_step",
+    ),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
     Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the goals", id="filter"),
     Binding("o", "sort", "Sort", tooltip="Sort the goals by priority, newest or status", id="sort"),
@@ -117,7 +132,7 @@ BINDINGS: list[BindingType] = [
 ]
 
 
-class MainActions(ControlActions, inherit_bindings=False):
+class MainActions(UndoActions, ControlActions, inherit_bindings=False):
     """The actions behind :data:`BINDINGS`; the main screen supplies the state they act on.
 
     Bindings are not inherited: :data:`BINDINGS` re-declares the screen's own (tab, copy) so the
@@ -156,9 +171,23 @@ class MainActions(ControlActions, inherit_bindings=False):
             "edit_document": lambda: bool(self.query_one(Documents).pages),
             "export_document": lambda: bool(self.query_one(Documents).pages),
             "archive": lambda: status in GOAL_TERMINAL,
+            "undo": lambda: goal is not None and self._can_undo(str(parameters[0])),
         }
         check = checks.get(action)
         return check() if check is not None else True
+
+    def _can_undo(self, scope: str) -> bool:
+        """Something changed and nothing runs: the goal's files, or the highlighted step's."""
+        goal = self.goal
+        if goal is None or (goal.files_changed == 0 and scope == "goal"):
+            return False
+        timeline = self.query_one(StepTimeline)
+        if any(s["status"] == "running" for s in timeline.steps):
+            return False
+        if scope == "step":
+            step = timeline.step(timeline.step_id)
+            return step is not None and bool(step.get("files_changed"))
+        return True
 
     def _has_failed_steps(self) -> bool:
         rows = self.query_one(StepTimeline).steps

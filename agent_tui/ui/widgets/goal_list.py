@@ -297,14 +297,17 @@ class GoalList(ScrollView, can_focus=True):
         done, todo = bar(row.steps_done, row.steps_total)
         cost = cost_text(row).rjust(5)
         prio = f"p{row.priority}".rjust(4)
-        right = 1 + BAR_CELLS + len(cost) + len(prio)
+        changed = f" ±{row.files_changed}" if row.files_changed else ""
+        right = 1 + BAR_CELLS + len(cost) + len(prio) + len(changed)
         title_width = max(1, width - 2 - right)
         title = row.title if len(row.title) <= title_width else row.title[: title_width - 1] + "…"
         status = STATUS_CLASS.get(row.status)
         bar_style = "error" if row.status == "failed" else "success"
         segments = [
             Segment(glyph(row.status), self._style(line, status)),
-            Segment(" " + title.ljust(title_width) + " ", line),
+            Segment(" " + title.ljust(title_width), line),
+            Segment(changed, self._style(line, "muted")),
+            Segment(" ", line),
             Segment(done, self._style(line, bar_style)),
             Segment(todo, self._style(line, "muted")),
             Segment(cost, self._style(line, "muted")),

@@ -14,6 +14,7 @@ from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
 
+from agent_tui.core.checkpoints.record import summary
 from agent_tui.core.store import Row
 from agent_tui.ui.format import duration, glyph, one_line
 
@@ -41,6 +42,8 @@ def note(step: Row, now: float) -> str:
         return f"exit {step['exit_code']}"
     if step["wait_reason"] and status in ("waiting_approval", "unknown", "ready"):
         return str(step["wait_reason"])
+    if step.get("files_changed"):
+        return summary(step["files_changed"], step["lines_added"], step["lines_removed"])
     return ""
 
 

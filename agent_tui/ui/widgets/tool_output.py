@@ -21,12 +21,21 @@ from textual.geometry import Size
 from textual.widgets import Log
 
 from agent_tui import paths
+from agent_tui.core.checkpoints.record import describe, summary
 from agent_tui.core.store import Store
 from agent_tui.ui.messages import OutputSegment
-from agent_tui.ui.queries import action_row, last_message_seq, messages_after, output_after
+from agent_tui.ui.queries import (
+    action_row,
+    checkpoint_of,
+    last_message_seq,
+    messages_after,
+    output_after,
+)
 from agent_tui.ui.transcript import format_rows
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
+FINISHED = frozenset({"succeeded", "failed", "unknown"})
+"""Action statuses after which no more output arrives."""
 MAX_LINES = 20_000
 """Lines kept on screen; the database keeps the tail of each action, the log file all of it."""
 
@@ -46,6 +55,7 @@ class ToolOutput(Log):
         self._db_chars = 0
         self._db_row = 0
         self._status = ""
+        self._checkpoint_shown = False
 
     def write(self, data: str, scroll_end: bool | None = None) -> Self:
         """Append ``data`` in one pass: one refresh per batch, and the view sized after pruning.
@@ -83,6 +93,7 @@ class ToolOutput(Log):
         self.action_id = action_id
         self.transcript_step = None
         self._shown = self._db_chars = self._db_row = 0
+        self._checkpoint_shown = False
         if action_id is None:
             self.border_title = f"Output · {step_key}" if step_key else "Output"
             self._status = "no action yet" if step_key else ""
@@ -165,7 +176,19 @@ class ToolOutput(Log):
             self._status = f"{row['tool']} · {row['status'].replace('_', ' ')}"
             if row["exit_code"] is not None:
                 self._status += f" · exit {row['exit_code']}"
+            if row["status"] in FINISHED and not self._checkpoint_shown:
+                self._show_checkpoint(store, row["id"])
         self._subtitle()
+
+    def _show_checkpoint(self, store: Store, action_id: int) -> None:
+        """Once the action has ended (all its output is in), what it changed in the workspace."""
+        found = checkpoint_of(store, action_id)
+        if found is None:
+            return
+        self._checkpoint_shown = True
+        self._status += " · " + summary(found["files"], found["added"], found["removed"])
+        if found["files"]:
+            self.write(f"\n── checkpoint: {describe(found)}\n")
 
     def _subtitle(self) -> None:
         follow = "following" if self.auto_scroll else "not following (f)"

@@ -1,0 +1,72 @@
+"""Undo from the TUI: ``u`` undoes what the selected goal changed, ``U`` the highlighted step.
+
+The plan is made off the UI thread (it snapshots the workspace with git), shown in a confirmation
+dialog exactly as ``agent-tui undo`` prints it, and carried out off the UI thread too.
+"""
+
+from __future__ import annotations
+
+from textual import work
+
+from agent_tui.core.checkpoints import record
+from agent_tui.core.checkpoints.undo import UndoError, UndoPlan, apply_undo, plan_undo
+from agent_tui.ui.screens.approval_actions import ControlActions
+from agent_tui.ui.screens.dialogs import ConfirmScreen
+from agent_tui.ui.widgets.step_timeline import StepTimeline
+
+
+class UndoActions(ControlActions, inherit_bindings=False):
+    """The undo keys' actions; the bindings are declared with the main screen's."""
+
+    def action_undo(self, scope: str) -> None:
+        goal = self.goal
+        if goal is None:
+            return
+        step_key = None
+        if scope == "step":
+            timeline = self.query_one(StepTimeline)
+            step = timeline.step(timeline.step_id)
+            if step is None:
+                return
+            step_key = str(step["key"])
+        self._plan_undo(int(goal["id"]), step_key)
+
+    @work(thread=True, exclusive=True, group="undo", exit_on_error=False)
+    def _plan_undo(self, goal_id: int, step_key: str | None) -> None:
+        try:
+            plan = plan_undo(self.store, goal_id, step_key)
+        except UndoError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        self.app.call_from_thread(self._confirm_undo, plan)
+
+    def _confirm_undo(self, plan: UndoPlan) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._apply_undo(plan, force=bool(plan.conflicts))
+
+        question = f"Undo {plan.scope}?"
+        detail = plan.describe()
+        if plan.conflicts:
+            detail += "\n\nFiles marked CONFLICT were changed since; yes overwrites them too."
+        self.app.push_screen(ConfirmScreen(question, detail), answered)
+
+    @work(thread=True, exclusive=True, group="undo", exit_on_error=False)
+    def _apply_undo(self, plan: UndoPlan, force: bool) -> None:
+        try:
+            undo_id = apply_undo(self.store, plan, force=force, by="tui")
+        except UndoError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        row = self.store.one(
+            "SELECT files, added, removed FROM checkpoints WHERE id = ?", (undo_id,)
+        )
+        done = record.summary(row["files"], row["added"], row["removed"]) if row else "done"
+        self.app.call_from_thread(self._undone, plan, done)
+
+    def _undone(self, plan: UndoPlan, done: str) -> None:
+        self.notify(f"undid {plan.scope}: {done} (u again puts it back)")
+        self.refresh_goals({plan.goal_id})
+
+    def refresh_goals(self, ids: set[int] | None = None) -> None:
+        raise NotImplementedError
