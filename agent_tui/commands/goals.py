@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from agent_tui.commands.common import (
     when,
 )
 from agent_tui.core import control
+from agent_tui.core.checkpoints import record
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
 from agent_tui.core.llm import choose_model
@@ -161,10 +163,18 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     goal_id = parse_goal_id(args.goal)
-    detail = goal_detail(open_store(), goal_id)
+    store = open_store()
+    detail = goal_detail(store, goal_id)
     if detail is None:
         raise UsageError(f"no goal {goal_id} (see `agent-tui ls`)")
+    checkpoints = {
+        row["action_id"]: row for row in record.for_goal(store, goal_id) if row["action_id"]
+    }
     if args.json:
+        detail["checkpoints"] = [
+            {**row, "changes": json.loads(row["changes"] or "{}")}
+            for row in record.for_goal(store, goal_id)
+        ]
         emit_json(detail)
         return 0
     g = detail["goal"]
@@ -199,6 +209,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                 print(f"      {line}")
             if len(lines) > 10:
                 print(f"      … ({len(lines) - 10} earlier lines; --json has them all)")
+        if (cp := checkpoints.get(a["id"])) is not None and cp["files"]:
+            for line in record.describe(cp).splitlines():
+                print(f"    {line}")
     for art in detail["artifacts"]:
         print(f"document: {art['name']} (version {art['version']}, {len(art['content'])} chars)")
     pending = [a for a in detail["approvals"] if a["status"] == "pending"]

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from agent_tui import __version__
+from agent_tui.core.checkpoints.record import summary
 from agent_tui.core.store import Store
 from agent_tui.core.views import goal_detail
 
@@ -66,6 +67,14 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
         "actions": detail["actions"],
         "documents": detail["artifacts"],
         "approvals": detail["approvals"],
+        "checkpoints": [
+            {**row, "changes": json.loads(row["changes"] or "{}")}
+            for row in store.all(
+                "SELECT id, step_id, action_id, kind, files, added, removed, changes, diff,"
+                " undone_by, created_at FROM checkpoints WHERE goal_id = ? ORDER BY id",
+                (goal_id,),
+            )
+        ],
         "usage": {**usage, "by_model": by_model},
         "events": events,
     }
@@ -85,6 +94,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     parts += ["## Timeline", _timeline(doc["steps"])]
     if doc["actions"]:
         parts += ["## Actions", *_actions(doc["actions"])]
+    if doc.get("checkpoints"):
+        parts += ["## Changes in the workspace", *_changes(doc["checkpoints"])]
     if doc["documents"]:
         parts += ["## Documents", *_documents(doc["documents"])]
     if doc["approvals"]:
@@ -185,6 +196,23 @@ def _actions(actions: list[dict[str, Any]]) -> list[str]:
                 else f" (the last {shown} of {a['output_bytes']} bytes)"
             )
             lines += ["", f"Output{kept}:", "", _fence(a["output"])]
+        out.append("\n".join(lines))
+    return out
+
+
+def _changes(checkpoints: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for cp in checkpoints:
+        what = f"action #{cp['action_id']}" if cp["action_id"] else "undo"
+        undone = f" — undone by checkpoint {cp['undone_by']}" if cp["undone_by"] else ""
+        head = f"### Checkpoint {cp['id']} ({what}): {summary(cp['files'], cp['added'], cp['removed'])}"
+        lines = [head + undone, ""]
+        for item in cp["changes"].get("files", []):
+            counts = "binary" if item["binary"] else f"+{item['added']} −{item['removed']}"
+            lines.append(f"- {item['status']} `{item['path']}` ({counts})")
+        lines += [f"- skipped {name}" for name in cp["changes"].get("skipped", [])]
+        if cp["diff"]:
+            lines += ["", _fence(cp["diff"], "diff")]
         out.append("\n".join(lines))
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agent_tui.core.checkpoints.record import summary as changes_summary
 from agent_tui.core.store import Tx
 
 REPORT_NAME = "Final report"
@@ -94,18 +95,15 @@ def build(tx: Tx, goal_id: int) -> str:
         )
         if actions:
             lines += ["", *(_action_line(a) for a in actions)]
+        changed = tx.one(
+            "SELECT count(*) AS n, sum(files) AS f, sum(added) AS a, sum(removed) AS r"
+            " FROM checkpoints WHERE step_id = ? AND kind = 'action' AND undone_by IS NULL",
+            (step["id"],),
+        )
+        if changed and changed["f"]:
+            lines += ["", f"It {changes_summary(changed['f'], changed['a'], changed['r'])}."]
         lines.append("")
-    files = tx.all(
-        "SELECT DISTINCT json_extract(result, '$.data.path') AS path FROM actions"
-        " WHERE goal_id = ? AND tool = 'write_file' AND status = 'succeeded'",
-        (goal_id,),
-    )
-    if files:
-        lines += ["## Files", ""]
-        for row in files:
-            if row["path"]:
-                lines.append(f"- {Path(goal['workspace']) / row['path']}")
-        lines.append("")
+    lines += _files_section(tx, goal_id, Path(goal["workspace"]))
     docs = tx.all(
         "SELECT name, max(version) AS v FROM artifacts WHERE goal_id = ? AND name != ?"
         " GROUP BY name ORDER BY min(id)",
@@ -114,6 +112,35 @@ def build(tx: Tx, goal_id: int) -> str:
     if docs:
         lines += ["## Documents", "", *(f"- {d['name']} (version {d['v']})" for d in docs), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _files_section(tx: Tx, goal_id: int, workspace: Path) -> list[str]:
+    """The files the goal changed, from its checkpoints (and ``write_file`` results without one)."""
+    changes: dict[str, str] = {}
+    for row in tx.all(
+        "SELECT changes FROM checkpoints WHERE goal_id = ? AND kind = 'action'"
+        " AND undone_by IS NULL ORDER BY id",
+        (goal_id,),
+    ):
+        for item in json.loads(row["changes"] or "{}").get("files", []):
+            first = changes.get(item["path"])
+            status = item["status"]
+            if first == "added" and status == "modified":
+                status = "added"
+            changes[item["path"]] = status
+    for row in tx.all(
+        "SELECT DISTINCT json_extract(result, '$.data.path') AS path FROM actions"
+        " WHERE goal_id = ? AND tool = 'write_file' AND status = 'succeeded'",
+        (goal_id,),
+    ):
+        if row["path"] and row["path"] not in changes:
+            changes[row["path"]] = "written"
+    if not changes:
+        return []
+    lines = ["## Files", ""]
+    for path, status in sorted(changes.items()):
+        lines.append(f"- {status}: {workspace / path}")
+    return [*lines, ""]
 
 
 def write(tx: Tx, goal_id: int) -> None:

@@ -246,3 +246,30 @@ async def test_the_cli_shows_the_plan_and_asks(
         [*CLI, "undo", f"{goal}:zz", "--yes"], env=env, capture_output=True, text=True
     )
     assert missing.returncode == 2 and "has no step 'zz'" in missing.stderr
+
+
+async def test_changes_reach_the_report_the_export_and_show(
+    store: Store, allowing: Settings, home: Path
+) -> None:
+    from agent_tui.core import report
+    from agent_tui.core.export import export_goal, render_markdown
+
+    ws = home / "work"
+    seed(ws)
+    goal = add(
+        store,
+        {"title": "r", "workspace": str(ws), "steps": [shell("s", "echo 1 > a && rm gone.txt")]},
+    )
+    await run_idle(store, allowing)
+    with store.write() as tx:
+        text = report.build(tx, goal)
+    assert "It changed 2 files (+1 −1)." in text
+    assert f"- added: {ws / 'a'}" in text and f"- deleted: {ws / 'gone.txt'}" in text
+    doc = export_goal(store, goal)
+    assert doc is not None and doc["checkpoints"][0]["files"] == 2
+    markdown = render_markdown(doc)
+    assert "## Changes in the workspace" in markdown and "- deleted `gone.txt`" in markdown
+    shown = subprocess.run(
+        [*CLI, "show", str(goal)], env=cli_env(home), capture_output=True, text=True
+    )
+    assert "changed 2 files (+1 −1)" in shown.stdout and "D gone.txt (+0 −1)" in shown.stdout
