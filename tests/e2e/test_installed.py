@@ -85,7 +85,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
             "-w",
             str(base / "dist"),
             str(ROOT),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         timeout=300,
