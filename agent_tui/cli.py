@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import os
 import sqlite3
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from agent_tui import __version__, paths
@@ -31,10 +33,53 @@ def _one_line(message: str) -> str:
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _mark(action: argparse.Action, kind: str) -> argparse.Action:
+    """Say what an argument's values are, for the completion scripts (goals, approvals, file, dir)."""
+    action.completes = kind  # type: ignore[attr-defined]
+    return action
+
+
+def _mark_dest(parser: argparse.ArgumentParser, dest: str, kind: str) -> None:
+    for action in parser._actions:
+        if action.dest == dest:
+            _mark(action, kind)
+
+
+def _common_options() -> _Parser:
+    """Options every command takes, before or after its name.
+
+    Their default is "not given" (``SUPPRESS``), so a subcommand's parser never overwrites a value
+    given before the command's name.
+    """
+    common = _Parser(add_help=False)
+    _mark(
+        common.add_argument(
+            "--config",
+            metavar="FILE",
+            default=argparse.SUPPRESS,
+            help="the config file to use (default: `agent-tui locate config`; or AGENT_TUI_CONFIG)",
+        ),
+        "file",
+    )
+    common.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=argparse.SUPPRESS,
+        help="what goes to the log file (default: [log] level in the config, else info)",
+    )
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
+    common = _common_options()
     p = _Parser(
         prog="agent-tui",
         description="Mission control for autonomous LLM agents. With no command, opens the TUI.",
+        parents=[common],
     )
     p.add_argument("--version", action="version", version=f"agent-tui {__version__}")
     p.add_argument(
@@ -45,11 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def cmd(name: str, help_: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_)
+        return sub.add_parser(name, help=help_, description=help_, parents=[common])
 
     a = cmd("add", "add a goal from free text or a recipe file")
     a.add_argument("text", nargs="?", help="what you want done, in words")
-    a.add_argument("--recipe", metavar="FILE", help="a recipe (TOML) with explicit steps")
+    _mark(
+        a.add_argument(
+            "--recipe",
+            metavar="FILE|NAME",
+            help="a recipe (TOML) with explicit steps, or an example's name (`agent-tui examples`)",
+        ),
+        "file",
+    )
     a.add_argument("--priority", type=int, metavar="N", help="1 (low) to 10 (high); default 5")
     a.add_argument("--schedule", metavar="CRON", help="run the recipe at these times instead")
     a.add_argument("--dry-run", action="store_true", help="record side effects, run none")
@@ -74,13 +126,13 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
 
     sh = cmd("show", "show one goal: steps, actions with output, documents, events")
-    sh.add_argument("goal")
+    _mark(sh.add_argument("goal"), "goals")
     sh.add_argument("--json", action="store_true")
 
     ap = cmd("approvals", "list pending approvals with exactly what would run")
     ap.add_argument("--json", action="store_true")
     ok = cmd("approve", "approve a pending approval")
-    ok.add_argument("id")
+    _mark(ok.add_argument("id"), "approvals")
     ok.add_argument(
         "--choice",
         choices=["run_again", "mark_done", "skip"],
@@ -93,19 +145,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     ok.add_argument("--yes", action="store_true", help="with --always: save without asking")
     no = cmd("reject", "reject a pending approval (the action never runs)")
-    no.add_argument("id")
+    _mark(no.add_argument("id"), "approvals")
     no.add_argument("--reason", help="why; recorded and shown")
 
     for name, text in (("pause", "pause a goal, or all work"), ("resume", "resume a goal or all")):
         pr = cmd(name, text)
-        pr.add_argument("goal", nargs="?")
+        _mark(pr.add_argument("goal", nargs="?"), "goals")
         pr.add_argument("--all", action="store_true", help="every goal (the global pause)")
     ca = cmd("cancel", "cancel a goal and kill its running actions")
-    ca.add_argument("goal")
+    _mark(ca.add_argument("goal"), "goals")
     ar = cmd("archive", "hide a finished goal from the lists (`ls --all` still shows it)")
-    ar.add_argument("goal")
+    _mark(ar.add_argument("goal"), "goals")
     rt = cmd("retry", "run failed or cancelled steps again: GOAL or GOAL:STEP")
-    rt.add_argument("target", metavar="GOAL[:STEP]")
+    _mark(rt.add_argument("target", metavar="GOAL[:STEP]"), "goals")
 
     ud = cmd("undo", "undo what a goal (or GOAL:STEP) changed in its workspace, shown first")
     from agent_tui.commands.undo import add_arguments as undo_arguments
@@ -146,6 +198,19 @@ def _parser() -> argparse.ArgumentParser:
     from agent_tui.commands.export import add_arguments as export_arguments
 
     export_arguments(ex)
+    _mark_dest(ex, "goal", "goals")
+    _mark_dest(ex, "out", "dir")
+
+    eg = cmd("examples", "list the example recipes and sample themes, or copy them out")
+    from agent_tui.commands.examples import add_arguments as examples_arguments
+
+    examples_arguments(eg)
+    _mark_dest(eg, "copy", "dir")
+
+    co = cmd("completion", "print a shell completion script: bash, zsh or fish")
+    from agent_tui.commands.completion import add_arguments as completion_arguments
+
+    completion_arguments(co)
 
     dr = cmd("doctor", "check paths, config, database, model and tools")
     dr.add_argument("--json", action="store_true")
@@ -192,6 +257,14 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands.export import cmd_export
 
         return cmd_export
+    if command == "examples":
+        from agent_tui.commands.examples import cmd_examples
+
+        return cmd_examples
+    if command == "completion":
+        from agent_tui.commands.completion import cmd_completion
+
+        return cmd_completion
     if command == "worker":
         from agent_tui.commands.worker import cmd_worker
 
@@ -229,10 +302,30 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
-def _setup_logging() -> None:
+def _log_settings(level: str | None) -> tuple[str, int, int]:
+    """Level, rotation size and backups: ``--log-level``, else ``[log]`` in the config, else
+    defaults. A config that cannot be read is the command's own error to report, not logging's."""
+    from agent_tui.config import ConfigError, LogSettings, load_settings
+
+    try:
+        conf = load_settings().log
+    except ConfigError:
+        conf = LogSettings()
+    return level or conf.level, conf.max_bytes, conf.backups
+
+
+def _setup_logging(level: str | None = None) -> None:
+    """Log to ``agent-tui.log`` in the state directory, rotated by size.
+
+    Every process (TUI, workers, serve's tabs) appends to the same file; each rotates it when it
+    sees it past the size, so the files on disk stay bounded by about (backups + 1) x max_bytes.
+    """
+    name, max_bytes, backups = _log_settings(level)
     try:
         log_path = paths.ensure_dir(paths.state_dir()) / "agent-tui.log"
-        handler: logging.Handler = logging.FileHandler(log_path, encoding="utf-8")
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            log_path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
     except OSError:
         handler = logging.NullHandler()
     handler.addFilter(_RedactingFilter())
@@ -241,20 +334,26 @@ def _setup_logging() -> None:
     )
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(getattr(logging, name.upper()))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
     from agent_tui.commands.common import UsageError
-    from agent_tui.config import ConfigError
+    from agent_tui.config import ConfigError, check_named_config
     from agent_tui.core.control import ControlError
     from agent_tui.core.recipes import RecipeError
     from agent_tui.core.store import StoreError
 
     args = _parser().parse_args(argv)
-    _setup_logging()
+    if config := getattr(args, "config", None):
+        # In the environment, so serve's tab processes and any other child read the same file.
+        os.environ[paths.CONFIG_ENV] = str(Path(config).expanduser().absolute())
+    if args.command != "completion":  # runs on every tab press: stays light
+        _setup_logging(getattr(args, "log_level", None))
     try:
+        if args.command != "completion":
+            check_named_config()
         if args.command is None:
             from agent_tui.ui.run import run_app
 

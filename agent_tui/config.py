@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent_tui import paths
 from agent_tui.core.rules import RuleSpec
@@ -20,7 +21,9 @@ from agent_tui.core.tools.mcp_config import McpSettings
 from agent_tui.core.webhooks import WebhookSpec
 
 Decision = Literal["allow", "ask", "deny"]
-_RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB"}
+_RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB", "AGENT_TUI_CONFIG"}
+"""Variables that choose files, not settings (see :mod:`agent_tui.paths`)."""
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class ConfigError(Exception):
@@ -154,6 +157,20 @@ class PolicySettings(_Section):
     applies."""
 
 
+class LogSettings(_Section):
+    level: LogLevel = "info"
+    """What goes to the log file: debug, info, warning or error (``--log-level`` overrides it)."""
+    max_bytes: int = Field(5 * 1024 * 1024, ge=64 * 1024)
+    """Size at which the log file is rotated (``agent-tui.log`` becomes ``agent-tui.log.1``)."""
+    backups: int = Field(3, ge=0, le=100)
+    """Rotated files kept besides the current one."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
 class Settings(BaseModel):
     """Everything configurable; each field documents itself."""
 
@@ -174,6 +191,7 @@ class Settings(BaseModel):
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     webhooks: list[WebhookSpec] = Field(default_factory=list)
     """``[[webhooks]]``: a JSON POST to ``url`` for each event in ``events`` (by default
     goal.completed, goal.failed, approval.requested), retried with backoff."""
@@ -256,10 +274,29 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_named_config(environ: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`ConfigError` if ``--config``/``AGENT_TUI_CONFIG`` names no readable file."""
+    environ = os.environ if environ is None else environ
+    if not environ.get(paths.CONFIG_ENV, "").strip():
+        return
+    path = paths.config_file(environ)
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "no such file"
+        raise ConfigError(
+            f"config error in {path}: {what} (named by --config or {paths.CONFIG_ENV})"
+        )
+
+
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Read the config file (if any) and the environment; raise :class:`ConfigError` on any problem."""
-    path = path or paths.config_file()
+    """Read the config file (if any) and the environment; raise :class:`ConfigError` on any problem.
+
+    The default file may be missing (defaults apply); one named by ``--config`` or
+    ``AGENT_TUI_CONFIG`` must exist, so a typo never silently means "no config".
+    """
     environ = dict(os.environ if environ is None else environ)
+    if path is None:
+        check_named_config(environ)
+    path = path or paths.config_file(environ)
     data: dict[str, Any] = {}
     source = "defaults"
     if path.exists():

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import platformdirs
 
 APP_NAME = "agent-tui"
 HOME_ENV = "AGENT_TUI_HOME"
+CONFIG_ENV = "AGENT_TUI_CONFIG"
+"""Names the config file (``--config FILE`` sets it, so subprocesses read the same file)."""
 
 
 def _home() -> Path | None:
@@ -39,8 +42,10 @@ def state_dir() -> Path:
     return home / "state" if home else Path(platformdirs.user_state_dir(APP_NAME))
 
 
-def config_file() -> Path:
-    return config_dir() / "config.toml"
+def config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """``config.toml`` in the config directory, or the file ``AGENT_TUI_CONFIG`` names."""
+    value = (os.environ if environ is None else environ).get(CONFIG_ENV, "").strip()
+    return Path(value).expanduser().absolute() if value else config_dir() / "config.toml"
 
 
 def db_path() -> Path:

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
+from agent_tui.bundled import resolve_recipe
 from agent_tui.commands.common import (
     UsageError,
     duration,
@@ -23,7 +23,7 @@ from agent_tui.core.checkpoints import record
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
 from agent_tui.core.llm import choose_model
-from agent_tui.core.recipes import Budget, load_recipe, validate_cron
+from agent_tui.core.recipes import Budget, validate_cron
 from agent_tui.core.runs import start_of_day
 from agent_tui.core.views import goal_detail, list_goals, usage_by_day, usage_totals
 
@@ -65,8 +65,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             raise UsageError(f"--approval-timeout: {exc}") from None
     conf = settings()
     if args.recipe:
-        path = Path(args.recipe).expanduser().absolute()
-        recipe = load_recipe(path)
+        path, recipe = resolve_recipe(args.recipe)
         if budget:
             recipe = recipe.model_copy(
                 update={
@@ -130,7 +129,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
         emit_json(goals)
         return 0
     if not goals:
-        print("no goals yet: `agent-tui add --recipe examples/system-report.toml` adds one")
+        print(
+            "no goals yet: `agent-tui add --recipe workspace-notes` adds one "
+            "(`agent-tui examples` lists the examples)"
+        )
         return 0
     rows = []
     for g in goals:

@@ -6,6 +6,9 @@ the cursor inside a ``BEGIN IMMEDIATE`` transaction. A POST that fails (no answe
 status other than 2xx) is retried with backoff; after the last attempt it becomes a
 ``webhook.failed`` event with the reason.
 
+Every attempt carries the Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``) and, for a
+webhook with a ``secret``, ``webhook-signature`` (see :mod:`agent_tui.core.webhook_signing`).
+
 Retries live in the memory of the process that claimed the event: if it dies before its last
 attempt, those deliveries are lost (a clean stop records them as ``webhook.failed``). Events older
 than :data:`STALE_AFTER` when first seen are skipped, so turning webhooks on does not replay history.
@@ -62,6 +65,18 @@ class WebhookSpec(BaseModel):
     so a token need not be written in the config file."""
     timeout: float = Field(10.0, gt=0, le=120)
     """Seconds one POST may take (connecting included) before it counts as failed."""
+    secret: str | None = None
+    """Signs every delivery (Standard Webhooks: ``webhook-signature``): ``whsec_`` and base64, or
+    ``${NAME}`` to read it from the environment when sending."""
+
+    @field_validator("secret")
+    @classmethod
+    def _usable_secret(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_REF.search(value):
+            from agent_tui.core.webhook_signing import secret_key
+
+            secret_key(value)  # a SignatureError is a ValueError: one line naming the key
+        return value
 
     @field_validator("url")
     @classmethod
@@ -255,6 +270,8 @@ class WebhookDelivery:
         """POST once; ``None`` on a 2xx answer, else the reason."""
         import httpx
 
+        from agent_tui.core.webhook_signing import headers as signed
+
         spec = delivery.spec
         headers = {
             "Content-Type": "application/json",
@@ -263,6 +280,8 @@ class WebhookDelivery:
         }
         for name, value in spec.headers.items():
             headers[name] = _expand(value, name)
+        secret = _expand(spec.secret, "secret") if spec.secret else None
+        headers.update(signed(secret, f"msg_{delivery.event.id}", delivery.payload))
         try:
             response = await self.client.post(
                 spec.url, content=delivery.payload, headers=headers, timeout=spec.timeout
@@ -318,7 +337,8 @@ def _expand(value: str, header: str) -> str:
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
-            raise ValueError(f"header {header}: ${{{name}}} is not set in the environment")
+            what = header if header == "secret" else f"header {header}"
+            raise ValueError(f"{what}: ${{{name}}} is not set in the environment")
         return os.environ[name]
 
     return _ENV_REF.sub(lookup, value)

@@ -437,7 +437,7 @@ def test_relative_workspace_is_relative_to_the_recipe(cli: Run, home: Path) -> N
     assert result.returncode == 0, result.stderr
     with closing(sqlite3.connect(home / "data" / "agent-tui.db")) as conn:
         (workspace,) = conn.execute("SELECT workspace FROM goals").fetchone()
-    assert workspace == str(ROOT)
+    assert workspace == str((ROOT / "examples").resolve())
 
 
 def test_scheduled_recipe_stores_a_schedule_and_no_goal(

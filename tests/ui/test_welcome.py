@@ -52,7 +52,7 @@ async def test_missing_examples_say_where_they_would_be(
         welcome = WelcomeScreen(store, settings, examples_dir=tmp_path / "nowhere")
         await app.push_screen(welcome)
         heading = str(welcome.query_one("#welcome-examples-heading", Static).content)
-        assert f"they would be in {tmp_path / 'nowhere'}/" in heading
+        assert f"none found in {tmp_path / 'nowhere'}/" in heading
         await pilot.press("1")
         assert app.screen is welcome
         assert store.one("SELECT count(*) AS n FROM goals") == {"n": 0}

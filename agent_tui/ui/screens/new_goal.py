@@ -20,10 +20,11 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Checkbox, Input, Label, Static
 
+from agent_tui.bundled import resolve_recipe
 from agent_tui.config import Settings
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
-from agent_tui.core.recipes import Budget, RecipeError, load_recipe, validate_cron
+from agent_tui.core.recipes import Budget, RecipeError, validate_cron
 from agent_tui.core.store import Store
 
 
@@ -83,7 +84,9 @@ class NewGoalScreen(ModalScreen[int | None]):
             yield Static("New goal", id="new-goal-title")
             yield Label("Recipe file (TOML, explicit steps; no model needed)")
             yield Input(
-                placeholder="examples/system-report.toml", id="recipe", suggester=PathSuggester()
+                placeholder="a recipe file, or an example: system-report",
+                id="recipe",
+                suggester=PathSuggester(),
             )
             yield Label("or describe what you want done (planned by the model)")
             yield Input(placeholder="for example: summarise this week's git log", id="text")
@@ -152,17 +155,14 @@ class NewGoalScreen(ModalScreen[int | None]):
             return
         try:
             options = self.options()
-            if recipe:
-                goal_id = self._add_recipe(Path(recipe).expanduser().absolute(), options)
-            else:
-                goal_id = self._add_text(text, options)
+            goal_id = self._add_recipe(recipe, options) if recipe else self._add_text(text, options)
         except (RecipeError, ValueError) as exc:
             self._error(str(exc))
             return
         self.dismiss(goal_id)
 
-    def _add_recipe(self, path: Path, options: GoalOptions) -> int | None:
-        recipe = load_recipe(path)
+    def _add_recipe(self, arg: str, options: GoalOptions) -> int | None:
+        path, recipe = resolve_recipe(arg)
         if options.budget_usd is not None:
             limits = recipe.budget.model_dump() if recipe.budget else {}
             budget = Budget(**(limits | {"max_usd": options.budget_usd}))

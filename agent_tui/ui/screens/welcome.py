@@ -8,7 +8,6 @@ network call. A digit or enter starts an example recipe; escape closes the dialo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,36 +20,17 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from agent_tui import paths
+from agent_tui import bundled, paths
+from agent_tui.bundled import Example, for_here
+from agent_tui.bundled import list_examples as find_examples
 from agent_tui.config import Settings
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.llm import ModelChoice, choose_model
-from agent_tui.core.recipes import Recipe, RecipeError, load_recipe
+from agent_tui.core.recipes import RecipeError, load_recipe
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
 
-PACKAGE_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-"""Where the example recipes are in a checkout: ``examples/`` beside the ``agent_tui`` package."""
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    """One example recipe file that validated."""
-
-    path: Path
-    recipe: Recipe
-
-
-def find_examples(folder: Path = PACKAGE_EXAMPLES) -> list[Example]:
-    """The example recipes in ``folder`` that load, sorted by file name."""
-    found: list[Example] = []
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.toml")):
-            try:
-                found.append(Example(path, load_recipe(path)))
-            except RecipeError:
-                continue
-    return found
+__all__ = ["Example", "WelcomeScreen", "find_examples", "shown_path"]
 
 
 def shown_path(path: Path) -> str:
@@ -93,12 +73,12 @@ class WelcomeScreen(ModalScreen[int | None]):
         ),
     ]
 
-    def __init__(self, store: Store, settings: Settings, examples_dir: Path = PACKAGE_EXAMPLES):
+    def __init__(self, store: Store, settings: Settings, examples_dir: Path | None = None):
         super().__init__(id="welcome")
         self.store = store
         self.settings = settings
-        self.examples_dir = examples_dir
-        self.examples = find_examples(examples_dir)
+        self.examples_dir = examples_dir or bundled.examples_dir()
+        self.examples = find_examples(self.examples_dir)
         self.model: ModelChoice | None = None
         self.wants_new_goal = False
         """Set when closed with ``n``: the main screen opens the new-goal dialog next."""
@@ -163,12 +143,13 @@ class WelcomeScreen(ModalScreen[int | None]):
         if not self.examples:
             return Content.assemble(
                 ("Examples  ", "bold"),
-                f"not found beside this installation (they would be in {where}); they ship in "
-                "the examples/ folder of the agent-tui repository. n adds a goal from any recipe.",
+                f"none found in {where} (this installation lacks its package data). "
+                "n adds a goal from any recipe file.",
             )
         return Content.assemble(
             ("Examples  ", "bold"),
-            f"recipes in {where} — press a digit or enter to start one",
+            "recipes that ship with agent-tui — a digit or enter starts one "
+            "(`agent-tui examples` lists them)",
         )
 
     @staticmethod
@@ -199,7 +180,7 @@ class WelcomeScreen(ModalScreen[int | None]):
             return
         example = self.examples[index]
         try:
-            recipe = load_recipe(example.path)
+            recipe = for_here(load_recipe(example.path))
         except RecipeError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return

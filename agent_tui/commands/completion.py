@@ -1,0 +1,91 @@
+"""``agent-tui completion bash|zsh|fish``: a completion script generated from the CLI's own parser.
+
+shtab turns the argparse parser into the script, so new commands and options complete without a
+second list to keep. Goal and approval ids complete from the database: the script runs the hidden
+``agent-tui completion --ids goals|approvals``, which reads the database read-only, prints one id
+per line, and prints nothing (never an error) when there is no database yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from collections.abc import Iterator
+
+from agent_tui import paths
+
+SHELLS = ("bash", "zsh", "fish")
+ID_QUERIES = {
+    "goals": "SELECT id FROM goals WHERE archived = 0 ORDER BY id DESC LIMIT 500",
+    "approvals": "SELECT id FROM approvals WHERE status = 'pending' ORDER BY id",
+}
+"""What each kind of id completes from: goals not archived (newest first), pending approvals."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shell", nargs="?", choices=SHELLS, help="the shell to complete in")
+    parser.add_argument("--ids", choices=sorted(ID_QUERIES), help=argparse.SUPPRESS)
+
+
+def ids(kind: str) -> list[str]:
+    """The ids of ``kind`` in the database, or none if it cannot be read (missing, locked, old)."""
+    db = paths.db_path()
+    if not db.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=0.5)
+    except sqlite3.Error:
+        return []
+    try:
+        return [str(row[0]) for row in conn.execute(ID_QUERIES[kind])]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+
+
+def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
+    """Every action of ``parser`` and of its subcommands, recursively."""
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _actions(sub)
+
+
+def script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """The completion script of ``parser`` for ``shell``.
+
+    Arguments carry their kind of value in a ``completes`` attribute set where the parser is
+    built (``goals``, ``approvals``, ``file``, ``dir``); it becomes shtab's ``complete`` here, so
+    building the parser never imports shtab.
+    """
+    import shtab
+
+    kinds = {
+        "file": shtab.FILE,
+        "dir": shtab.DIRECTORY,
+        **{
+            kind: shtab.cmd(f"agent-tui completion --ids {kind} 2>/dev/null") for kind in ID_QUERIES
+        },
+    }
+    for action in _actions(parser):
+        kind = getattr(action, "completes", None)
+        if kind is not None:
+            action.complete = kinds[kind]  # type: ignore[attr-defined]
+    return str(shtab.complete(parser, shell=shell))
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from agent_tui.commands.common import UsageError
+
+    if args.ids:
+        for value in ids(args.ids):
+            print(value)
+        return 0
+    if not args.shell:
+        raise UsageError(f"completion for which shell? one of: {', '.join(SHELLS)}")
+    from agent_tui.cli import _parser
+
+    print(script(_parser(), args.shell))
+    return 0
