@@ -11,6 +11,7 @@ from agent_tui import paths
 from agent_tui.commands.common import UsageError, emit_json
 from agent_tui.config import ConfigError, Settings, load_settings
 from agent_tui.core import secrets
+from agent_tui.core.checkpoints.shadow import store_dir, store_size
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.schema import SCHEMA_VERSION
 from agent_tui.core.store import StoreError, open_store
@@ -116,6 +117,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     }
     if sandbox.required_but_missing:
         problems.append(f"sandbox: {sandbox.sentence()}")
+    report["checkpoints"] = {
+        "enabled": found.checkpoints.enabled if found else True,
+        "store": str(store_dir()),
+        "bytes": store_size(),
+        "git": shutil.which("git"),
+    }
     report["mcp_servers"] = servers
     report["config_rules"] = rules
     report["warnings"] = [_short_secret(name) for name in secrets.too_short(conf)]
@@ -144,6 +151,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"  shell       {report['shell'] or 'MISSING: install bash'}")
     warn = "" if sandbox.active or sandbox.mode == "off" else "WARNING: "
     print(f"  sandbox     {warn}{sandbox.sentence()}")
+    cps = report["checkpoints"]
+    if not cps["git"]:
+        print("  checkpoints WARNING: git is not installed: no checkpoints, no undo (install git)")
+    elif cps["enabled"]:
+        print(f"  checkpoints {cps['bytes'] / 1048576:.1f} MiB in {cps['store']}")
+    else:
+        print("  checkpoints off ([checkpoints] enabled = false): no undo")
     for name, how in servers.items():
         print(f"  mcp         {name} ({how}); its tools are listed when an executor starts")
     if rules:

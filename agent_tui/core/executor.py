@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Coroutine
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,13 +28,13 @@ from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core import control, limits, llm, runs, secrets
 from agent_tui.core.agent import AgentStep, PlanStep
-from agent_tui.core.checkpoints import around
+from agent_tui.core.checkpoints import around, retention
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk, Sink
 from agent_tui.core.output import OutputWriter
 from agent_tui.core.schedules import run_due_schedules
 from agent_tui.core.states import StepStatus
-from agent_tui.core.store import Event, Row, StaleState, Store
+from agent_tui.core.store import Event, Row, StaleState, Store, open_store
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import (
     Tool,
@@ -85,6 +86,10 @@ class RunningStep:
     """Actions whose tool returned: their outcome is known even if recording it failed."""
 
 
+HOUSEKEEPING_SECONDS = 3600.0
+"""How often old checkpoints are pruned."""
+
+
 class Executor:
     """Claims ready steps from the shared database and runs them with real tools."""
 
@@ -104,6 +109,8 @@ class Executor:
         self.max_parallel = max_parallel or settings.executor.max_parallel
         self.sinks: list[Sink] = list(sinks or [])
         self.output_dir = output_dir or paths.outputs_dir()
+        self._next_housekeeping = 0.0
+        self._housekeeping: asyncio.Task[None] | None = None
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.running: dict[int, RunningStep] = {}
         self.scheduler: AsyncIOScheduler | None = None
@@ -324,7 +331,26 @@ class Executor:
                 expired = control.expire_due(tx)
             if expired:
                 log.info("%d approval(s) timed out and were denied", expired)
+        self._housekeep()
         await self._dispatch()
+
+    def _housekeep(self) -> None:
+        """Hourly, off the loop: prune the checkpoints of goals finished long ago."""
+        now = self.store.clock()
+        if now < self._next_housekeeping or (
+            self._housekeeping is not None and not self._housekeeping.done()
+        ):
+            return
+        self._next_housekeeping = now + HOUSEKEEPING_SECONDS
+
+        def prune() -> None:
+            with closing(open_store(self.settings, self.store.path)) as store:
+                retention.prune_finished(store, self.settings, now)
+
+        async def housekeeping() -> None:
+            await asyncio.to_thread(prune)
+
+        self._housekeeping = asyncio.create_task(self._guard(housekeeping)())
 
     def _model_waits_due(self) -> bool:
         """Goals to put in (or take out of) waiting for a model; see ``_sync_model_waits``."""

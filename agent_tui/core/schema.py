@@ -261,6 +261,7 @@ MIGRATIONS: list[str] = [
         changes TEXT NOT NULL,             -- JSON: files (path, status, +/-, binary, size), skipped
         diff TEXT,
         undone_by INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL,
+        pruned_at REAL,                    -- snapshots removed: the record stays, undo cannot
         created_at REAL NOT NULL
     );
     CREATE INDEX checkpoints_goal ON checkpoints(goal_id, id);

@@ -273,3 +273,36 @@ async def test_changes_reach_the_report_the_export_and_show(
         [*CLI, "show", str(goal)], env=cli_env(home), capture_output=True, text=True
     )
     assert "changed 2 files (+1 −1)" in shown.stdout and "D gone.txt (+0 −1)" in shown.stdout
+
+
+async def test_old_finished_goals_lose_their_snapshots_but_keep_the_record(
+    store: Store, allowing: Settings, home: Path
+) -> None:
+    import time
+
+    from agent_tui.core.checkpoints.retention import prune_finished
+
+    ws = home / "work"
+    seed(ws)
+    old = add(store, {"title": "old", "workspace": str(ws), "steps": [shell("s", "echo 1 > a")]})
+    await run_idle(store, allowing)
+    recent = add(store, {"title": "new", "workspace": str(ws), "steps": [shell("s", "echo 2 > b")]})
+    await run_idle(store, allowing)
+    with store.write() as tx:
+        tx.execute("UPDATE goals SET finished_at = ? WHERE id = ?", (time.time() - 20 * 86400, old))
+    shadow_refs = lambda: (
+        subprocess.run(  # noqa: E731
+            ["git", f"--git-dir={shadow_for(ws)}", "for-each-ref", "--format=%(refname)"],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert "actions/1/before" in shadow_refs()
+    assert prune_finished(store, allowing, time.time()) == 1
+    assert "actions/1/" not in shadow_refs() and "actions/2/before" in shadow_refs()
+    [row] = record.for_goal(store, old)
+    assert row["pruned_at"] is not None and row["files"] == 1 and row["diff"]
+    with pytest.raises(UndoError, match="pruned"):
+        plan_undo(store, old)
+    apply_undo(store, plan_undo(store, recent))
+    assert not (ws / "b").exists() and (ws / "a").exists()

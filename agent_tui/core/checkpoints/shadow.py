@@ -164,8 +164,8 @@ class Shadow:
         self._git("add", "-A", "--ignore-errors", "--", ".", check=False)
         skipped = self._drop_skipped(last)
         tree = self._git("write-tree").decode().strip()
-        parents = ["-p", last] if last else []
-        commit = self._git("commit-tree", tree, *parents, "-m", message).decode().strip()
+        # No parent: each snapshot stands alone, so pruning one never keeps another alive.
+        commit = self._git("commit-tree", tree, "-m", message).decode().strip()
         self._git("update-ref", "refs/agent-tui/last", commit)
         return commit, skipped
 

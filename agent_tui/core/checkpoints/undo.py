@@ -94,6 +94,11 @@ def _selected(store: Store, goal_id: int, step_key: str | None) -> tuple[list[Ro
             "SELECT * FROM checkpoints WHERE goal_id = ? AND undone_by IS NULL ORDER BY id",
             (goal_id,),
         )
+    if any(r["pruned_at"] for r in rows):
+        raise UndoError(
+            f"goal {goal_id}'s snapshots were pruned ([checkpoints] keep_days): its changes are "
+            f"recorded (agent-tui show {goal_id}) but can no longer be undone"
+        )
     rows = [r for r in rows if record.files_of(r)]
     if not rows:
         what = f"step {step_key!r} of goal {goal_id}" if step_key else f"goal {goal_id}"

@@ -6,10 +6,14 @@ dialog exactly as ``agent-tui undo`` prints it, and carried out off the UI threa
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from textual import work
 
+from agent_tui.config import Settings
 from agent_tui.core.checkpoints import record
 from agent_tui.core.checkpoints.undo import UndoError, UndoPlan, apply_undo, plan_undo
+from agent_tui.core.store import Store, open_store
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.widgets.step_timeline import StepTimeline
@@ -17,6 +21,8 @@ from agent_tui.ui.widgets.step_timeline import StepTimeline
 
 class UndoActions(ControlActions, inherit_bindings=False):
     """The undo keys' actions; the bindings are declared with the main screen's."""
+
+    settings: Settings
 
     def action_undo(self, scope: str) -> None:
         goal = self.goal
@@ -31,10 +37,16 @@ class UndoActions(ControlActions, inherit_bindings=False):
             step_key = str(step["key"])
         self._plan_undo(int(goal["id"]), step_key)
 
+    def _own_store(self) -> Store:
+        """A connection of the worker thread's own: a connection is never shared across threads
+        (a transaction on it would take in the other thread's statements)."""
+        return open_store(self.settings, self.store.path)
+
     @work(thread=True, exclusive=True, group="undo", exit_on_error=False)
     def _plan_undo(self, goal_id: int, step_key: str | None) -> None:
         try:
-            plan = plan_undo(self.store, goal_id, step_key)
+            with closing(self._own_store()) as store:
+                plan = plan_undo(store, goal_id, step_key)
         except UndoError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="warning")
             return
