@@ -95,6 +95,51 @@ async def shoot(
         store.close()
 
 
+CLEANUP = (
+    "sed -i 's/DEBUG = True/DEBUG = False/' settings.py && echo 'LOG_LEVEL = \"info\"' >> settings.py"
+    " && rm -r build && mkdir -p docs && printf '# Notes\\n\\nTidied up.\\n' > docs/NOTES.md"
+)
+
+
+async def changes(home: Path) -> Path:
+    """A shell step's changes to its workspace, as the timeline and the output pane show them."""
+    from agent_tui.core.executor import Executor
+    from agent_tui.core.goals import add_recipe_goal
+    from agent_tui.core.recipes import parse_recipe
+
+    ws = home / "project"
+    (ws / "build").mkdir(parents=True)
+    (ws / "build" / "app.bin").write_bytes(bytes(range(256)) * 8)
+    (ws / "settings.py").write_text("DEBUG = True\nNAME = 'shop'\n")
+    store = fixed_store(home / "changes.db")
+    try:
+        settings = Settings()
+        settings.policy.tools = {"shell": "allow"}
+        recipe = {
+            "title": "Tidy the project",
+            "workspace": str(ws),
+            "steps": [{"id": "tidy", "tool": "shell", "args": {"command": CLEANUP}}],
+        }
+        add_recipe_goal(store, parse_recipe(recipe))
+        executor = Executor(store, settings, kind="demo")
+        await executor.start(detect_model=False)
+        try:
+            await executor.run_until_idle()
+        finally:
+            await executor.stop()
+        app = create_app(store, Settings(), executor=False)
+        app.animation_level = "none"
+        async with app.run_test(size=WIDE) as pilot:
+            await settle(pilot)
+            await goal("Tidy the project", step=0)(app, pilot)
+            path = OUT / "changes.svg"
+            svg = app.export_screenshot(title="agent-tui · changes")
+            path.write_text(stable(svg, "changes"), encoding="utf-8")
+        return path
+    finally:
+        store.close()
+
+
 async def welcome(home: Path) -> Path:
     """The first run of a new user: default paths under a scratch $HOME, shown as ``~/...``."""
     os.environ["HOME"] = str(home / "you")
@@ -130,6 +175,7 @@ def main() -> int:
     build_demo(db)
     for name, size, theme, steps in SHOTS:
         print(asyncio.run(shoot(db, name, size, theme, steps)).relative_to(ROOT))
+    print(asyncio.run(changes(home)).relative_to(ROOT))
     print(asyncio.run(welcome(home)).relative_to(ROOT))
     return 0
 
