@@ -157,4 +157,10 @@ def test_small_terminal_keeps_the_approvals_count(terminal: Terminal) -> None:
     terminal.keys("a")
     terminal.wait_for("four approvals", lambda s: approvals(s) == 4)
     terminal.keys("q")
+    # The approved `uname -a` may still be running (sandbox and checkpoint start-up): then q asks.
+    screen = terminal.wait_for(
+        "the app to exit or ask", lambda s: "agent-tui ·" not in s or "Quit anyway?" in s
+    )
+    if "Quit anyway?" in screen:
+        terminal.keys("y")
     terminal.wait_for("the app to exit", lambda s: "agent-tui ·" not in s, timeout=15)
