@@ -290,13 +290,14 @@ async def test_old_finished_goals_lose_their_snapshots_but_keep_the_record(
     await run_idle(store, allowing)
     with store.write() as tx:
         tx.execute("UPDATE goals SET finished_at = ? WHERE id = ?", (time.time() - 20 * 86400, old))
-    shadow_refs = lambda: (
-        subprocess.run(  # noqa: E731
+
+    def shadow_refs() -> str:
+        return subprocess.run(
             ["git", f"--git-dir={shadow_for(ws)}", "for-each-ref", "--format=%(refname)"],
             capture_output=True,
             text=True,
         ).stdout
-    )
+
     assert "actions/1/before" in shadow_refs()
     assert prune_finished(store, allowing, time.time()) == 1
     assert "actions/1/" not in shadow_refs() and "actions/2/before" in shadow_refs()
