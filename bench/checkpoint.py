@@ -30,7 +30,7 @@ def main() -> None:
     shadow = Shadow(ws)
     started = time.perf_counter()
     with shadow.locked():
-        last, _ = shadow.snapshot("first")
+        last, _ = shadow.snapshot()
     first_ms = (time.perf_counter() - started) * 1000
     base_size = shadow.size_bytes()
     snapshots: list[float] = []
@@ -43,7 +43,7 @@ def main() -> None:
                 handle.write(f"change {i}\n")
         started = time.perf_counter()
         with shadow.locked():
-            commit, skipped = shadow.snapshot(f"round {i}")
+            commit, skipped = shadow.snapshot()
         snapped = time.perf_counter()
         change = shadow.change(last, commit, skipped)
         done = time.perf_counter()

@@ -12,6 +12,7 @@ from agent_tui.commands.common import UsageError, emit_json
 from agent_tui.config import ConfigError, Settings, load_settings
 from agent_tui.core import secrets
 from agent_tui.core.checkpoints.shadow import store_dir, store_size
+from agent_tui.core.liveness import live_workers
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.schema import SCHEMA_VERSION
 from agent_tui.core.store import StoreError, open_store
@@ -84,7 +85,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         store = open_store(conf)
         check = store.conn.execute("PRAGMA quick_check").fetchone()[0]
         goals = store.conn.execute("SELECT count(*) FROM goals").fetchone()[0]
-        workers = store.all("SELECT id, kind, heartbeat_at FROM workers")
+        workers = [
+            {k: w[k] for k in ("id", "kind", "pid", "host", "heartbeat_at")}
+            for w in live_workers(store)
+        ]
         report["database"] = {
             "ok": check == "ok",
             "path": str(store.path),

@@ -1,4 +1,9 @@
-"""``agent-tui worker``: the executor alone, with a readable event log on stderr."""
+"""``agent-tui worker``: the executor alone, with a readable event log on stderr.
+
+SIGINT (Ctrl+C), SIGTERM and SIGHUP stop it as the TUI's quit does: no new claims, running steps
+finish (a second signal interrupts them, and they wait in the approvals queue). Exit codes: 0 done
+or stopped on request, 130 after Ctrl+C, 1 an error, 2 a usage error.
+"""
 
 from __future__ import annotations
 
@@ -36,9 +41,11 @@ async def _run(args: argparse.Namespace) -> int:
         store, conf, kind="worker", max_parallel=args.max_parallel, sinks=[StderrSink(args.output)]
     )
     stop, force = asyncio.Event(), asyncio.Event()
+    interrupted: list[int] = []
 
-    def on_signal() -> None:
+    def on_signal(sig: int) -> None:
         if not stop.is_set():
+            interrupted.append(sig)
             stop.set()
             if executor.running:
                 print(
@@ -51,8 +58,8 @@ async def _run(args: argparse.Namespace) -> int:
             force.set()
 
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, on_signal, sig)
     await executor.start()
     print(
         f"worker {executor.owner} on {store.path}"
@@ -72,7 +79,8 @@ async def _run(args: argparse.Namespace) -> int:
             "`agent-tui locate log`",
             file=sys.stderr,
         )
-    return 130 if stop.is_set() and not args.until_idle else 0
+    # Ctrl+C is an interruption (130, as shells expect); SIGTERM and SIGHUP are requested stops.
+    return 130 if interrupted[:1] == [signal.SIGINT] else 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import control, limits, llm, runs, secrets
+from agent_tui.core import control, limits, liveness, llm, runs, secrets
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.checkpoints import around, retention
 from agent_tui.core.decisions import verdict_for
@@ -110,6 +110,7 @@ class Executor:
         self.sinks: list[Sink] = list(sinks or [])
         self.output_dir = output_dir or paths.outputs_dir()
         self._next_housekeeping = 0.0
+        self._last_beat = 0.0
         self._housekeeping: asyncio.Task[None] | None = None
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.running: dict[int, RunningStep] = {}
@@ -391,14 +392,29 @@ class Executor:
         self.wake()
 
     async def _heartbeat(self) -> None:
+        """Renew this process's leases; an executor that holds none only says it is alive, slowly
+        (an idle worker commits every 10 s, not at every beat)."""
+        now = self.store.clock()
+        if not self.running and now - self._last_beat < liveness.IDLE_BEAT_SECONDS:
+            return
         with self.store.write() as tx:
             runs.renew_leases(
                 tx, self.owner, self.settings.executor.lease_seconds, list(self.running)
             )
+        self._last_beat = now
         self._check_lost()
 
     async def _reap(self) -> None:
+        dead = [o for o in liveness.dead_local_owners(self.store) if o != self.owner]
         with self.store.write() as tx:
+            if dead:  # gone for certain: recover their steps now, not when the lease expires
+                marks = ",".join("?" for _ in dead)
+                tx.execute(
+                    f"UPDATE steps SET lease_expires = 0 WHERE status = 'running'"
+                    f" AND lease_owner IN ({marks})",
+                    dead,
+                )
+                tx.execute(f"DELETE FROM workers WHERE id IN ({marks})", dead)
             notes = runs.recover_expired(tx)
         for note in notes:
             log.warning(note)
@@ -439,7 +455,7 @@ class Executor:
             return
         ex = self.settings.executor
         claim_limits = runs.ClaimLimits(
-            self.max_parallel,
+            ex.max_parallel,  # the global limit; self.max_parallel caps this process alone
             ex.per_goal_parallel,
             ex.lease_seconds,
             self.settings.limits.daily_executions,

@@ -8,6 +8,8 @@ Events appended inside a transaction reach the in-process listeners only after i
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,8 @@ from agent_tui.core import secrets
 from agent_tui.core.schema import MIGRATIONS, SCHEMA_VERSION
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.states import check
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agent_tui.config import Settings
@@ -123,6 +127,41 @@ class Tx:
             raise StaleState(f"{kind} {row_id} is no longer {old}")
 
 
+BUSY_WARN_SECONDS = 3.0
+"""How long a wait for the write lock lasts before it is said."""
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite gave up because another connection holds a lock."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def lock_holders(path: Path) -> list[int]:
+    """Other processes holding POSIX locks on the database or its ``-shm``/``-wal``, from
+    ``/proc/locks`` (Linux); empty where that cannot be told."""
+    inodes = set()
+    for candidate in (path, path.with_name(path.name + "-shm"), path.with_name(path.name + "-wal")):
+        try:
+            inodes.add(candidate.stat().st_ino)
+        except OSError:
+            pass
+    pids: list[int] = []
+    try:
+        with open("/proc/locks") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) < 6 or fields[1] != "POSIX":
+                    continue
+                pid, where = fields[4], fields[5].split(":")
+                mine = int(pid) == os.getpid() or int(pid) in pids
+                if len(where) == 3 and int(where[2]) in inodes and not mine:
+                    pids.append(int(pid))
+    except (OSError, ValueError):
+        return []
+    return pids
+
+
 class StaleState(Exception):
     """A row changed under us (another process moved it first); the transaction is rolled back."""
 
@@ -143,6 +182,10 @@ class Store:
         self.path = Path(path)
         self.clock = clock
         self.listeners: list[Listener] = []
+        self.busy_since: float | None = None
+        """When this process started waiting for another's write lock (``None``: not waiting)."""
+        self.busy_hooks: list[Callable[[bool, list[int]], None]] = []
+        """Told ``(True, holder pids)`` once a wait passes the warning time, ``(False, [])`` after."""
         self.redactor: Redactor = redactor if redactor is not None else secrets.from_environment()
         self.conn = self._connect()
         self.db = sqlite_utils.Database(self.conn)
@@ -194,7 +237,7 @@ class Store:
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         while version < SCHEMA_VERSION:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 current = self.conn.execute("PRAGMA user_version").fetchone()[0]
                 if current == version:
@@ -213,10 +256,47 @@ class Store:
 
     # -- transactions and events ------------------------------------------------------------
 
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting as long as another process holds the write lock.
+
+        SQLite gives up after ``busy_timeout``; a busy database is a wait, never a failure, so
+        this tries again with backoff for as long as the process lives. After
+        :data:`BUSY_WARN_SECONDS` it says so (log, and ``busy_since`` for the UI), naming the
+        processes that hold locks on the file where ``/proc/locks`` tells.
+        """
+        started: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                now = time.monotonic()
+                if started is None:
+                    started = now
+                elif self.busy_since is None and now - started >= BUSY_WARN_SECONDS:
+                    self.busy_since = time.time() - (now - started)
+                    holders = lock_holders(self.path)
+                    who = f" (held by pid {', '.join(map(str, holders))})" if holders else ""
+                    log.warning("waiting for the database %s%s: %s", self.path, who, exc)
+                    for hook in list(self.busy_hooks):
+                        hook(True, holders)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if self.busy_since is not None:
+                waited = time.time() - self.busy_since
+                self.busy_since = None
+                log.warning("the database %s is free again after %.1f s", self.path, waited)
+                for hook in list(self.busy_hooks):
+                    hook(False, [])
+            return
+
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A ``BEGIN IMMEDIATE`` transaction; its events are published after the commit."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         tx = Tx(self, self.clock())
         try:
             yield tx

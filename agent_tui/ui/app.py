@@ -8,7 +8,9 @@ closed before it refreshed); it is stopped before the app exits, letting running
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -60,6 +62,7 @@ class AgentTuiApp(App[None]):
         """The embedded executor, once started (after the first frame)."""
         self.main = MainScreen(store, settings, executor=executor)
         self._stopped = False
+        self._signals: list[int] = []
         self.theme_problems = self._load_themes()
 
     def _load_themes(self) -> str:
@@ -74,6 +77,8 @@ class AgentTuiApp(App[None]):
         return loaded.message
 
     def on_mount(self) -> None:
+        if not self.is_headless:
+            self._install_signal_handlers()
         self.push_screen(self.main)
         self.bridge.start(self, self.main)
         if self.theme_problems:
@@ -163,7 +168,28 @@ class AgentTuiApp(App[None]):
         if self.executor is not None:
             await self.executor.stop(grace=QUIT_GRACE)
 
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM and SIGHUP (the terminal closed, the SSH session dropped) quit as ``q`` does,
+        without asking: running steps get the grace period, then are interrupted and recorded."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self._signalled)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return
+            self._signals.append(sig)
+
+    def _signalled(self) -> None:
+        async def stop() -> None:
+            await self.shutdown_core()
+            self.exit()
+
+        self.call_later(stop)
+
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
         await self.shutdown_core()
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agent_tui.core.liveness import live_workers
 from agent_tui.core.store import Row, Store
 
 
@@ -51,10 +52,7 @@ def overview(store: Store) -> Overview:
 
 
 def _live_executors(store: Store) -> int:
-    row = store.one(
-        "SELECT count(*) AS n FROM workers WHERE heartbeat_at > ?", (store.clock() - 20,)
-    )
-    return int(row["n"]) if row else 0
+    return len(live_workers(store))
 
 
 @dataclass(slots=True)

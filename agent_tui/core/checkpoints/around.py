@@ -29,9 +29,9 @@ class Pending:
     action_id: int
 
 
-def _snapshot(shadow: Shadow, message: str) -> tuple[str, tuple[str, ...]]:
+def _snapshot(shadow: Shadow) -> tuple[str, tuple[str, ...]]:
     with shadow.locked():
-        return shadow.snapshot(message)
+        return shadow.snapshot()
 
 
 async def before(
@@ -44,8 +44,7 @@ async def before(
     limit = getattr(section, "max_file_bytes", None)
     shadow = Shadow(workspace) if limit is None else Shadow(workspace, max_file_bytes=limit)
     try:
-        commit, _ = await asyncio.to_thread(_snapshot, shadow, f"before action {action_id}")
-        await asyncio.to_thread(shadow.keep, f"actions/{action_id}/before", commit)
+        commit, _ = await asyncio.to_thread(_snapshot, shadow)
     except (CheckpointError, OSError) as exc:
         _failed(store, goal_id, action_id, exc)
         return None
@@ -56,11 +55,12 @@ async def after(store: Store, pending: Pending, goal_id: int, step_id: int) -> C
     """Snapshot again and record what the action changed; ``None`` (said) on failure."""
     shadow = pending.shadow
     try:
-        commit, skipped = await asyncio.to_thread(
-            _snapshot, shadow, f"after action {pending.action_id}"
-        )
-        await asyncio.to_thread(shadow.keep, f"actions/{pending.action_id}/after", commit)
+        commit, skipped = await asyncio.to_thread(_snapshot, shadow)
         change = await asyncio.to_thread(shadow.change, pending.before, commit, skipped)
+        if change.files:  # only a change is worth keeping for undo
+            name = f"actions/{pending.action_id}"
+            refs = {f"{name}/before": pending.before, f"{name}/after": commit}
+            await asyncio.to_thread(shadow.keep, refs)
         with store.write() as tx:
             record.insert(
                 tx,

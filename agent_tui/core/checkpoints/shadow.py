@@ -25,6 +25,8 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """Default size above which a file is not snapshotted (it is named in the record instead)."""
 DIFF_CAP = 256 * 1024
+LAST_FILE = "agent-tui-last"
+"""The latest snapshot's tree id, beside the shadow's index."""
 """Most characters of unified diff kept with one checkpoint."""
 _ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -156,34 +158,44 @@ class Shadow:
 
     # -- snapshots -------------------------------------------------------------------------------
 
-    def snapshot(self, message: str) -> tuple[str, tuple[str, ...]]:
-        """Record the workspace as it is; ``(commit, files skipped)``. Call under :meth:`locked`."""
+    def snapshot(self) -> tuple[str, tuple[str, ...]]:
+        """Record the workspace as it is; ``(tree id, files skipped)``. Call under :meth:`locked`.
+
+        Three git calls at most (``add``, ``diff-index``, ``write-tree``), two when nothing
+        changed. Snapshots are trees, not commits: nothing links one to another, so pruning one
+        never keeps another alive.
+        """
         if not self.workspace.is_dir():
             raise CheckpointError(f"workspace {self.workspace} is not a directory")
         last = self._last()
         self._git("add", "-A", "--ignore-errors", "--", ".", check=False)
-        skipped = self._drop_skipped(last)
+        changed, skipped = self._changed_since(last or EMPTY_TREE)
+        if last and not changed and not skipped:
+            return last, ()
         tree = self._git("write-tree").decode().strip()
-        # No parent: each snapshot stands alone, so pruning one never keeps another alive.
-        commit = self._git("commit-tree", tree, "-m", message).decode().strip()
-        self._git("update-ref", "refs/agent-tui/last", commit)
-        return commit, skipped
+        (self.git_dir / LAST_FILE).write_text(tree + "\n")
+        return tree, skipped
 
     def _last(self) -> str | None:
-        out = self._git("rev-parse", "-q", "--verify", "refs/agent-tui/last", check=False)
-        return out.decode().strip() or None
+        try:
+            return (self.git_dir / LAST_FILE).read_text().strip() or None
+        except OSError:
+            return None
 
-    def _drop_skipped(self, last: str | None) -> tuple[str, ...]:
-        """Unstage files over the size cap and nested repositories; name them."""
-        out = self._git(
-            "diff-index", "--cached", "-z", "--no-renames", "--diff-filter=AM", last or EMPTY_TREE
-        )
+    def _changed_since(self, last: str) -> tuple[bool, tuple[str, ...]]:
+        """Whether the index differs from ``last``; unstage files over the size cap and nested
+        repositories, and name them."""
+        out = self._git("diff-index", "--cached", "-z", "--no-renames", last)
         fields = out.split(b"\0")
         skipped: list[str] = []
+        changed = False
         for meta, raw in zip(fields[::2], fields[1::2], strict=False):
+            changed = True
+            parts = meta.split()
+            if len(parts) < 5 or parts[-1] not in (b"A", b"M"):
+                continue
             path = raw.decode(errors="surrogateescape")
-            mode = meta.split()[1].decode() if len(meta.split()) > 1 else ""
-            if mode == "160000":
+            if parts[1] == b"160000":
                 skipped.append(f"{path}/ (a git repository of its own)")
                 continue
             try:
@@ -195,11 +207,13 @@ class Shadow:
         if skipped:
             names = [s.split(" (", 1)[0].rstrip("/") for s in skipped]
             self._git("rm", "-q", "--cached", "-r", "--ignore-unmatch", "--", *names)
-        return tuple(skipped)
+        return changed, tuple(skipped)
 
-    def keep(self, ref: str, commit: str) -> None:
-        """Name ``commit`` under ``refs/agent-tui/<ref>`` so pruning keeps it."""
-        self._git("update-ref", f"refs/agent-tui/{ref}", commit)
+    def keep(self, refs: dict[str, str]) -> None:
+        """Name snapshots (``{name: tree}``) under ``refs/agent-tui/`` so pruning keeps them."""
+        data = "".join(f"update refs/agent-tui/{r} {tree}\n" for r, tree in refs.items())
+        if data:
+            self._git("update-ref", "--stdin", input=data.encode())
 
     def forget(self, refs: Sequence[str]) -> None:
         """Drop these names; their commits go at the next :meth:`prune`."""
@@ -214,31 +228,34 @@ class Shadow:
     # -- reading ---------------------------------------------------------------------------------
 
     def change(self, before: str, after: str, skipped: Sequence[str] = ()) -> Change:
-        """What changed from ``before`` to ``after``."""
-        numstat = self._git("diff", "--no-renames", "--numstat", "-z", before, after).split(b"\0")
-        status = self._git("diff", "--no-renames", "--name-status", "-z", before, after).split(
-            b"\0"
-        )
-        kinds = {}
-        for code, raw in zip(status[::2], status[1::2], strict=False):
-            kinds[raw.decode(errors="surrogateescape")] = code.decode()
+        """What changed from snapshot ``before`` to ``after`` (two git calls; none if equal)."""
+        if before == after:
+            return Change((), "", tuple(skipped))
+        out = self._git("diff", "--no-renames", "--raw", "--numstat", "-z", before, after)
+        kinds: dict[str, str] = {}
+        counts: dict[str, tuple[str, str]] = {}
+        fields = out.split(b"\0")
+        i = 0
+        while i < len(fields):
+            item = fields[i]
+            if item.startswith(b":"):  # raw: ":old new sha sha STATUS" then the path
+                kinds[fields[i + 1].decode(errors="surrogateescape")] = item.split()[-1].decode()
+                i += 2
+            elif item:
+                plus, minus, name = item.split(b"\t", 2)
+                counts[name.decode(errors="surrogateescape")] = (plus.decode(), minus.decode())
+                i += 1
+            else:
+                i += 1
         files = []
-        for line in numstat:
-            if not line:
-                continue
-            add, rem, raw = line.split(b"\t", 2)
-            path = raw.decode(errors="surrogateescape")
-            binary = add == b"-"
+        sizes = self._sizes(after, [p for p in counts if kinds.get(p) != "D"])
+        for path, (add, rem) in counts.items():
+            binary = add == "-"
             kind = {"A": "added", "D": "deleted"}.get(kinds.get(path, "M"), "modified")
-            size = None if kind == "deleted" else self._size(after, path)
+            size = None if kind == "deleted" else sizes.get(path)
             files.append(
                 FileChange(
-                    path,
-                    kind,
-                    0 if binary else int(add),
-                    0 if binary else int(rem),
-                    binary,
-                    size,
+                    path, kind, 0 if binary else int(add), 0 if binary else int(rem), binary, size
                 )
             )
         diff = self._git("diff", "--no-renames", "--no-color", before, after)
@@ -247,9 +264,20 @@ class Shadow:
             text = text[:DIFF_CAP] + f"\n… (diff cut at {DIFF_CAP} characters)\n"
         return Change(tuple(files), text, tuple(skipped))
 
-    def _size(self, commit: str, path: str) -> int | None:
-        out = self._git("cat-file", "-s", f"{commit}:{path}", check=False).strip()
-        return int(out) if out.isdigit() else None
+    def _sizes(self, tree: str, paths: Sequence[str]) -> dict[str, int]:
+        """Sizes of ``paths`` in snapshot ``tree``, in one call."""
+        if not paths:
+            return {}
+        out = self._git("ls-tree", "-r", "-l", "-z", tree, "--", *paths)
+        sizes = {}
+        for entry in out.split(b"\0"):
+            if b"\t" not in entry:
+                continue
+            meta, raw = entry.split(b"\t", 1)
+            size = meta.split()[-1]
+            if size.isdigit():
+                sizes[raw.decode(errors="surrogateescape")] = int(size)
+        return sizes
 
     def differing(self, a: str, b: str, paths: Sequence[str]) -> list[str]:
         """Which of ``paths`` differ between commits ``a`` and ``b``."""

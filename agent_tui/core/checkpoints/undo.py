@@ -146,7 +146,7 @@ def plan_undo(store: Store, goal_id: int, step_key: str | None = None) -> UndoPl
     rows, step_id = _selected(store, goal_id, step_key)
     shadow = Shadow(Path(rows[0]["workspace"]))
     with shadow.locked():
-        now, _ = shadow.snapshot("undo plan")
+        now, _ = shadow.snapshot()
         items = _compute(shadow, rows, now)
     scope = f"goal {goal_id}" + (f", step {step_key}" if step_key else "")
     return UndoPlan(
@@ -165,7 +165,7 @@ def apply_undo(store: Store, plan: UndoPlan, *, force: bool = False, by: str = "
         raise UndoError("the goal's checkpoints changed since the plan was shown: undo again")
     shadow = Shadow(Path(plan.workspace))
     with shadow.locked():
-        before, _ = shadow.snapshot(f"before undo of {plan.scope}")
+        before, _ = shadow.snapshot()
         items = _compute(shadow, rows, before)
         if tuple(items) != plan.items:
             raise UndoError("the workspace changed since the plan was shown: undo again")
@@ -189,7 +189,7 @@ def apply_undo(store: Store, plan: UndoPlan, *, force: bool = False, by: str = "
         for commit, group in restore.items():
             shadow.restore(commit, group)
         shadow.delete(delete)
-        after, skipped = shadow.snapshot(f"after undo of {plan.scope}")
+        after, skipped = shadow.snapshot()
         change = shadow.change(before, after, skipped)
     with store.write() as tx:
         undo_id = record.insert(
@@ -215,8 +215,7 @@ def apply_undo(store: Store, plan: UndoPlan, *, force: bool = False, by: str = "
             step_id=plan.step_id,
             checkpoint_id=undo_id,
         )
-    shadow.keep(f"undo/{undo_id}/before", before)
-    shadow.keep(f"undo/{undo_id}/after", after)
+    shadow.keep({f"undo/{undo_id}/before": before, f"undo/{undo_id}/after": after})
     return undo_id
 
 
