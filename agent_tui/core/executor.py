@@ -406,6 +406,12 @@ class Executor:
 
     async def _reap(self) -> None:
         dead = [o for o in liveness.dead_local_owners(self.store) if o != self.owner]
+        expired = self.store.one(
+            "SELECT 1 AS x FROM steps WHERE status = 'running' AND lease_expires < ? LIMIT 1",
+            (self.store.clock(),),
+        )
+        if not dead and expired is None:
+            return  # nothing to recover: no write (an idle executor commits nothing here)
         with self.store.write() as tx:
             if dead:  # gone for certain: recover their steps now, not when the lease expires
                 marks = ",".join("?" for _ in dead)

@@ -264,7 +264,7 @@ class Store:
         :data:`BUSY_WARN_SECONDS` it says so (log, and ``busy_since`` for the UI), naming the
         processes that hold locks on the file where ``/proc/locks`` tells.
         """
-        started: float | None = None
+        started = time.monotonic()
         delay = 0.05
         while True:
             try:
@@ -273,9 +273,7 @@ class Store:
                 if not is_busy(exc):
                     raise
                 now = time.monotonic()
-                if started is None:
-                    started = now
-                elif self.busy_since is None and now - started >= BUSY_WARN_SECONDS:
+                if self.busy_since is None and now - started >= BUSY_WARN_SECONDS:
                     self.busy_since = time.time() - (now - started)
                     holders = lock_holders(self.path)
                     who = f" (held by pid {', '.join(map(str, holders))})" if holders else ""

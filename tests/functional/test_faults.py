@@ -1,0 +1,235 @@
+"""Faults are states, not failures: a foreign write lock, a dead or signalled process, a worker capped
+below the global limit. Every fault here is real: another process holds the lock, a worker is
+SIGKILLed or sent SIGHUP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLI, cli_env
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+def _cli(
+    home: Path, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        env=cli_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _config(home: Path, text: str) -> None:
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "config.toml").write_text(text)
+
+
+def _recipe(path: Path, steps: list[tuple[str, str]], title: str = "faults") -> Path:
+    lines = [f'title = "{title}"', "max_parallel = 8"]
+    for key, command in steps:
+        lines += [
+            "[[steps]]",
+            f'id = "{key}"',
+            'tool = "shell"',
+            f"args = {{ command = {command!r} }}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _db(home: Path) -> Path:
+    return home / "data" / "agent-tui.db"
+
+
+@pytest.mark.parametrize("seconds", [8, 20])
+def test_a_foreign_write_lock_past_busy_timeout_is_a_wait(
+    home: Path, tmp_path: Path, seconds: int
+) -> None:
+    _config(home, '[policy.tools]\nshell = "allow"\n')
+    recipe = _recipe(
+        tmp_path / "r.toml",
+        [(f"s{i}", f"echo s{i} >> side-effects.log && sleep 0.2") for i in range(6)],
+    )
+    assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
+    worker = subprocess.Popen(
+        [*CLI, "worker", "--until-idle"],
+        env=cli_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)  # let it claim and start the first steps
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(_db(home)), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+    try:
+        _, err = worker.communicate(timeout=seconds + 90)
+    finally:
+        locker.kill()
+        locker.wait()
+    assert worker.returncode == 0, err
+    conn = sqlite3.connect(_db(home))
+    status = conn.execute("SELECT status FROM goals").fetchone()[0]
+    workspace = Path(conn.execute("SELECT workspace FROM goals").fetchone()[0])
+    running = conn.execute("SELECT count(*) FROM actions WHERE status = 'running'").fetchone()[0]
+    conn.close()
+    assert status == "completed", err
+    assert running == 0
+    assert sorted((workspace / "side-effects.log").read_text().split()) == [
+        f"s{i}" for i in range(6)
+    ]
+    log = (home / "state" / "agent-tui.log").read_text()
+    assert "waiting for the database" in log and "is free again" in log
+
+
+def test_max_parallel_caps_one_process_and_the_global_limit_stays_global(
+    home: Path, tmp_path: Path
+) -> None:
+    _config(home, '[policy.tools]\nshell = "allow"\n[executor]\nmax_parallel = 3\n')
+    stamp = (
+        "echo $(date +%s.%N) start >> times.log; sleep 0.6; echo $(date +%s.%N) end >> times.log"
+    )
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    lines = ['title = "wide"', "max_parallel = 8", f'workspace = "{shared}"']
+    for i in range(9):
+        lines += [
+            "[[steps]]",
+            f'id = "s{i}"',
+            'tool = "shell"',
+            f"args = {{ command = {stamp!r} }}",
+        ]
+    (tmp_path / "w.toml").write_text("\n".join(lines) + "\n")
+    assert _cli(home, "add", "--recipe", str(tmp_path / "w.toml")).returncode == 0
+    done = _cli(home, "worker", "--until-idle", "--max-parallel", "10")
+    assert done.returncode == 0, done.stderr
+    events = sorted(
+        (float(t), kind)
+        for t, kind in (line.split() for line in (shared / "times.log").read_text().splitlines())
+    )
+    now = peak = 0
+    for _, kind in events:
+        now += 1 if kind == "start" else -1
+        peak = max(peak, now)
+    assert peak == 3  # the global limit of 3, not the process's 10
+
+
+def _running_sleep(marker: str) -> bool:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return any(f"sleep {marker}" in line for line in out.splitlines())
+
+
+def test_a_dead_local_executor_is_recovered_at_once_not_at_lease_expiry(
+    home: Path, tmp_path: Path
+) -> None:
+    marker = f"300.{os.getpid()}"
+    _config(home, '[policy.tools]\nshell = "allow"\n[executor]\nlease_seconds = 60\n')
+    recipe = _recipe(tmp_path / "r.toml", [("long", f"sleep {marker}")])
+    assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
+    first = subprocess.Popen(
+        [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while not _running_sleep(marker):
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    doctor = json.loads(_cli(home, "doctor", "--json").stdout)
+    assert doctor["database"]["executors"] == []  # the dead one is not counted
+    started = time.monotonic()
+    second = _cli(home, "worker", "--until-idle", timeout=40)
+    took = time.monotonic() - started
+    assert second.returncode == 0, second.stderr
+    assert "interrupted in a side-effecting shell action" in second.stderr
+    assert took < 30, f"waited {took:.0f} s: the lease (60 s) was waited out"
+    assert not _running_sleep(marker)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_worker_as_quit_does(
+    home: Path, tmp_path: Path, sig: signal.Signals
+) -> None:
+    _config(home, '[policy.tools]\nshell = "allow"\n')
+    recipe = _recipe(
+        tmp_path / "r.toml", [("s", "echo started > started; sleep 1; echo done > done")]
+    )
+    assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
+    worker = subprocess.Popen(
+        [*CLI, "worker"],
+        env=cli_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    conn = sqlite3.connect(_db(home))
+    deadline = time.monotonic() + 30
+    while conn.execute("SELECT count(*) FROM actions WHERE status = 'running'").fetchone()[0] == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker.send_signal(sig)
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert conn.execute("SELECT status FROM steps").fetchone()[0] == "completed"
+    assert "stopping" in err
+    conn.close()
+
+
+def test_an_idle_worker_commits_rarely(home: Path) -> None:
+    worker = subprocess.Popen(
+        [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _db(home).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        conn = sqlite3.connect(_db(home))
+
+        def registered() -> bool:
+            try:
+                return bool(conn.execute("SELECT count(*) FROM workers").fetchone()[0])
+            except sqlite3.OperationalError:  # the schema is still being created
+                return False
+
+        while not registered():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1.0)
+        first = conn.execute("PRAGMA data_version").fetchone()[0]
+        changes = 0
+        for _ in range(120):  # 12 s
+            time.sleep(0.1)
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != first:
+                changes += 1
+                first = version
+        conn.close()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    assert changes <= 2  # a liveness beat every 10 s, nothing else
