@@ -127,6 +127,8 @@ class Tx:
             raise StaleState(f"{kind} {row_id} is no longer {old}")
 
 
+CHECK_BUDGET = 1.0
+"""Seconds the integrity check on open may take; a larger file is checked in part."""
 BUSY_WARN_SECONDS = 3.0
 """How long a wait for the write lock lasts before it is said."""
 
@@ -194,6 +196,8 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"database path {self.path} is a directory, not a file")
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._check_damage()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(
@@ -214,6 +218,41 @@ class Store:
                 "it was left untouched: move it aside to start afresh"
             ) from None
         return conn
+
+    def _check_damage(self) -> None:
+        """``PRAGMA quick_check`` on a read-only connection before anything writes to the file.
+
+        A damaged file is refused with how to recover it, and never written to (even the WAL
+        switch writes). The check stops after :data:`CHECK_BUDGET` seconds on a very large file
+        (``agent-tui doctor`` runs it whole).
+        """
+        try:
+            probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+        except sqlite3.Error:
+            return  # unreadable here: the writer's own open says why
+        deadline = time.monotonic() + CHECK_BUDGET
+        probe.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            found = probe.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupt" in str(exc).lower() or is_busy(exc):
+                return  # out of time, or another process holds it: not known to be damaged
+            found = [(str(exc),)]
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                return  # not SQLite at all: the writer's own open refuses it and says so
+            found = [(str(exc),)]
+        finally:
+            probe.close()
+        if found and found[0][0] == "ok":
+            return
+        first = found[0][0] if found else "no answer"
+        raise StoreError(
+            f"database {self.path} is damaged ({first}); it was left untouched. Recover what can "
+            f"be read into a new file: sqlite3 {self.path} .recover | sqlite3 recovered.db (the sqlite3 program: "
+            "apt install sqlite3), then "
+            "move the damaged file aside and the recovered one in its place"
+        )
 
     def _refuse_newer(self, conn: sqlite3.Connection) -> None:
         """Refuse a newer schema before anything (even the WAL switch) writes to the file."""

@@ -233,3 +233,31 @@ def test_an_idle_worker_commits_rarely(home: Path) -> None:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
     assert changes <= 2  # a liveness beat every 10 s, nothing else
+
+
+@pytest.mark.parametrize("offset", [20480, 81920])
+def test_a_database_damaged_mid_file_is_refused_and_never_written(
+    home: Path, tmp_path: Path, offset: int
+) -> None:
+    import hashlib
+
+    _config(home, '[policy.tools]\nshell = "allow"\n')
+    recipe = _recipe(tmp_path / "r.toml", [(f"s{i}", f"echo {i}") for i in range(30)])
+    for _ in range(3):
+        assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
+    assert _cli(home, "worker", "--until-idle").returncode == 0
+    conn = sqlite3.connect(_db(home))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    assert pages * 4096 > offset + 1024
+    with open(_db(home), "r+b") as f:
+        f.seek(offset)
+        f.write(b"\xde\xad\xbe\xef" * 256)
+    before = hashlib.sha256(_db(home).read_bytes()).hexdigest()
+    for args in (("ls",), ("add", "--recipe", str(recipe)), ("worker", "--until-idle")):
+        done = _cli(home, *args, timeout=30)
+        assert done.returncode == 1, (args, done.stderr)
+        assert "is damaged" in done.stderr and ".recover" in done.stderr
+        assert done.stderr.count("\n") == 1
+    assert hashlib.sha256(_db(home).read_bytes()).hexdigest() == before

@@ -20,7 +20,7 @@ from agent_tui.core.tools.files import DIFF_CAP, ListFilesTool, ReadFileTool, Wr
 from agent_tui.core.tools.registry import builtin_tools
 from agent_tui.core.tools.shell import DATA_TAIL, OUTPUT_TAIL, ShellTool
 from agent_tui.core.tools.write_document import WriteDocumentTool
-from tests.helpers import Sink, alive
+from tests.helpers import Sink, alive, wait_for
 
 
 def make_ctx(workspace: Path, settings: Any = None, **kwargs: Any) -> ToolContext:
@@ -142,7 +142,7 @@ async def test_shell_cancellation(tmp_path: Path):
     mark = unique_sleep()
     task = asyncio.create_task(call(ShellTool(), ctx, command=f"sleep {mark} & echo up; wait"))
     await asyncio.wait_for(sink.arrived.wait(), 10)
-    assert alive(mark)
+    await wait_for(lambda: alive(mark))  # `echo up` may print before `sleep` has exec'd
     ctx.cancelled.set()
     result = await asyncio.wait_for(task, 10)
     assert not result.ok
