@@ -314,6 +314,24 @@ def _log_settings(level: str | None) -> tuple[str, int, int]:
     return level or conf.level, conf.max_bytes, conf.backups
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file; when it cannot be written (a full disk) it says so once, on stderr, and
+    drops log lines quietly instead of printing a traceback for each of them."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            exc = sys.exc_info()[1]
+            why = getattr(exc, "strerror", None) or exc
+            print(
+                f"agent-tui: cannot write the log file {self.baseFilename}: {why} "
+                "(log lines are dropped until it can)",
+                file=sys.stderr,
+            )
+
+
 def _setup_logging(level: str | None = None) -> None:
     """Log to ``agent-tui.log`` in the state directory, rotated by size.
 
@@ -323,7 +341,7 @@ def _setup_logging(level: str | None = None) -> None:
     name, max_bytes, backups = _log_settings(level)
     try:
         log_path = paths.ensure_dir(paths.state_dir()) / "agent-tui.log"
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        handler: logging.Handler = _LogFile(
             log_path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
     except OSError:

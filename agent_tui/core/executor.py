@@ -665,6 +665,13 @@ class Executor:
         if running.interrupted:
             writer.close()
             return None, writer
+        if writer.disk_error and result.ok:
+            result = ToolResult(
+                ok=False,
+                output=result.output,
+                data=result.data,
+                error=f"{writer.disk_error}: the command ran, but its output was not all kept",
+            )
         if pending is not None:
             await around.after(self.store, pending, step["goal_id"], step["id"])
         redactor = self.store.redactor

@@ -13,6 +13,9 @@ connection waits for the timer.
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -21,6 +24,7 @@ from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
 from agent_tui.core.store import Store, Tx
 
+log = logging.getLogger(__name__)
 FLUSH_BYTES = 64 * 1024
 FLUSH_SECONDS = 0.1
 
@@ -55,6 +59,8 @@ class OutputWriter:
         self._log: IO[str] | None = None
         self._redactors: dict[str, StreamRedactor] = {}
         self._closed = False
+        self.disk_error: str | None = None
+        """Why output could not all be kept (``disk full: PATH``); the action fails with it."""
 
     def emit(self, stream: str, text: str) -> None:
         """Take a chunk: redact secrets, push it to listeners, buffer it for the database."""
@@ -73,7 +79,7 @@ class OutputWriter:
         self._pending += size
         self.total += size
         if self._log is not None:
-            self._log.write(text)
+            self._guarded(self._log.write, text)
         if self.on_chunk is not None:
             self.on_chunk(OutputChunk(self.goal_id, self.step_id, self.action_id, stream, text))
         if closing:
@@ -119,16 +125,47 @@ class OutputWriter:
         if tx is None and self._log is None and not self._closed:
             self._open_log()
         if self._log is not None:
-            self._log.flush()
+            self._guarded(self._log.flush)
         rows = self._rows()
         self._buffer.clear()
         self._stored += self._pending
         self._pending = 0
-        if tx is None:
+        if tx is not None:
+            self._write(tx, rows)
+            return
+        try:
             with self.store.write() as own:
                 self._write(own, rows)
-        else:
-            self._write(tx, rows)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc).lower():
+                raise
+            self._failed(f"disk full: {self.store.path}", exc)  # this batch is lost, said once
+
+    def _guarded(self, write: Callable[..., object], *args: object) -> None:
+        """A write to the log file; on failure the file is given up (said once), the stream
+        goes on: the pipe is always drained, so the command never blocks on a full disk."""
+        try:
+            write(*args)
+        except OSError as exc:
+            reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror
+            self._failed(f"{reason}: {self.log_path}", exc)
+            log_file, self._log = self._log, None
+            if log_file is not None:
+                try:
+                    log_file.close()
+                except OSError:
+                    pass
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        if self.disk_error is None:
+            self.disk_error = what
+            log.warning(
+                "action %s: output not kept from byte %d: %s (%s)",
+                self.action_id,
+                self.total,
+                what,
+                exc,
+            )
 
     def _write(self, tx: Tx, rows: list[tuple[str, str]]) -> None:
         for stream, text in rows:
@@ -160,10 +197,18 @@ class OutputWriter:
         self._stored = kept
 
     def _open_log(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("a", encoding="utf-8", errors="replace")
+        if self.disk_error is not None:
+            return  # the disk failed once already: no file to keep writing to
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("a", encoding="utf-8", errors="replace")
+        except OSError as exc:
+            self._failed(f"cannot create {self.log_path}: {exc.strerror}", exc)
+            return
         for _, text in self._buffer:
-            self._log.write(text)
+            self._guarded(self._log.write, text)
+            if self._log is None:
+                return
 
     def close(self, tx: Tx | None = None) -> None:
         """Flush what is left (in ``tx`` if given) and close the log file; safe to call twice."""
@@ -175,7 +220,7 @@ class OutputWriter:
             self._open_log()
         self.flush(tx)
         if self._log is not None:
-            self._log.close()
+            self._guarded(self._log.close)
             self._log = None
 
 

@@ -261,3 +261,40 @@ def test_a_database_damaged_mid_file_is_refused_and_never_written(
         assert "is damaged" in done.stderr and ".recover" in done.stderr
         assert done.stderr.count("\n") == 1
     assert hashlib.sha256(_db(home).read_bytes()).hexdigest() == before
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 512 KiB tmpfs, mounted for real (root only; CI runs as root)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_fails_the_step_plainly_and_never_hangs(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    home = small_disk / "home"
+    db = tmp_path / "db" / "agent-tui.db"
+    _config(home, '[policy.tools]\nshell = "allow"\n[checkpoints]\nenabled = false\n')
+    recipe = _recipe(tmp_path / "r.toml", [("big", "yes 0123456789abcdef | head -c 3000000")])
+    env = {"AGENT_TUI_DB": str(db)}
+    assert _cli(home, "add", "--recipe", str(recipe), **env).returncode == 0
+    started = time.monotonic()
+    done = _cli(home, "worker", "--until-idle", timeout=120, **env)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert took < 60, f"took {took:.0f} s"  # noqa: PLR2004 (the shell timeout is 600 s)
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") < 30
+    conn = sqlite3.connect(db)
+    step = conn.execute("SELECT status, error FROM steps").fetchone()
+    conn.close()
+    assert step[0] == "failed" and step[1].startswith("disk full: "), step
