@@ -307,3 +307,17 @@ async def test_old_finished_goals_lose_their_snapshots_but_keep_the_record(
         plan_undo(store, old)
     apply_undo(store, plan_undo(store, recent))
     assert not (ws / "b").exists() and (ws / "a").exists()
+
+
+async def test_a_home_or_root_workspace_is_not_checkpointed_and_says_so(
+    store: Store, allowing: Settings, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = home / "user"
+    user.mkdir()
+    monkeypatch.setenv("HOME", str(user))
+    goal = add(store, {"title": "h", "workspace": str(user), "steps": [shell("s", "echo 1 > a")]})
+    await run_idle(store, allowing)
+    assert steps(store, goal)["s"]["status"] == "completed"
+    assert record.for_goal(store, goal) == []
+    [event] = [e for e in store.events_after(0) if e.kind == "checkpoint.failed"]
+    assert "holds the home directory" in event.message

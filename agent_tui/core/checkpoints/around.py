@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent_tui.core.checkpoints import record
 from agent_tui.core.checkpoints.shadow import Change, CheckpointError, Shadow
+from agent_tui.core.sandbox.hidden import homes
 from agent_tui.core.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ async def before(
     """Snapshot ``workspace`` before action ``action_id``; ``None`` (said) if it cannot be made."""
     section = getattr(settings, "checkpoints", None)
     if section is not None and not section.enabled:
+        return None
+    if (why := too_wide(workspace)) is not None:
+        _failed(store, goal_id, action_id, CheckpointError(why))
         return None
     limit = getattr(section, "max_file_bytes", None)
     shadow = Shadow(workspace) if limit is None else Shadow(workspace, max_file_bytes=limit)
@@ -77,6 +82,18 @@ async def after(store: Store, pending: Pending, goal_id: int, step_id: int) -> C
         _failed(store, goal_id, pending.action_id, exc)
         return None
     return change
+
+
+def too_wide(workspace: Path) -> str | None:
+    """Why a workspace is not checkpointed: ``/`` or a folder holding a home directory, whose
+    snapshot would copy a whole system's or user's files."""
+    real = Path(os.path.realpath(workspace))
+    if real == Path("/"):
+        return "the workspace is /: too wide to checkpoint"
+    for home in homes():
+        if home == real or real in home.parents:
+            return f"the workspace holds the home directory {home}: too wide to checkpoint"
+    return None
 
 
 def _failed(store: Store, goal_id: int, action_id: int, exc: BaseException) -> None:

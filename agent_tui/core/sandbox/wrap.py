@@ -22,6 +22,12 @@ PRIVATE_TMP = (Path("/tmp"), Path("/var/tmp"))
 """Replaced by empty private directories: a command sees none of the host's temporary files."""
 READ_ONLY_IN_WORKSPACE = (".git/config", ".git/hooks", ".agent-tui")
 """Parts of the workspace a command may read but never change: they decide what later commands run."""
+READ_ONLY_IN_HOME = (
+    ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv",
+    ".zprofile", ".zlogin", ".config/fish", ".config/autostart", ".config/systemd", ".local/bin",
+    ".gitconfig", ".config/git", ".pam_environment", ".xprofile", ".xinitrc",
+)  # fmt: skip
+"""When a workspace holds a home directory, what runs at the user's next login stays read-only."""
 
 
 class SandboxError(ToolError):
@@ -92,6 +98,10 @@ def bwrap_argv(
 ) -> list[str]:
     """The bubblewrap command line that runs ``argv`` in ``workspace``."""
     ws = Path(os.path.realpath(workspace))
+    if ws == Path("/"):
+        raise SandboxError(
+            "the workspace is / : a sandboxed command would be able to write anywhere"
+        )
     extra = [Path(os.path.realpath(p)) for p in readable]
     mounts: list[tuple[Path, list[str]]] = []
     read_only: list[Path] = []
@@ -118,6 +128,12 @@ def bwrap_argv(
         inside = ws / rel
         if os.path.lexists(inside) and not inside.is_symlink():
             mounts.append((inside, ["--ro-bind", str(inside), str(inside)]))
+    for home in homes():
+        if _under(home, ws):
+            for rel in READ_ONLY_IN_HOME:
+                inside = home / rel
+                if os.path.lexists(inside) and not inside.is_symlink():
+                    mounts.append((inside, ["--ro-bind", str(inside), str(inside)]))
     for path in extra:
         mounts.append((path, ["--ro-bind", str(path), str(path)]))
     mounts.sort(key=lambda item: len(item[0].parts))
