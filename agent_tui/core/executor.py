@@ -443,6 +443,7 @@ class Executor:
             ex.per_goal_parallel,
             ex.lease_seconds,
             self.settings.limits.daily_executions,
+            self.settings.limits.tools,
         )
         sync_waits = self._model_waits_due()
         with self.store.write() as tx:
