@@ -178,7 +178,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sc = cmd("schedules", "list cron schedules (last run, next run, failure streak)")
     sc.add_argument("--json", action="store_true")
-    sc.add_argument("--remove", type=int, metavar="ID", help="delete a schedule")
+    what = sc.add_mutually_exclusive_group()
+    what.add_argument("--remove", type=int, metavar="ID", help="delete a schedule")
+    what.add_argument("--pause", type=int, metavar="ID", help="stop a schedule firing")
+    what.add_argument(
+        "--resume", type=int, metavar="ID", help="fire a paused schedule again (streak cleared)"
+    )
+    what.add_argument(
+        "--run-now", type=int, metavar="ID", help="start a run now; the next time is unchanged"
+    )
 
     wk = cmd("worker", "run the executor headless")
     wk.add_argument(

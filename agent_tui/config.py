@@ -135,6 +135,12 @@ class WebSettings(_Section):
     """User-Agent of the web tools; default agent-tui/<version>."""
 
 
+class ScheduleSettings(_Section):
+    pause_after_failures: int = Field(0, ge=0)
+    """Pause a schedule once this many of its runs in a row failed (a run skipped because its
+    recipe file no longer loads counts); 0 never pauses. ``schedules --resume ID`` resumes it."""
+
+
 class ServeSettings(_Section):
     max_viewers: int = Field(8, ge=1, le=256)
     """Most browser tabs ``agent-tui serve`` runs at once (each tab runs its own app process, about
@@ -188,6 +194,7 @@ class Settings(BaseModel):
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -8,6 +8,7 @@ import shutil
 from typing import Any
 
 from agent_tui import paths
+from agent_tui.commands import doctor_mcp
 from agent_tui.commands.common import UsageError, emit_json
 from agent_tui.config import ConfigError, Settings, load_settings
 from agent_tui.core import secrets
@@ -69,18 +70,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         report["config"] = {"ok": True, "source": conf.source}
         model, api_base = conf.model, conf.llm.api_base
         policy = conf.policy.tools
-        servers = {
-            n: ("command: " + (srv.command or "") if srv.command else f"url: {srv.url}")
-            for n, srv in conf.mcp.servers.items()
-            if srv.enabled
-        }
         rules = len(conf.policy.rules)
         found: Settings | None = conf
     except ConfigError as exc:
         found = None
         report["config"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
-        model, api_base, policy, servers, rules = None, None, {}, {}, 0
+        model, api_base, policy, rules = None, None, {}, 0
     try:
         store = open_store(conf)
         check = store.conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -127,9 +123,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "bytes": store_size(),
         "git": shutil.which("git"),
     }
+    servers = doctor_mcp.check_servers(found) if found else {}
+    problems.extend(doctor_mcp.problems(servers))
     report["mcp_servers"] = servers
     report["config_rules"] = rules
     report["warnings"] = [_short_secret(name) for name in secrets.too_short(conf)]
+    report["problems"] = problems
     report["ok"] = not problems
     if args.json:
         emit_json(report)
@@ -162,8 +161,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"  checkpoints {cps['bytes'] / 1048576:.1f} MiB in {cps['store']}")
     else:
         print("  checkpoints off ([checkpoints] enabled = false): no undo")
-    for name, how in servers.items():
-        print(f"  mcp         {name} ({how}); its tools are listed when an executor starts")
+    for line in doctor_mcp.lines(servers):
+        print(line)
     if rules:
         print(f"  rules       {rules} from the config (see `agent-tui rules`)")
     for warning in report["warnings"]:

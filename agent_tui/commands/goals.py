@@ -18,13 +18,14 @@ from agent_tui.commands.common import (
     table,
     when,
 )
-from agent_tui.core import control
+from agent_tui.core import control, schedules
 from agent_tui.core.checkpoints import record
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
 from agent_tui.core.llm import choose_model
 from agent_tui.core.recipes import Budget, validate_cron
 from agent_tui.core.runs import start_of_day
+from agent_tui.core.store import Store
 from agent_tui.core.views import goal_detail, list_goals, usage_by_day, usage_totals
 
 GLYPHS = {
@@ -272,10 +273,17 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             tx.event("schedule.removed", f"schedule {args.remove} removed")
         print(f"schedule {args.remove} removed")
         return 0
+    if args.pause is not None or args.resume is not None or args.run_now is not None:
+        return _change_schedule(store, args)
     rows = store.all(
         "SELECT id, title, cron, enabled, next_run_at, last_run_at, last_goal_id,"
         " last_status, failure_streak, recipe_path FROM schedules ORDER BY id"
     )
+    for row in rows:
+        row["enabled"] = bool(row["enabled"])
+        row["last_error"] = (
+            schedules.last_skip(store, row["id"]) if row["last_status"] == "skipped" else None
+        )
     if args.json:
         emit_json(rows)
         return 0
@@ -288,7 +296,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
                 [
                     str(r["id"]),
                     r["cron"],
-                    when(r["next_run_at"]),
+                    when(r["next_run_at"]) if r["enabled"] else "paused",
                     when(r["last_run_at"]),
                     r["last_status"] or "-",
                     str(r["failure_streak"]),
@@ -299,6 +307,27 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             ["ID", "CRON", "NEXT", "LAST", "LAST STATUS", "FAILS", "TITLE"],
         )
     )
+    for r in rows:
+        if r["last_error"]:
+            print(f"schedule {r['id']}: last run skipped: {r['last_error']}")
+    return 0
+
+
+def _change_schedule(store: Store, args: argparse.Namespace) -> int:
+    """``--pause``, ``--resume`` or ``--run-now``: one line saying what happened (a
+    :class:`schedules.ScheduleError` is one error line, exit 1)."""
+    if args.pause is not None:
+        schedules.pause(store, args.pause)
+        print(f"schedule {args.pause} paused (`--resume {args.pause}` to fire again)")
+    elif args.resume is not None:
+        upcoming = schedules.resume(store, args.resume)
+        print(f"schedule {args.resume} resumed (next {when(upcoming)})")
+    else:
+        goal_id = schedules.run_now(store, args.run_now, max_attempts=settings().retry.max_attempts)
+        if args.json:
+            emit_json({"id": goal_id})
+        else:
+            print(goal_id)
     return 0
 
 

@@ -312,7 +312,8 @@ def _resolve_unknown(tx: Tx, approval: Row, choice: str) -> None:
             finished_at=tx.now,
             error="interrupted; the user chose to run it again",
         )
-        tx.set_status("step", step_id, S.UNKNOWN, S.READY, wait_reason=None)
+        _approve_again(tx, step, action_id)
+        tx.set_status("step", step_id, S.UNKNOWN, S.READY, wait_reason="approved")
     elif choice == "mark_done":
         result = {"output": "(interrupted; marked done by the user)", "data": {}}
         tx.set_status(
@@ -344,6 +345,34 @@ def _resolve_unknown(tx: Tx, approval: Row, choice: str) -> None:
         )
         tx.set_status("step", step_id, S.UNKNOWN, S.SKIPPED, wait_reason=None, finished_at=tx.now)
         promote_dependents(tx, step_id)
+
+
+def _approve_again(tx: Tx, step: Row, action_id: int) -> int:
+    """The interrupted action again, as a new action already approved: choosing "run again" is
+    the one decision it needs. It keeps the tool, arguments, preview and the original decision
+    (so a rule-allowed command runs as it did), and its tool-call id, so an agent step answers
+    the same call with it."""
+    old = tx.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    assert old is not None
+    new_id = tx.insert(
+        "actions",
+        {
+            "goal_id": old["goal_id"],
+            "step_id": old["step_id"],
+            "attempt": step["attempt"],
+            "tool": old["tool"],
+            "args": old["args"],
+            "side_effects": old["side_effects"],
+            "decision": old["decision"],
+            "decision_reason": f"{old['decision_reason']}; run again after an interruption",
+            "preview": old["preview"],
+            "status": A.PROPOSED,
+            "created_at": tx.now,
+            "tool_call_id": old["tool_call_id"],
+        },
+    )
+    tx.set_status("action", new_id, A.PROPOSED, A.APPROVED)
+    return new_id
 
 
 def reject(store: Store, approval_id: int, *, reason: str | None = None, by: str = "user") -> None:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +26,12 @@ from pydantic import ValidationError
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import control, limits, liveness, llm, runs, secrets
+from agent_tui.core import control, limits, liveness, llm, runs, schedules, secrets
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.checkpoints import around, retention
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk, Sink
 from agent_tui.core.output import OutputWriter
-from agent_tui.core.schedules import run_due_schedules
 from agent_tui.core.states import StepStatus
 from agent_tui.core.store import Event, Row, StaleState, Store, open_store
 from agent_tui.core.templates import TemplateError, render
@@ -324,8 +323,14 @@ class Executor:
     async def _tick(self) -> None:
         """Timed work (schedules, reopened windows, expired approvals), then a dispatch."""
         if self._timed_work_due() or self._model_waits_due():
+            fresh = await asyncio.to_thread(schedules.recipes_due, self.store)
             with self.store.write() as tx:
-                run_due_schedules(tx, max_attempts=self.settings.retry.max_attempts)
+                schedules.run_due_schedules(
+                    tx,
+                    max_attempts=self.settings.retry.max_attempts,
+                    fresh=fresh,
+                    pause_after=self.settings.schedules.pause_after_failures,
+                )
                 limits.release_due(tx)
                 runs.promote_due_retries(tx)
                 self._sync_model_waits(tx)
@@ -373,8 +378,10 @@ class Executor:
             " OR EXISTS(SELECT 1 FROM approvals WHERE status = 'pending'"
             "           AND expires_at <= :now)"
             " OR EXISTS(SELECT 1 FROM steps WHERE status = 'retry_wait'"
-            "           AND next_attempt_at <= :now)",
-            {"now": self.store.clock()},
+            "           AND next_attempt_at <= :now)"
+            " OR (:failures > 0 AND EXISTS(SELECT 1 FROM schedules WHERE enabled = 1"
+            "           AND failure_streak >= :failures))",
+            {"now": self.store.clock(), "failures": self.settings.schedules.pause_after_failures},
         ).fetchone()
         return bool(row[0])
 
@@ -465,6 +472,7 @@ class Executor:
             ex.per_goal_parallel,
             ex.lease_seconds,
             self.settings.limits.daily_executions,
+            self.settings.limits.tools,
         )
         sync_waits = self._model_waits_due()
         with self.store.write() as tx:
@@ -544,7 +552,7 @@ class Executor:
             id="timer",
             replace_existing=True,
             misfire_grace_time=None,
-            run_date=datetime.fromtimestamp(max(when, now)).astimezone(),
+            run_date=datetime.now().astimezone() + timedelta(seconds=max(0.0, when - now)),
         )
 
     async def _timer_fired(self) -> None:

@@ -47,12 +47,14 @@ def parse_approval_timeout(text: str) -> float | None:
 
 def hold_goal(tx: Tx, goal_id: int, reason: str, message: str, resume_at: float) -> None:
     """Put a goal in ``waiting`` until ``resume_at`` (a rate limit or the daily limit)."""
-    goal = tx.one("SELECT status FROM goals WHERE id = ?", (goal_id,))
+    goal = tx.one("SELECT status, wait_reason, resume_at FROM goals WHERE id = ?", (goal_id,))
     if goal is None or goal["status"] not in ("queued", "running", "planning", "waiting"):
         return
-    when = datetime.fromtimestamp(resume_at).strftime("%H:%M:%S")
+    when = datetime.fromtimestamp(resume_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     text = f"{message}; resumes at {when}"
     if goal["status"] == "waiting":
+        if goal["wait_reason"] == reason and goal["resume_at"] == resume_at:
+            return  # already held for this, until then: nothing new to journal
         tx.execute(
             "UPDATE goals SET wait_reason = ?, status_message = ?, resume_at = ? WHERE id = ?",
             (reason, text, resume_at, goal_id),
@@ -103,7 +105,11 @@ def tool_limit(tx: Tx, tool: str, settings: Settings) -> tuple[str, float] | Non
     used = row["n"] if row else 0
     if used < limit:
         return None
-    return f"rate limit: {tool} ran {used} times today (limit {limit})", next_midnight(tx.now)
+    return tool_limit_message(tool, used, limit), next_midnight(tx.now)
+
+
+def tool_limit_message(tool: str, used: int, limit: int) -> str:
+    return f"rate limit: {tool} ran {used} times today (limit {limit})"
 
 
 def model_limit(tx: Tx, settings: Settings) -> tuple[str, float] | None:
@@ -119,7 +125,10 @@ def model_limit(tx: Tx, settings: Settings) -> tuple[str, float] | None:
 
 
 def hold_step(tx: Tx, step: Row, reason: str, message: str, resume_at: float) -> None:
-    """Give a running step back and hold its goal until the window opens."""
+    """Give a running step back and hold its goal until the window opens. A step that has no
+    action yet did not really start: its start time is cleared, so no duration runs on."""
+    acted = tx.one("SELECT 1 AS x FROM actions WHERE step_id = ? LIMIT 1", (step["id"],))
+    started = {} if acted or step["kind"] != "tool" else {"started_at": None}
     tx.set_status(
         "step",
         step["id"],
@@ -128,6 +137,7 @@ def hold_step(tx: Tx, step: Row, reason: str, message: str, resume_at: float) ->
         lease_owner=None,
         lease_expires=None,
         wait_reason="resume",
+        **started,
     )
     hold_goal(tx, step["goal_id"], reason, message, resume_at)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,8 @@ class ClaimLimits:
     per_goal: int
     lease_seconds: float
     daily_executions: int = 0
+    tools: Mapping[str, int] = field(default_factory=dict)
+    """Most executions per day of a tool (``[limits.tools]``): a tool step over it is not taken."""
 
 
 def start_of_day(now: float) -> float:
@@ -118,6 +120,9 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool =
             " ORDER BY position LIMIT ?",
             (goal["id"], llm, room),
         )
+        held = None
+        if limits.tools:
+            steps, held = _within_tool_limits(tx, steps, limits.tools)
         planning = any(s["kind"] == "plan" for s in steps)
         wanted = G.PLANNING if planning else G.RUNNING
         if steps and goal["status"] != wanted and (goal["status"] == G.QUEUED or planning):
@@ -151,7 +156,52 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool =
                 )
             claimed.append(step)
         free -= len(steps)
+        if held is not None:
+            from agent_tui.core.limits import hold_goal
+
+            hold_goal(tx, goal["id"], "rate limit", held, next_midnight(tx.now))
     return claimed
+
+
+def _within_tool_limits(
+    tx: Tx, steps: list[Row], limits: Mapping[str, int]
+) -> tuple[list[Row], str | None]:
+    """The leading ``steps`` whose tool has executions left today, and why the rest must wait.
+
+    Past the first step without, nothing is taken and the goal is held until the window opens,
+    so a step is never started only to be given back. Steps claimed earlier in the same
+    transaction are already running, so :func:`tool_uses_today` counts them.
+    """
+    from agent_tui.core.limits import tool_limit_message
+
+    allowed: list[Row] = []
+    here: dict[str, int] = {}
+    for step in steps:
+        approved = step["wait_reason"] == "approved"  # decided by a person: not held back
+        tool = step["tool"] if step["kind"] == "tool" and not approved else None
+        limit = limits.get(tool or "")
+        if tool is None or not limit:
+            allowed.append(step)
+            continue
+        used = tool_uses_today(tx, tool) + here.get(tool, 0)
+        if used >= limit:
+            return allowed, tool_limit_message(tool, used, limit)
+        here[tool] = here.get(tool, 0) + 1
+        allowed.append(step)
+    return allowed, None
+
+
+def tool_uses_today(tx: Tx, tool: str) -> int:
+    """Executions of ``tool`` started today, plus its tool steps running without an action yet
+    (claimed, about to start one)."""
+    row = tx.one(
+        "SELECT (SELECT count(*) FROM actions WHERE tool = :tool AND started_at >= :day)"
+        " + (SELECT count(*) FROM steps s WHERE s.status = 'running' AND s.kind = 'tool'"
+        "    AND s.tool = :tool AND NOT EXISTS(SELECT 1 FROM actions a WHERE a.step_id = s.id"
+        "    AND a.attempt = s.attempt AND a.started_at IS NOT NULL)) AS n",
+        {"tool": tool, "day": start_of_day(tx.now)},
+    )
+    return int(row["n"]) if row else 0
 
 
 def promote_due_retries(tx: Tx) -> int:

@@ -14,6 +14,7 @@ GOAL_FIELDS = (
     "status",
     "wait_reason",
     "status_message",
+    "resume_at",
     "priority",
     "source",
     "dry_run",

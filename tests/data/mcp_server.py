@@ -54,6 +54,19 @@ def crash() -> str:
 
 
 @server.tool()
+def write_or_crash(path: str, text: str) -> str:
+    """The first call ends the process (leaving ``PATH.crashed``); later calls write the file."""
+    marker = Path(path + ".crashed")
+    if not marker.exists():
+        marker.write_text("", encoding="utf-8")
+        sys.stderr.write("crashing before the write\n")
+        sys.stderr.flush()
+        os._exit(3)
+    Path(path).write_text(text, encoding="utf-8")
+    return f"wrote {path}"
+
+
+@server.tool()
 async def slow(seconds: float) -> str:
     """Sleep, then answer."""
     await anyio.sleep(seconds)

@@ -132,3 +132,35 @@ async def test_model_calls_per_minute(
         await run_idle(store, settings)
         assert goal_status(store, goal) == "completed"
         assert len(fake.requests) == 3
+
+
+async def test_tool_limit_starts_no_step_it_would_give_back(home: Path, settings: Settings) -> None:
+    from agent_tui.core.views import goal_detail, list_goals
+
+    clock = Clock()
+    store = Store(home / "clocked.db", clock=clock)
+    settings.limits.tools = {"echo": 1}
+    goal = add(store, {"title": "lim", "steps": [echo(f"e{i}", str(i)) for i in range(3)]})
+    await run_idle(store, settings)
+    await run_idle(store, settings)  # a second executor holds nothing twice
+    by_key = steps(store, goal)
+    assert [s["status"] for s in by_key.values()] == ["completed", "ready", "ready"]
+    for key in ("e1", "e2"):  # never started, so no duration runs on
+        assert by_key[key]["started_at"] is None and by_key[key]["attempt"] == 0
+    assert store.one("SELECT count(*) AS n FROM actions")["n"] == 1
+    started = [e for e in store.events_after(0) if e.kind == "step.started"]
+    assert len(started) == 1
+    waiting = [e for e in store.events_after(0) if e.kind == "goal.waiting"]
+    assert len(waiting) == 1
+    row = store.one("SELECT * FROM goals WHERE id = ?", (goal,))
+    day = time.strftime("%Y-%m-%d", time.localtime(row["resume_at"]))
+    assert f"resumes at {day} 00:00:01" in row["status_message"]
+    [listed] = list_goals(store)
+    assert listed["resume_at"] == row["resume_at"]
+    assert goal_detail(store, goal)["goal"]["resume_at"] == row["resume_at"]
+    clock.now = row["resume_at"] + 1
+    await run_idle(store, settings)
+    assert [s["status"] for s in steps(store, goal).values()] == ["completed", "completed", "ready"]
+    clock.now += 86400
+    await run_idle(store, settings)
+    assert goal_status(store, goal) == "completed"

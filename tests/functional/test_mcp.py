@@ -104,7 +104,9 @@ async def test_tools_are_listed_with_names_and_side_effects(rec: Recorder, tmp_p
         assert tools["srv.echo"].side_effects is False
         assert tools["srv.add"].side_effects is False
         assert tools["srv.write_note"].side_effects is True
-        assert all(t.default_decision == "ask" for t in tools.values())
+        decisions = {name: t.default_decision for name, t in tools.items()}
+        assert decisions["srv.echo"] == decisions["srv.add"] == "allow"  # read-only: allow
+        assert {d for n, d in decisions.items() if n not in ("srv.echo", "srv.add")} == {"ask"}
         assert tools["srv.echo"].description == "Return the text unchanged."
         schema = tools["srv.add"].schema()
         assert schema["name"] == "srv__add"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def _claim_and_start(store: Store, owner: str = "dead-worker") -> dict:
             tx,
             step,
             tool=step["tool"],
-            args={"command": "x"},
+            args=json.loads(step["args"]),
             side_effects=step["tool"] == "shell",
             decision="allow",
             reason="test",

@@ -184,18 +184,21 @@ class McpManager:
         for name, server in self._servers.items():
             if server.state != "running":
                 continue
-            read_only = set(server.conf.read_only_tools)
             for spec in server.tools:
-                tool = self._adapter(name, spec, spec.name not in read_only)
+                tool = self._adapter(name, spec, server.conf)
                 self._tools[tool.name] = tool
         return self.tools
 
-    def _adapter(self, server: str, spec: mcp_types.Tool, side_effects: bool) -> Tool:
+    def _adapter(self, server: str, spec: mcp_types.Tool, conf: McpServerSettings) -> Tool:
+        """A :class:`McpTool` subclass for ``spec``: a tool listed in ``read_only_tools`` has no
+        side effects and defaults to ``read_only_decision`` (allow); any other asks."""
         schema = spec.input_schema if isinstance(spec.input_schema, dict) else {}
+        side_effects = spec.name not in conf.read_only_tools
         attrs = {
             "name": f"{server}.{spec.name}",
             "description": spec.description or spec.title or f"{spec.name} (MCP server {server})",
             "side_effects": side_effects,
+            "default_decision": "ask" if side_effects else conf.read_only_decision,
             "server": server,
             "tool": spec.name,
             "input_schema": schema or {"type": "object", "properties": {}},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -34,6 +35,10 @@ class McpServerSettings(BaseModel):
     (``${NAME}`` is replaced by the environment variable NAME)."""
     read_only_tools: list[str] = Field(default_factory=list)
     """Tools without side effects; every other tool of the server is treated as side-effecting."""
+    read_only_decision: Literal["allow", "ask"] = "allow"
+    """The default decision for the tools in ``read_only_tools``: ``allow``, like the built-in
+    reading tools, or ``ask``. Side-effecting tools always ask by default; ``[policy.tools]`` and
+    rules override either."""
     timeout: float = Field(60.0, gt=0, le=86400)
     """Seconds one call may take; a call that takes longer fails and is retried."""
     start_timeout: float = Field(30.0, gt=0, le=600)
