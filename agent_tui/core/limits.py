@@ -45,13 +45,26 @@ def parse_approval_timeout(text: str) -> float | None:
     return parse_duration(raw)
 
 
-def hold_goal(tx: Tx, goal_id: int, reason: str, message: str, resume_at: float) -> None:
-    """Put a goal in ``waiting`` until ``resume_at`` (a rate limit or the daily limit)."""
+PROBED_REASONS = ("model unreachable",)
+"""Waits that end when a check of the model server succeeds, not when the time comes."""
+
+
+def hold_goal(
+    tx: Tx,
+    goal_id: int,
+    reason: str,
+    message: str,
+    resume_at: float,
+    *,
+    until: str = "resumes at",
+) -> None:
+    """Put a goal in ``waiting`` until ``resume_at`` (a rate limit, the daily limit, or the
+    next check of an unreachable model server)."""
     goal = tx.one("SELECT status FROM goals WHERE id = ?", (goal_id,))
     if goal is None or goal["status"] not in ("queued", "running", "planning", "waiting"):
         return
     when = datetime.fromtimestamp(resume_at).strftime("%H:%M:%S")
-    text = f"{message}; resumes at {when}"
+    text = f"{message}; {until} {when}"
     if goal["status"] == "waiting":
         tx.execute(
             "UPDATE goals SET wait_reason = ?, status_message = ?, resume_at = ? WHERE id = ?",
@@ -74,8 +87,9 @@ def release_due(tx: Tx) -> int:
     """Goals whose window has opened go on."""
     rows = tx.all(
         "SELECT id, started_at FROM goals WHERE status = 'waiting'"
-        " AND resume_at IS NOT NULL AND resume_at <= ?",
-        (tx.now,),
+        " AND resume_at IS NOT NULL AND resume_at <= ?"
+        f" AND coalesce(wait_reason, '') NOT IN ({','.join('?' for _ in PROBED_REASONS)})",
+        (tx.now, *PROBED_REASONS),
     )
     for row in rows:
         tx.set_status(
@@ -118,7 +132,9 @@ def model_limit(tx: Tx, settings: Settings) -> tuple[str, float] | None:
     return f"rate limit: {len(rows)} model calls in the last minute (limit {limit})", opens
 
 
-def hold_step(tx: Tx, step: Row, reason: str, message: str, resume_at: float) -> None:
+def hold_step(
+    tx: Tx, step: Row, reason: str, message: str, resume_at: float, *, until: str = "resumes at"
+) -> None:
     """Give a running step back and hold its goal until the window opens."""
     tx.set_status(
         "step",
@@ -129,7 +145,7 @@ def hold_step(tx: Tx, step: Row, reason: str, message: str, resume_at: float) ->
         lease_expires=None,
         wait_reason="resume",
     )
-    hold_goal(tx, step["goal_id"], reason, message, resume_at)
+    hold_goal(tx, step["goal_id"], reason, message, resume_at, until=until)
 
 
 def approval_expiry(goal: Row, now: float) -> float | None:

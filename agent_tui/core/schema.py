@@ -244,6 +244,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE rules ADD COLUMN bound TEXT;
     """,
+    # 5 -> 6: token counts that are litellm's estimate (the provider reported no usage).
+    """
+    ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

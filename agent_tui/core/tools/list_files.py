@@ -98,7 +98,9 @@ def _open_dir(workspace: Path, raw: str) -> tuple[int, str]:
         return fd, loc.rel
 
 
-def _walk(fd: int, prefix: str, recursive: bool, errors: list[str]) -> Generator[tuple[str, str], None, None]:
+def _walk(
+    fd: int, prefix: str, recursive: bool, errors: list[str]
+) -> Generator[tuple[str, str], None, None]:
     """``(name, shown path)`` in sorted pre-order; owns ``fd``; symlinks are never entered."""
     stack = [(fd, _entries(fd, prefix, errors))]
     try:
