@@ -37,6 +37,7 @@ class Reply:
     cut_after: int | None = None  # close the stream after this many chunks
     no_finish: bool = False  # end the stream cleanly ([DONE]) without a finish reason
     chunk_delay: float = 0.0  # seconds between streamed chunks (a slow model)
+    usage: bool = True  # report usage (some servers never do)
     prompt_tokens: int = 100
     completion_tokens: int = 20
 
@@ -77,6 +78,9 @@ class FakeLLM:
         self.overflow = "error"
         self.models = ["test-model"]
         self._active: set[threading.Event] = set()
+        self._down = False
+        self.most_active = 0
+        """The most streams that were ever running at once."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,6 +94,9 @@ class FakeLLM:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
+                if fake._down:
+                    self.close_connection = True
+                    return
                 if not self.path.rstrip("/").endswith("/models"):
                     self.send_error(404)
                     return
@@ -114,6 +121,9 @@ class FakeLLM:
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if fake._down:  # a kept-alive connection to a server that went down
+                    self.close_connection = True
+                    return
                 with fake.lock:
                     fake.requests.append(body)
                     fake.arrivals.append(time.time())
@@ -179,6 +189,7 @@ class FakeLLM:
                 interrupted = threading.Event()
                 with fake.lock:
                     fake._active.add(interrupted)
+                    fake.most_active = max(fake.most_active, len(fake._active))
                 try:
                     chunks = _chunks(body, reply)
                     for n, chunk in enumerate(chunks):
@@ -212,13 +223,16 @@ class FakeLLM:
         return self.context_limit is not None and _tokens(body) > self.context_limit
 
     def down(self) -> None:
-        """Stop listening: connections are refused until :meth:`up`."""
+        """Stop listening: connections are refused until :meth:`up` (a stream in flight ends
+        normally; kept-alive connections are closed at their next request)."""
+        self._down = True
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
 
     def up(self) -> None:
         """Listen again on the same port."""
+        self._down = False
         port = self.server.server_address[1]
         handler = self.server.RequestHandlerClass
         self.server = _QuietServer(("127.0.0.1", port), handler)
@@ -280,7 +294,7 @@ def _full(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
                 "finish_reason": "tool_calls" if reply.tool_calls else "stop",
             }
         ],
-        "usage": _usage(reply),
+        **({"usage": _usage(reply)} if reply.usage else {}),
     }
 
 
@@ -323,6 +337,6 @@ def _chunks(body: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
                     chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
                 )
     out.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
-    if (body.get("stream_options") or {}).get("include_usage"):
+    if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
         out.append({**base, "choices": [], "usage": _usage(reply)})
     return out

@@ -60,9 +60,10 @@ class _Done(Exception):
 class _Fitter:
     """Keeps one call's prompt within the model's window, tighter after each overflow."""
 
-    def __init__(self, count: context.Counter, budget: int | None) -> None:
+    def __init__(self, count: context.Counter, budget: int | None, learn: Any = None) -> None:
         self.count = count
         self.budget = budget
+        self.learn = learn
         self.note: str | None = None
         self._incomplete = 0
 
@@ -79,6 +80,8 @@ class _Fitter:
         if size < 256:
             return False
         self.budget = size // 2
+        if self.learn is not None:
+            self.learn(size)  # later calls compact before sending, not after a refusal
         return True
 
     def incomplete(self, sent: list[dict[str, Any]]) -> None:
@@ -129,6 +132,7 @@ class ModelStep:
         fitter = _Fitter(
             context.counter_for(choice.model, tools),
             window - context.reserve_for_reply(window) if window else None,
+            self.ex.learn_window,
         )
 
         async def attempt(number: int) -> llm.Turn:

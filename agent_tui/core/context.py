@@ -114,6 +114,14 @@ def fit(messages: list[Message], budget: int, count: Counter) -> tuple[list[Mess
     while count(sent) > budget:
         sent, gone = _drop_oldest(sent, head)
         if not gone:
+            break
+        dropped += gone
+    if count(sent) > budget:  # the latest tool outputs alone are too long: cut them too
+        for keep in (CUT_TO * 4, CUT_TO, 0):
+            sent = [_cut(m, keep) if m.get("role") == "tool" else m for m in sent]
+            if count(sent) <= budget:
+                break
+        else:
             raise llm.LLMError(
                 f"the conversation needs {count(sent)} tokens even compacted; the model's "
                 f"window allows {budget}",
@@ -122,7 +130,8 @@ def fit(messages: list[Message], budget: int, count: Counter) -> tuple[list[Mess
                 fix="use a model with a larger context window, or set `[llm] context_window` "
                 "to the server's real window",
             )
-        dropped += gone
+    if not dropped:
+        return sent, f"tool outputs cut ({before} → {count(sent)} tokens)"
     note = {
         "role": "user",
         "content": f"[agent-tui: {dropped} earlier messages were left out to fit the model's "

@@ -338,6 +338,12 @@ class Executor:
             self._windows[model] = context.window_of(model, self.settings.llm.context_window)
         return self._windows[model]
 
+    def learn_window(self, refused: int) -> None:
+        """A prompt of ``refused`` tokens overflowed: take the window to be below that."""
+        known = self.context_window()
+        if known is None or known >= refused:
+            self._windows[self.model.model] = max(256, refused * 3 // 4)
+
     def probe_delay(self) -> float:
         """Seconds until the next check of an unreachable model server: short at first, then
         doubling up to a minute; a successful check starts over."""

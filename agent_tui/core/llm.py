@@ -283,13 +283,10 @@ async def complete(
         kwargs["tools"] = [{"type": "function", "function": t} for t in tools]
     chunks: list[Any] = []
     streamed: list[str] = []
-    reported_usage = False
     try:
         stream = await litellm.acompletion(**kwargs)
         async for chunk in stream:
             chunks.append(chunk)
-            if getattr(chunk, "usage", None) is not None and "usage" in chunk.model_fields_set:
-                reported_usage = True
             for choice_delta in chunk.choices or []:
                 delta = choice_delta.delta
                 if delta is not None and delta.content:
@@ -312,12 +309,21 @@ async def complete(
     if usage is not None:
         turn.prompt_tokens = usage.prompt_tokens
         turn.completion_tokens = usage.completion_tokens
-        turn.estimated = not reported_usage
+        turn.estimated = not _provider_reported_usage(stream)
     try:
         turn.cost = float(litellm.completion_cost(completion_response=full))
     except Exception:
         turn.cost = None
     return turn
+
+
+def _provider_reported_usage(stream: Any) -> bool:
+    """Whether the provider sent usage figures; litellm adds its own estimate when it did not
+    (only the chunks it received from the provider keep a ``usage``)."""
+    received = getattr(stream, "chunks", None)
+    if received is None:
+        return True
+    return any(getattr(c, "usage", None) is not None for c in received)
 
 
 def _assemble(full: Any, streamed: str, finish: str) -> Turn:
