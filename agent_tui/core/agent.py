@@ -186,7 +186,8 @@ class ModelStep:
             runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
             tx.event(
                 "llm.retry",
-                f"model call {number} failed ({error}); retrying in {delay:.1f} s",
+                f"model call {number} failed ({error}); retrying in "
+                + (f"{delay:.1f} s" if delay >= 1 else f"{delay:.2g} s"),
                 goal_id=self.step["goal_id"],
                 step_id=self.step["id"],
                 fault=error.kind,

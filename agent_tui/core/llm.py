@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -43,8 +44,21 @@ def load_litellm() -> Any:
 
             litellm.suppress_debug_info = True
             litellm.telemetry = False
+            _route_logging()
             _litellm = litellm
     return _litellm
+
+
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
+def _route_logging() -> None:
+    """LiteLLM's loggers print INFO lines to stdout; send them to agent-tui's log instead."""
+    for name in LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.INFO)
 
 
 @dataclass(frozen=True, slots=True)

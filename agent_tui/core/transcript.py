@@ -71,3 +71,23 @@ def add_retry_note(tx: Tx, step_id: int, error: str | None) -> None:
     """Mark a retry in a step's stored conversation (if it has one)."""
     if tx.one("SELECT 1 FROM messages WHERE step_id = ? LIMIT 1", (step_id,)):
         append(tx, step_id, retry_note(error))
+
+
+def render(messages: list[Message], *, width: int = 2000) -> list[str]:
+    """A conversation as lines for a person: who said what, tool calls with their arguments."""
+    lines: list[str] = []
+    for message in messages:
+        role = message.get("role", "?")
+        content = str(message.get("content") or "").strip()
+        if role == "tool":
+            role = f"tool result ({message.get('tool_call_id', '')})"
+        if len(content) > width:
+            content = content[:width] + f" … [{len(content) - width} more characters]"
+        lines.append(f"[{role}]" + (f" {content}" if content else ""))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            args = str(function.get("arguments") or "")
+            if len(args) > width:
+                args = args[:width] + " …"
+            lines.append(f"  → {function.get('name', '?')}({args})  [{call.get('id', '')}]")
+    return lines
