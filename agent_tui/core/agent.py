@@ -126,11 +126,16 @@ class ModelStep:
             self._hold_if_limited(lambda tx: limits.model_limit(tx, self.settings))
         choice = self.ex.model
         conf = self.settings.llm
-        if llm._litellm is None:
-            await asyncio.to_thread(llm.load_litellm)
         window = self.ex.context_window()
+        counters: list[context.Counter] = []
+
+        def count(sent: list[dict[str, Any]]) -> int:
+            if not counters:  # made on first use: it needs litellm
+                counters.append(context.counter_for(choice.model, tools))
+            return counters[0](sent)
+
         fitter = _Fitter(
-            context.counter_for(choice.model, tools),
+            count,
             window - context.reserve_for_reply(window) if window else None,
             self.ex.learn_window,
         )

@@ -334,8 +334,11 @@ class Executor:
     def context_window(self) -> int | None:
         """The current model's context window in tokens (``None``: unknown), looked up once."""
         model = self.model.model
+        configured = self.settings.llm.context_window
         if model not in self._windows:
-            self._windows[model] = context.window_of(model, self.settings.llm.context_window)
+            if not configured and llm._litellm is None:
+                return None  # litellm's map is read once it is loaded (by the first call)
+            self._windows[model] = context.window_of(model, configured)
         return self._windows[model]
 
     def learn_window(self, refused: int) -> None:

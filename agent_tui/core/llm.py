@@ -44,6 +44,8 @@ def load_litellm() -> Any:
 
             litellm.suppress_debug_info = True
             litellm.telemetry = False
+            # No litellm callbacks are used here: its per-chunk success logging only costs time.
+            litellm.disable_streaming_logging = True
             _route_logging()
             _litellm = litellm
     return _litellm
@@ -316,19 +318,32 @@ async def complete(
     finish = getattr(stream, "received_finish_reason", None)
     if not finish:
         raise IncompleteReply("the stream ended without a finish reason", "".join(streamed))
-    full = litellm.stream_chunk_builder(chunks, messages=messages)
-    turn = _assemble(full, "".join(streamed), finish)
+    turn = _assemble(chunks, "".join(streamed), finish)
     turn.finish_reason = finish
-    usage = getattr(full, "usage", None)
+    usage = next((c.usage for c in reversed(chunks) if getattr(c, "usage", None)), None)
     if usage is not None:
         turn.prompt_tokens = usage.prompt_tokens
         turn.completion_tokens = usage.completion_tokens
         turn.estimated = not _provider_reported_usage(stream)
-    try:
-        turn.cost = float(litellm.completion_cost(completion_response=full))
-    except Exception:
-        turn.cost = None
+        turn.cost = _cost(litellm, choice.model, usage.prompt_tokens, usage.completion_tokens)
     return turn
+
+
+_unpriced: set[str] = set()
+"""Models litellm has no price for (asked once per process: the lookup is slow)."""
+
+
+def _cost(litellm: Any, model: str, prompt: int | None, completion: int | None) -> float | None:
+    if model in _unpriced or prompt is None or completion is None:
+        return None
+    try:
+        costs = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt, completion_tokens=completion
+        )
+        return float(sum(costs))
+    except Exception:
+        _unpriced.add(model)
+        return None
 
 
 def _provider_reported_usage(stream: Any) -> bool:
@@ -340,18 +355,29 @@ def _provider_reported_usage(stream: Any) -> bool:
     return any(getattr(c, "usage", None) is not None for c in received)
 
 
-def _assemble(full: Any, streamed: str, finish: str) -> Turn:
-    """The reply from the assembled stream; :class:`IncompleteReply` if it is empty or cut.
+def _assemble(chunks: list[Any], streamed: str, finish: str) -> Turn:
+    """The reply from its stream's deltas; :class:`IncompleteReply` if it is empty or cut.
 
-    Arguments that are not JSON in a reply the provider finished normally are the model's own
-    mistake (the agent tells it so); cut off by the length limit they are an incomplete reply.
+    Tool calls arrive in pieces joined by ``index``. Arguments that are not JSON in a reply the
+    provider finished normally are the model's own mistake (the agent tells it so); cut off by
+    the length limit they are an incomplete reply.
     """
-    message = full.choices[0].message if full is not None and full.choices else None
-    content = (message.content if message is not None else None) or ""
-    turn = Turn(content=content)
-    for raw in (message.tool_calls if message is not None else None) or []:
-        name = raw.function.name or ""
-        arguments = raw.function.arguments or ""
+    calls: dict[int, list[str]] = {}
+    for chunk in chunks:
+        for choice in chunk.choices or []:
+            delta = choice.delta
+            for piece in (getattr(delta, "tool_calls", None) or []) if delta else []:
+                entry = calls.setdefault(piece.index or 0, ["", "", ""])
+                if piece.id and not entry[0]:
+                    entry[0] = piece.id
+                function = piece.function
+                if function is not None:
+                    if function.name and not entry[1]:
+                        entry[1] = function.name
+                    entry[2] += function.arguments or ""
+    turn = Turn(content=streamed)
+    for index in sorted(calls):
+        call_id, name, arguments = calls[index]
         if not name:
             raise IncompleteReply("a tool call without a name", streamed)
         if finish == "length":
@@ -361,8 +387,8 @@ def _assemble(full: Any, streamed: str, finish: str) -> Turn:
                 raise IncompleteReply(
                     f"tool call {name[:60]} cut at the length limit: {exc}", streamed
                 ) from None
-        turn.tool_calls.append(ToolCall(raw.id or f"call_{len(turn.tool_calls)}", name, arguments))
-    if not content.strip() and not turn.tool_calls:
+        turn.tool_calls.append(ToolCall(call_id or f"call_{len(turn.tool_calls)}", name, arguments))
+    if not streamed.strip() and not turn.tool_calls:
         raise IncompleteReply("the model's reply was empty", streamed)
     return turn
 
