@@ -128,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     sh = cmd("show", "show one goal: steps, actions with output, documents, events")
     _mark(sh.add_argument("goal"), "goals")
     sh.add_argument("--json", action="store_true")
+    sh.add_argument(
+        "--transcript",
+        action="store_true",
+        help="also print the conversations with the model, message by message",
+    )
 
     ap = cmd("approvals", "list pending approvals with exactly what would run")
     ap.add_argument("--json", action="store_true")

@@ -102,6 +102,15 @@ class LLMSettings(_Section):
     """Base URL of an OpenAI-compatible server or a proxy (for example http://127.0.0.1:8080/v1)."""
     timeout: float = Field(120.0, gt=0, le=3600)
     """Seconds one model call may take before it counts as a transient failure."""
+    retry_window: float = Field(120.0, ge=0, le=86400)
+    """Seconds a failing model call is retried (backoff with jitter, Retry-After honoured) before
+    its goal waits with reason ``model unreachable`` and resumes by itself when the server answers."""
+    max_concurrent: int | None = Field(None, ge=1, le=256)
+    """Most model calls in flight at once per endpoint in one process; default 1 for a local
+    ``api_base`` (a local server would interrupt its running request) and 4 for hosted providers."""
+    context_window: int | None = Field(None, ge=256)
+    """The model's context window in tokens, for a local model litellm does not know; longer
+    conversations are compacted before they are sent."""
     max_plan_steps: int = Field(12, ge=1, le=100)
     """Most steps a plan may have."""
     step_iterations: int = Field(20, ge=1, le=1000)

@@ -5,6 +5,11 @@ Per turn: one agent step whose scripted model answers at once (no network, no li
 stored transcript, the policy, the action, the usage row. A second figure runs the same through
 litellm against a local OpenAI-compatible server, for reference. Target: ≤ 5 ms a turn.
 
+Added latency per model call: the median of one call through agent-tui's whole model path (the
+endpoint gate, retries, the context check with token counting, litellm, completeness checks)
+against the scripted server, minus the median of the same streamed request sent with plain httpx:
+the server's own latency, measured separately. Target: ≤ 10 ms added, median.
+
 First frame: the real ``agent-tui`` in a pseudo-terminal, from process start until the header is on
 screen, with a model configured and without (litellm must not delay it).
 """
@@ -109,6 +114,74 @@ def litellm_turns(n: int = 60) -> dict:
     return {"turns": turns, "ms_per_turn": round(elapsed / turns * 1000, 3)}
 
 
+def call_latency(n: int = 60) -> dict:
+    """Median ms of a model call through agent-tui, of the bare HTTP request, and the difference."""
+    sys.path.insert(0, str(ROOT))
+    import httpx
+
+    from agent_tui.core import context, model_calls
+    from tests.fake_llm import FakeLLM, text
+
+    fresh_home()
+    os.environ["OPENAI_API_KEY"] = "sk-bench"
+    llm.load_litellm()
+    messages = [
+        {"role": "system", "content": "You are a test."},
+        {"role": "user", "content": "Say something short. " * 20},
+    ]
+    reply = "a short answer of a few words"
+
+    async def measure(fake: FakeLLM) -> tuple[list[float], list[float]]:
+        choice = llm.ModelChoice("openai/bench", "bench", fake.api_base)
+        endpoints = model_calls.Endpoints(None)
+        policy = model_calls.RetryPolicy(120.0, 1.0, 2.0)
+        count = context.counter_for(choice.model, None)
+
+        async def attempt(number: int) -> llm.Turn:
+            sent, _ = context.fit(messages, 100_000, count)
+            return await llm.complete(choice, sent, timeout=30)
+
+        ours, bare = [], []
+        body = {
+            "model": "bench",
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        async with httpx.AsyncClient(timeout=30) as client:
+            for i in range(n + 5):  # alternate, so both see the same machine
+                start = time.perf_counter()
+                await model_calls.call_with_retries(
+                    endpoints.get(choice), attempt, policy, on_retry=lambda *a: None
+                )
+                took = time.perf_counter() - start
+                start = time.perf_counter()
+                async with client.stream(
+                    "POST", fake.api_base + "/chat/completions", json=body
+                ) as response:
+                    async for _ in response.aiter_bytes():
+                        pass
+                bare_took = time.perf_counter() - start
+                if i >= 5:  # warm-up: connection pools, first imports
+                    ours.append(took)
+                    bare.append(bare_took)
+        return ours, bare
+
+    with FakeLLM() as fake:
+        fake.script(*[text(reply) for _ in range(2 * (n + 5))])
+        ours, bare = asyncio.run(measure(fake))
+    ours_ms = statistics.median(ours) * 1000
+    bare_ms = statistics.median(bare) * 1000
+    return {
+        "calls": n,
+        "median_ms_through_agent_tui": round(ours_ms, 3),
+        "median_ms_server_alone": round(bare_ms, 3),
+        "median_ms_added": round(ours_ms - bare_ms, 3),
+        "target_ms_added": 10,
+        "meets_target": ours_ms - bare_ms <= 10,
+    }
+
+
 def first_frame(env_extra: dict[str, str], runs: int = 3) -> float:
     """Median seconds from exec to the header on screen, in a real pseudo-terminal."""
     samples = []
@@ -180,6 +253,7 @@ def main() -> None:
         }
     result["scripted_model"] = scripted_turns()
     result["through_litellm_http"] = litellm_turns()
+    result["model_call_latency"] = call_latency()
     result.update(frames)
     result["target_ms_per_turn"] = 5
     result["meets_target"] = result["scripted_model"]["ms_per_turn"] <= 5

@@ -1,8 +1,14 @@
 """A scripted OpenAI-compatible chat server on 127.0.0.1: the one test double (the LLM provider).
 
 Tests queue replies; each request pops the next one. A reply can be text, tool calls, an HTTP error
-(with headers such as Retry-After), a delay, or a stream cut mid-way. Requests are recorded so tests
-can assert what the model was told. Streaming uses SSE exactly as the OpenAI API does.
+(with headers such as Retry-After), a delay, a stream cut mid-way or one that ends cleanly without a
+finish reason. Requests are recorded so tests can assert what the model was told. Streaming uses SSE
+exactly as the OpenAI API does.
+
+Faults of real local servers (llama.cpp) can be switched on: ``interrupting`` ends a running stream
+without a finish reason when another request arrives; ``context_limit`` answers prompts longer than
+that many tokens (4 characters each) with llama.cpp's overflow error or, with ``overflow="empty"``,
+an empty streamed answer; ``down()`` and ``up()`` stop and restart listening on the same port.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ class Reply:
     error: str = ""
     delay: float = 0.0
     cut_after: int | None = None  # close the stream after this many chunks
+    no_finish: bool = False  # end the stream cleanly ([DONE]) without a finish reason
+    chunk_delay: float = 0.0  # seconds between streamed chunks (a slow model)
+    usage: bool = True  # report usage (some servers never do)
     prompt_tokens: int = 100
     completion_tokens: int = 20
 
@@ -61,7 +70,17 @@ class FakeLLM:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []
+        """``time.time()`` of each request's arrival, in the order of ``requests``."""
         self.lock = threading.Lock()
+        self.interrupting = False
+        self.context_limit: int | None = None
+        self.overflow = "error"
+        self.models = ["test-model"]
+        self._active: set[threading.Event] = set()
+        self._down = False
+        self.most_active = 0
+        """The most streams that were ever running at once."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -74,6 +93,25 @@ class FakeLLM:
                 super().setup()
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+            def do_GET(self) -> None:
+                if fake._down:
+                    self.close_connection = True
+                    return
+                if not self.path.rstrip("/").endswith("/models"):
+                    self.send_error(404)
+                    return
+                payload = json.dumps(
+                    {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model"} for m in fake.models],
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def do_POST(self) -> None:
                 try:
                     self._handle()
@@ -83,13 +121,30 @@ class FakeLLM:
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if fake._down:  # a kept-alive connection to a server that went down
+                    self.close_connection = True
+                    return
                 with fake.lock:
                     fake.requests.append(body)
-                    reply = (
-                        fake.replies.popleft()
-                        if fake.replies
-                        else Reply(status=500, error="the test script has no reply left")
-                    )
+                    fake.arrivals.append(time.time())
+                    overflow = fake._overflows(body)
+                    if overflow and fake.overflow == "error":
+                        reply = Reply(
+                            status=400,
+                            error=f"request ({_tokens(body)} tokens) exceeds the available "
+                            f"context size ({fake.context_limit} tokens), try increasing it",
+                        )
+                    elif overflow:
+                        reply = Reply(content="")
+                    else:
+                        reply = (
+                            fake.replies.popleft()
+                            if fake.replies
+                            else Reply(status=500, error="the test script has no reply left")
+                        )
+                    if fake.interrupting:
+                        for other in fake._active:
+                            other.set()  # a new request interrupts the running one
                 if reply.delay:
                     time.sleep(reply.delay)
                     self.close_connection = True
@@ -131,17 +186,30 @@ class FakeLLM:
                     self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                     self.wfile.flush()
 
+                interrupted = threading.Event()
+                with fake.lock:
+                    fake._active.add(interrupted)
+                    fake.most_active = max(fake.most_active, len(fake._active))
                 try:
-                    for n, chunk in enumerate(_chunks(body, reply)):
+                    chunks = _chunks(body, reply)
+                    for n, chunk in enumerate(chunks):
                         if reply.cut_after is not None and n >= reply.cut_after:
                             self.close_connection = True  # no final chunk: a broken body
                             return
+                        finishing = any(c.get("finish_reason") for c in chunk["choices"])
+                        if interrupted.is_set() or (reply.no_finish and finishing):
+                            break  # ended early, cleanly: no finish reason was sent
                         send(f"data: {json.dumps(chunk)}\n\n".encode())
+                        if reply.chunk_delay and n < len(chunks) - 2:
+                            interrupted.wait(reply.chunk_delay)
                     send(b"data: [DONE]\n\n")
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
+                finally:
+                    with fake.lock:
+                        fake._active.discard(interrupted)
 
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -150,6 +218,27 @@ class FakeLLM:
     @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def _overflows(self, body: dict[str, Any]) -> bool:
+        return self.context_limit is not None and _tokens(body) > self.context_limit
+
+    def down(self) -> None:
+        """Stop listening: connections are refused until :meth:`up` (a stream in flight ends
+        normally; kept-alive connections are closed at their next request)."""
+        self._down = True
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def up(self) -> None:
+        """Listen again on the same port."""
+        self._down = False
+        port = self.server.server_address[1]
+        handler = self.server.RequestHandlerClass
+        self.server = _QuietServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def script(self, *replies: Reply) -> FakeLLM:
         with self.lock:
@@ -163,6 +252,11 @@ class FakeLLM:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _tokens(body: dict[str, Any]) -> int:
+    """The prompt's size as a server would count it, roughly: 4 characters a token."""
+    return len(json.dumps(body.get("messages", []))) // 4
 
 
 def _args_text(arguments: dict[str, Any] | str) -> str:
@@ -200,7 +294,7 @@ def _full(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
                 "finish_reason": "tool_calls" if reply.tool_calls else "stop",
             }
         ],
-        "usage": _usage(reply),
+        **({"usage": _usage(reply)} if reply.usage else {}),
     }
 
 
@@ -243,6 +337,6 @@ def _chunks(body: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
                     chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
                 )
     out.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
-    if (body.get("stream_options") or {}).get("include_usage"):
+    if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
         out.append({**base, "choices": [], "usage": _usage(reply)})
     return out

@@ -41,16 +41,51 @@ def cmd_locate(args: argparse.Namespace) -> int:
     return 0
 
 
+CHECK_TIMEOUT = 10.0
+"""Seconds the tiny completion of the model check may take."""
+
+
 def _model_report(model: str | None, api_base: str | None) -> dict[str, Any]:
+    """The model chosen, and a real check of it: its server's models and one tiny completion."""
+    import asyncio
+
     from agent_tui.core.llm import choose_model
+    from agent_tui.core.model_probe import check
 
     choice = choose_model(model, api_base)
-    return {
+    report: dict[str, Any] = {
         "model": choice.model,
         "ok": choice.model is not None,
         "why": choice.why,
         "api_base": choice.api_base,
     }
+    if choice.model is not None:
+        probe = asyncio.run(check(choice, timeout=CHECK_TIMEOUT))
+        report["check"] = {
+            "ok": probe.ok,
+            "detail": probe.detail,
+            "seconds": round(probe.seconds, 3),
+            "models": probe.models,
+            "fix": probe.fix,
+        }
+    return report
+
+
+def _model_lines(m: dict[str, Any]) -> list[str]:
+    lines = [f"  model       {m['model'] + ' (' + m['why'] + ')' if m['ok'] else m['why']}"]
+    if m["model"] is not None:
+        lines.append(f"  api_base    {m['api_base'] or '(the provider default)'}")
+    probe = m.get("check")
+    if probe is None:
+        return lines
+    if probe["ok"]:
+        listed = f"; the server lists {', '.join(probe['models'][:5])}" if probe["models"] else ""
+        lines.append(f"  model check ok: {probe['detail']} in {probe['seconds']:.2f} s{listed}")
+    else:
+        took = f" after {probe['seconds']:.2f} s" if probe["seconds"] else ""
+        lines.append(f"  model check FAILED{took}: {probe['detail']}")
+        lines.append(f"              fix: {probe['fix']}")
+    return lines
 
 
 def _short_secret(name: str) -> str:
@@ -99,6 +134,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         report["database"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
     report["model"] = _model_report(model, api_base)
+    if not report["model"].get("check", {"ok": True})["ok"]:
+        problems.append(f"model check: {report['model']['check']['detail']}")
     tools = {}
     for name, tool in sorted(builtin_tools().items()):
         tools[name] = {
@@ -148,8 +185,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         )
     else:
         print(f"  database    ERROR: {db.get('error') or db.get('quick_check')}")
-    m = report["model"]
-    print(f"  model       {m['model'] + ' (' + m['why'] + ')' if m['ok'] else m['why']}")
+    for line in _model_lines(report["model"]):
+        print(line)
     print("  tools       " + ", ".join(f"{n} ({t['decision']})" for n, t in tools.items()))
     print(f"  shell       {report['shell'] or 'MISSING: install bash'}")
     warn = "" if sandbox.active or sandbox.mode == "off" else "WARNING: "

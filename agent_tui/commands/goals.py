@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 from agent_tui.bundled import resolve_recipe
 from agent_tui.commands.common import (
@@ -18,7 +19,7 @@ from agent_tui.commands.common import (
     table,
     when,
 )
-from agent_tui.core import control, schedules
+from agent_tui.core import control, schedules, transcript
 from agent_tui.core.checkpoints import record
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
@@ -156,11 +157,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print(table(rows, ["ID", "STATUS", "STEPS", "PRI", "COST", "TITLE"]))
     today = usage_totals(open_store(), "ts >= ?", (start_of_day(time.time()),))
     if today["model_calls"]:
-        print(
-            f"today: {today['model_calls']} model call(s), "
-            f"{today['prompt_tokens'] + today['completion_tokens']} tokens, "
-            f"{_money(today['cost_usd'], today['cost_usd_known'])}"
-        )
+        print(f"today: {today['model_calls']} model call(s), {_tokens(today)}, {_money(today)}")
     return 0
 
 
@@ -187,14 +184,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  priority  {g['priority']}   dry run {'on' if g['dry_run'] else 'off'}")
     print(f"  workspace {g['workspace']}")
     if g["model_calls"]:
-        print(
-            f"  model     {g['model_calls']} call(s), "
-            f"{g['prompt_tokens'] + g['completion_tokens']} tokens, "
-            f"{_money(g['cost_usd'], g['cost_usd_known'])}"
-        )
+        print(f"  model     {g['model_calls']} call(s), {_tokens(g)}, {_money(g)}")
     print("steps:")
     for s in detail["steps"]:
-        extra = s["error"] or (f"waiting: {s['wait_reason']}" if s["wait_reason"] else "")
+        extra = s["error"] or _step_wait(s, g)
         print(
             f"  {GLYPHS.get(s['status'], ' ')} {s['key']:<16} {s['status']:<16} "
             f"{s['tool'] or s['kind']:<14} {duration(s['started_at'], s['finished_at']):>8}  "
@@ -217,10 +210,39 @@ def cmd_show(args: argparse.Namespace) -> int:
                 print(f"    {line}")
     for art in detail["artifacts"]:
         print(f"document: {art['name']} (version {art['version']}, {len(art['content'])} chars)")
+    if getattr(args, "transcript", False):
+        _print_conversations(detail["conversations"])
+    elif detail["conversations"]:
+        print(f"conversations: {len(detail['conversations'])} (--transcript shows them)")
     pending = [a for a in detail["approvals"] if a["status"] == "pending"]
     for ap in pending:
         print(f"approval {ap['id']} pending: {ap['title']}  (agent-tui approve {ap['id']})")
     return 0
+
+
+def _step_wait(step: dict[str, Any], goal: dict[str, Any]) -> str:
+    """Why a step is not running, in words that match what the user can do about it."""
+    reason = step["wait_reason"]
+    if not reason:
+        return ""
+    if reason in ("resume", "approved") and step["status"] == "ready":
+        if goal["status"] == "waiting":
+            return f"held while the goal waits ({goal['wait_reason']}); see the goal's status"
+        if goal["status"] == "paused":
+            return "held while the goal is paused (`agent-tui resume`)"
+        return "ready to go on"
+    return f"waiting: {reason}"
+
+
+def _print_conversations(conversations: list[dict[str, Any]]) -> None:
+    if not conversations:
+        print("no conversation with a model")
+    for talk in conversations:
+        print(
+            f"conversation of step '{talk['step']}' ({talk['kind']}, plan v{talk['plan_version']}):"
+        )
+        for line in transcript.render(talk["messages"]):
+            print(f"  {line}")
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -343,8 +365,19 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _money(value: float | None, known: float) -> str:
-    return f"${value:.4f}" if value is not None else f"≥ ${known:.4f} (some costs unknown)"
+def _money(figures: dict[str, Any]) -> str:
+    """The cost of some model calls: exact, at least the known part, or unknown."""
+    if figures["cost_usd"] is not None:
+        return f"${figures['cost_usd']:.4f}"
+    unknown = figures["model_calls"] - figures["cost_calls_known"]
+    if not figures["cost_calls_known"]:
+        return "cost unknown"
+    return f"≥ ${figures['cost_usd_known']:.4f} (the cost of {unknown} call(s) is unknown)"
+
+
+def _tokens(figures: dict[str, Any]) -> str:
+    total = figures["prompt_tokens"] + figures["completion_tokens"]
+    return f"about {total} tokens (estimated)" if figures["tokens_estimated"] else f"{total} tokens"
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
@@ -363,7 +396,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
                     str(d["model_calls"]),
                     str(d["prompt_tokens"]),
                     str(d["completion_tokens"]),
-                    _money(d["cost_usd"], d["cost_usd_known"]),
+                    _money(d),
                 ]
                 for d in days
             ],

@@ -7,15 +7,16 @@ an explicit ``finish_step`` or ``fail_step`` call, never with assumed success.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from agent_tui.core import budget, limits, llm, planner, runs, transcript
+from agent_tui.core import budget, context, limits, llm, model_calls, planner, runs, transcript
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
-from agent_tui.core.store import Row
+from agent_tui.core.store import Row, StaleState
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
 from agent_tui.core.tools.offload import PREVIEW_TIMEOUT, off_loop
@@ -56,6 +57,40 @@ class _Done(Exception):
     """The step finished (completed or failed) and was recorded."""
 
 
+class _Fitter:
+    """Keeps one call's prompt within the model's window, tighter after each overflow."""
+
+    def __init__(self, count: context.Counter, budget: int | None, learn: Any = None) -> None:
+        self.count = count
+        self.budget = budget
+        self.learn = learn
+        self.note: str | None = None
+        self._incomplete = 0
+
+    def fit(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.budget is None:
+            self.note = None
+            return context.clean(messages)
+        sent, self.note = context.fit(messages, self.budget, self.count)
+        return sent
+
+    def shrink(self, sent: list[dict[str, Any]]) -> bool:
+        """Aim at half the prompt just refused; False when it is too small to shrink."""
+        size = self.count(sent)
+        if size < 256:
+            return False
+        self.budget = size // 2
+        if self.learn is not None:
+            self.learn(size)  # later calls compact before sending, not after a refusal
+        return True
+
+    def incomplete(self, sent: list[dict[str, Any]]) -> None:
+        """A second empty or cut reply in a row on a long prompt: a full window answers so."""
+        self._incomplete += 1
+        if self._incomplete >= 2 and self.count(sent) >= 1024:
+            self.shrink(sent)
+
+
 class ModelStep:
     """What agent and plan steps share: the model, usage, budgets and provider errors."""
 
@@ -84,22 +119,110 @@ class ModelStep:
     async def call_model(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> llm.Turn:
+        """One complete reply, retried through outages; a goal that cannot reach its model
+        waits (``_Wait``), and a permanent error waits with its fix."""
         self.check_budget()
         if self.settings.limits.model_calls_per_minute:
             self._hold_if_limited(lambda tx: limits.model_limit(tx, self.settings))
         choice = self.ex.model
-        try:
-            turn = await llm.complete(
-                choice,
-                messages,
-                tools=tools,
-                on_text=self.stream,
-                timeout=self.settings.llm.timeout,
+        conf = self.settings.llm
+        window = self.ex.context_window()
+        counters: list[context.Counter] = []
+
+        def count(sent: list[dict[str, Any]]) -> int:
+            if not counters:  # made on first use: it needs litellm
+                counters.append(context.counter_for(choice.model, tools))
+            return counters[0](sent)
+
+        fitter = _Fitter(
+            count,
+            window - context.reserve_for_reply(window) if window else None,
+            self.ex.learn_window,
+        )
+
+        async def attempt(number: int) -> llm.Turn:
+            for _ in range(3):  # an overflow is compacted harder and sent again at once
+                sent = fitter.fit(messages)
+                if fitter.note:
+                    self._note(f"context compacted: {fitter.note}")
+                try:
+                    return await llm.complete(
+                        choice, sent, tools=tools, on_text=self.stream, timeout=conf.timeout
+                    )
+                except llm.IncompleteReply as exc:
+                    if exc.partial:
+                        self.stream("\n[agent-tui: that reply was cut off; it is discarded]\n")
+                    fitter.incomplete(sent)
+                    raise
+                except llm.LLMError as exc:
+                    if exc.kind != "overflow" or not fitter.shrink(sent):
+                        raise
+            raise llm.LLMError(
+                "the conversation still overflows the model's window after compaction",
+                transient=False,
+                kind="overflow",
+                fix="set `[llm] context_window` to the server's real window",
             )
+
+        policy = model_calls.RetryPolicy(
+            conf.retry_window, self.settings.retry.base_delay, self.settings.retry.factor
+        )
+        try:
+            return await model_calls.call_with_retries(
+                self.ex.endpoints.get(choice),
+                attempt,
+                policy,
+                on_retry=self._retrying,
+                sleep=self._sleep,
+            )
+        except model_calls.Unreachable as exc:
+            self._model_unreachable(exc)
+            raise _Wait from exc
         except llm.LLMError as exc:
             self._model_failed(exc)
             raise _Wait from exc
-        return turn
+
+    def _note(self, message: str) -> None:
+        with self.store.write() as tx:
+            tx.event("llm.note", message, goal_id=self.step["goal_id"], step_id=self.step["id"])
+
+    def _retrying(self, error: llm.LLMError, delay: float, number: int) -> None:
+        with self.store.write() as tx:
+            runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
+            tx.event(
+                "llm.retry",
+                f"model call {number} failed ({error}); retrying in "
+                + (f"{delay:.1f} s" if delay >= 1 else f"{delay:.2g} s"),
+                goal_id=self.step["goal_id"],
+                step_id=self.step["id"],
+                fault=error.kind,
+            )
+
+    async def _sleep(self, delay: float) -> None:
+        """Wait before the next attempt; a step cancelled meanwhile stops here."""
+        try:
+            await asyncio.wait_for(self.running.cancelled.wait(), delay)
+        except TimeoutError:
+            return
+        raise StaleState("cancelled while waiting to call the model again")
+
+    def _model_unreachable(self, exc: model_calls.Unreachable) -> None:
+        """The retry window closed: give the step back and make the goal wait, saying where
+        and why; the executor checks the server on a timer and resumes the goal."""
+        error = exc.error
+        reason = "rate limit" if error.kind == "rate limit" else "model unreachable"
+        server = self.ex.model.api_base or self.ex.model.model or "the provider"
+        message = f"{reason}: {server} — {error} (retried for {exc.waited:.0f} s)" + (
+            f"; fix: {error.fix}" if error.fix else ""
+        )
+        with self.store.write() as tx:
+            if runs.still_ours(tx, self.step) is None:
+                return
+            if exc.retry_after is not None:
+                resume_at, until = tx.now + exc.retry_after, "resumes at"
+            else:
+                resume_at, until = tx.now + self.ex.probe_delay(), "next check at"
+            limits.hold_step(tx, self.step, reason, message, resume_at, until=until)
 
     def _hold_if_limited(self, check: Any) -> None:
         """Hold the step (and its goal, until the window opens) when ``check(tx)`` finds a limit."""
@@ -128,13 +251,15 @@ class ModelStep:
                     "prompt_tokens": turn.prompt_tokens,
                     "completion_tokens": turn.completion_tokens,
                     "cost": turn.cost,
+                    "estimated": int(turn.estimated),
                 },
             )
             cost = "cost unknown" if turn.cost is None else f"${turn.cost:.4f}"
             tokens = (turn.prompt_tokens or 0) + (turn.completion_tokens or 0)
+            about = "about " if turn.estimated else ""
             tx.event(
                 "llm.turn",
-                f"model turn: {tokens} tokens, {cost}",
+                f"model turn: {about}{tokens} tokens{' (estimated)' if about else ''}, {cost}",
                 goal_id=self.step["goal_id"],
                 step_id=self.step["id"],
                 tool_calls=[c.name for c in turn.tool_calls],
@@ -496,14 +621,22 @@ class PlanStep(ModelStep):
             with self.store.write() as tx:
                 transcript.append(tx, self.step["id"], feedback)
             messages.append(feedback)
-        for attempt in range(planner.REPAIRS + 1):
+        start = transcript.since_retry(messages)
+        if start:  # a retried plan starts again from the task, not from the failed attempt
+            messages = messages[:2] + messages[start:]
+        repairs = sum(
+            1
+            for m in messages
+            if m["role"] == "user" and str(m.get("content")).startswith(planner.REPAIR_PREFIX)
+        )
+        while True:
             turn = await self.call_model(messages, None)
             try:
                 plan = planner.validate_plan(
                     planner.extract_json(turn.content), max_steps=max_steps, tools=set(tools)
                 )
             except planner.PlanError as exc:
-                if attempt == planner.REPAIRS:
+                if repairs >= planner.REPAIRS:
                     self.record_turn(turn)
                     with self.store.write() as tx:
                         if runs.still_ours(tx, self.step) is not None:
@@ -514,9 +647,10 @@ class PlanStep(ModelStep):
                                 f"{planner.REPAIRS} repairs: {exc}",
                             )
                     return
+                repairs += 1
                 repair = {
                     "role": "user",
-                    "content": f"That plan is invalid: {exc}. Reply "
+                    "content": f"{planner.REPAIR_PREFIX} {exc}. Reply "
                     "with the corrected plan as JSON only.",
                 }
                 self.record_turn(turn, repair)

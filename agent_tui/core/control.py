@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent_tui.core import bindings, budget, limits
+from agent_tui.core import bindings, budget, limits, transcript
 from agent_tui.core.commands_run import files_run
 from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
 from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
@@ -20,7 +20,7 @@ from agent_tui.core.store import Row, Store, Tx
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
 UNKNOWN_CHOICES = ("run_again", "mark_done", "skip")
-RESUMABLE_WAITS = ("model", "no model")
+RESUMABLE_WAITS = ("model", "no model", "model unreachable")
 """Waiting reasons a plain resume clears (after the user fixed the cause)."""
 
 
@@ -163,6 +163,8 @@ def retry(store: Store, goal_id: int, step_key: str | None = None) -> int:
             raise ControlError(f"goal {goal_id}: {what} is not failed or cancelled")
         for step in steps:
             _reset_step(tx, step)
+            if step["kind"] != "tool":
+                transcript.add_retry_note(tx, step["id"], step["error"])
         if goal["status"] in (G.FAILED, G.CANCELLED):
             set_goal_status(tx, goal_id, G.RUNNING if goal["started_at"] else G.QUEUED)
         tx.event("goal.retried", f"{len(steps)} step(s) will run again", goal_id=goal_id)

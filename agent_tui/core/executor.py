@@ -26,7 +26,18 @@ from pydantic import ValidationError
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import control, limits, liveness, llm, runs, schedules, secrets
+from agent_tui.core import (
+    context,
+    control,
+    limits,
+    liveness,
+    llm,
+    model_calls,
+    model_probe,
+    runs,
+    schedules,
+    secrets,
+)
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.checkpoints import around, retention
 from agent_tui.core.decisions import verdict_for
@@ -129,6 +140,9 @@ class Executor:
         self._retry_at: float | None = None
         self._wake_pending = False
         self._schedule_at: float | None = None
+        self.endpoints = model_calls.Endpoints(settings.llm.max_concurrent)
+        self._windows: dict[str | None, int | None] = {}
+        self._probe_delay: float | None = None
         store.listeners.append(self._on_event)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -337,6 +351,7 @@ class Executor:
                 expired = control.expire_due(tx)
             if expired:
                 log.info("%d approval(s) timed out and were denied", expired)
+            await self._check_unreachable()
         self._housekeep()
         await self._dispatch()
 
@@ -357,6 +372,84 @@ class Executor:
             await asyncio.to_thread(prune)
 
         self._housekeeping = asyncio.create_task(self._guard(housekeeping)())
+
+    # -- the model -----------------------------------------------------------------------------
+
+    def context_window(self) -> int | None:
+        """The current model's context window in tokens (``None``: unknown), looked up once."""
+        model = self.model.model
+        configured = self.settings.llm.context_window
+        if model not in self._windows:
+            if not configured and llm._litellm is None:
+                return None  # litellm's map is read once it is loaded (by the first call)
+            self._windows[model] = context.window_of(model, configured)
+        return self._windows[model]
+
+    def learn_window(self, refused: int) -> None:
+        """A prompt of ``refused`` tokens overflowed: take the window to be below that."""
+        known = self.context_window()
+        if known is None or known >= refused:
+            self._windows[self.model.model] = max(256, refused * 3 // 4)
+
+    def probe_delay(self) -> float:
+        """Seconds until the next check of an unreachable model server: short at first, then
+        doubling up to a minute; a successful check starts over."""
+        first = max(self.settings.retry.base_delay, min(5.0, self.settings.llm.retry_window / 8))
+        delay = first if self._probe_delay is None else min(60.0, self._probe_delay * 2)
+        self._probe_delay = delay
+        return delay
+
+    async def _check_unreachable(self) -> None:
+        """Goals waiting for an unreachable model whose check is due: ask the server; resume
+        them if it answers, else set the next check."""
+        now = self.store.clock()
+        rows = self.store.all(
+            "SELECT id, started_at, status_message FROM goals WHERE status = 'waiting'"
+            " AND wait_reason = 'model unreachable' AND resume_at <= ?",
+            (now,),
+        )
+        if not rows:
+            return
+        probe = await model_probe.reachable(self.model.api_base)
+        with self.store.write() as tx:
+            if probe.ok:
+                self._probe_delay = None
+            else:
+                resume_at = tx.now + self.probe_delay()
+            for row in rows:
+                current = tx.one("SELECT status, wait_reason FROM goals WHERE id = ?", (row["id"],))
+                if current is None or current["wait_reason"] != "model unreachable":
+                    continue
+                if probe.ok:
+                    tx.set_status(
+                        "goal",
+                        row["id"],
+                        "waiting",
+                        "running" if row["started_at"] else "queued",
+                        wait_reason=None,
+                        status_message=None,
+                        resume_at=None,
+                    )
+                    tx.event(
+                        "goal.resumed",
+                        f"the model answers again: {probe.detail}",
+                        goal_id=row["id"],
+                    )
+                    continue
+                when = datetime.fromtimestamp(resume_at).strftime("%H:%M:%S")
+                head = (row["status_message"] or "").split("; next check at")[0]
+                text = f"{head}; next check at {when}"
+                tx.execute(
+                    "UPDATE goals SET resume_at = ?, status_message = ? WHERE id = ?",
+                    (resume_at, text, row["id"]),
+                )
+                tx.event(
+                    "goal.waiting",
+                    f"still no answer: {probe.detail}; next check at {when}",
+                    goal_id=row["id"],
+                    reason="model unreachable",
+                    resume_at=resume_at,
+                )
 
     def _model_waits_due(self) -> bool:
         """Goals to put in (or take out of) waiting for a model; see ``_sync_model_waits``."""

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from agent_tui import __version__
+from agent_tui.core import transcript
 from agent_tui.core.checkpoints.record import summary
 from agent_tui.core.store import Store
 from agent_tui.core.views import goal_detail
@@ -46,7 +47,14 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
     )
     goal = detail["goal"]
     usage = {
-        key: goal[key] for key in ("model_calls", "prompt_tokens", "completion_tokens", "cost_usd")
+        key: goal[key]
+        for key in (
+            "model_calls",
+            "prompt_tokens",
+            "completion_tokens",
+            "tokens_estimated",
+            "cost_usd",
+        )
     }
     events = [
         {**row, "data": json.loads(row["data"]) if row["data"] else None}
@@ -76,6 +84,7 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
             )
         ],
         "usage": {**usage, "by_model": by_model},
+        "conversations": detail["conversations"],
         "events": events,
     }
     return store.redactor.redact_value(doc)
@@ -101,6 +110,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if doc["approvals"]:
         parts += ["## Approvals", _approvals(doc["approvals"])]
     parts += ["## Cost", _cost(doc["usage"])]
+    if doc.get("conversations"):
+        parts += ["## Conversations", *_conversations(doc["conversations"])]
     parts += ["## Events", _events(doc["events"])]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -251,9 +262,11 @@ def _approvals(approvals: list[dict[str, Any]]) -> str:
 def _cost(usage: dict[str, Any]) -> str:
     if not usage["model_calls"]:
         return "No model calls."
+    about = "about " if usage.get("tokens_estimated") else ""
     lines = [
-        f"{_money(usage)}: {usage['prompt_tokens']} prompt and "
-        f"{usage['completion_tokens']} completion tokens.",
+        f"{_money(usage)}: {about}{usage['prompt_tokens']} prompt and "
+        f"{usage['completion_tokens']} completion tokens"
+        + (" (estimated: the provider reported none)." if about else "."),
         "",
         "| Model | Calls | Prompt tokens | Completion tokens | Cost (USD) |",
         "|---|---|---|---|---|",
@@ -269,6 +282,14 @@ def _cost(usage: dict[str, Any]) -> str:
         )
         lines.append("| " + " | ".join(_cell(v) for v in values) + " |")
     return "\n".join(lines)
+
+
+def _conversations(conversations: list[dict[str, Any]]) -> list[str]:
+    parts = []
+    for talk in conversations:
+        title = f"### Step {_inline(talk['step'])} ({talk['kind']}, plan v{talk['plan_version']})"
+        parts += [title, _fence("\n".join(transcript.render(talk["messages"])))]
+    return parts
 
 
 def _events(events: list[dict[str, Any]]) -> str:

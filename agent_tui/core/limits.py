@@ -45,13 +45,26 @@ def parse_approval_timeout(text: str) -> float | None:
     return parse_duration(raw)
 
 
-def hold_goal(tx: Tx, goal_id: int, reason: str, message: str, resume_at: float) -> None:
-    """Put a goal in ``waiting`` until ``resume_at`` (a rate limit or the daily limit)."""
+PROBED_REASONS = ("model unreachable",)
+"""Waits that end when a check of the model server succeeds, not when the time comes."""
+
+
+def hold_goal(
+    tx: Tx,
+    goal_id: int,
+    reason: str,
+    message: str,
+    resume_at: float,
+    *,
+    until: str = "resumes at",
+) -> None:
+    """Put a goal in ``waiting`` until ``resume_at`` (a rate limit, the daily limit, or the
+    next check of an unreachable model server)."""
     goal = tx.one("SELECT status, wait_reason, resume_at FROM goals WHERE id = ?", (goal_id,))
     if goal is None or goal["status"] not in ("queued", "running", "planning", "waiting"):
         return
     when = datetime.fromtimestamp(resume_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    text = f"{message}; resumes at {when}"
+    text = f"{message}; {until} {when}"
     if goal["status"] == "waiting":
         if goal["wait_reason"] == reason and goal["resume_at"] == resume_at:
             return  # already held for this, until then: nothing new to journal
@@ -76,8 +89,9 @@ def release_due(tx: Tx) -> int:
     """Goals whose window has opened go on."""
     rows = tx.all(
         "SELECT id, started_at FROM goals WHERE status = 'waiting'"
-        " AND resume_at IS NOT NULL AND resume_at <= ?",
-        (tx.now,),
+        " AND resume_at IS NOT NULL AND resume_at <= ?"
+        f" AND coalesce(wait_reason, '') NOT IN ({','.join('?' for _ in PROBED_REASONS)})",
+        (tx.now, *PROBED_REASONS),
     )
     for row in rows:
         tx.set_status(
@@ -124,7 +138,9 @@ def model_limit(tx: Tx, settings: Settings) -> tuple[str, float] | None:
     return f"rate limit: {len(rows)} model calls in the last minute (limit {limit})", opens
 
 
-def hold_step(tx: Tx, step: Row, reason: str, message: str, resume_at: float) -> None:
+def hold_step(
+    tx: Tx, step: Row, reason: str, message: str, resume_at: float, *, until: str = "resumes at"
+) -> None:
     """Give a running step back and hold its goal until the window opens. A step that has no
     action yet did not really start: its start time is cleared, so no duration runs on."""
     acted = tx.one("SELECT 1 AS x FROM actions WHERE step_id = ? LIMIT 1", (step["id"],))
@@ -139,7 +155,7 @@ def hold_step(tx: Tx, step: Row, reason: str, message: str, resume_at: float) ->
         wait_reason="resume",
         **started,
     )
-    hold_goal(tx, step["goal_id"], reason, message, resume_at)
+    hold_goal(tx, step["goal_id"], reason, message, resume_at, until=until)
 
 
 def approval_expiry(goal: Row, now: float) -> float | None:

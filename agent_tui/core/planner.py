@@ -19,6 +19,8 @@ from agent_tui.core.store import Row, Tx
 
 PLAN_KEY = "_plan"
 REPAIRS = 2
+REPAIR_PREFIX = "That plan is invalid:"
+"""How a repair turn begins; the repairs of a plan are counted from its conversation."""
 
 
 class PlanError(Exception):

@@ -19,21 +19,22 @@ REPORT_NAME = "Final report"
 def _cost_line(tx: Tx, goal_id: int) -> str:
     row = tx.one(
         "SELECT count(*) AS n, count(cost) AS known, coalesce(sum(cost), 0) AS usd,"
-        " coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) AS tok"
-        " FROM usage WHERE goal_id = ?",
+        " coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) AS tok,"
+        " coalesce(sum(estimated), 0) AS est FROM usage WHERE goal_id = ?",
         (goal_id,),
     )
     assert row is not None
     if not row["n"]:
         return "No model calls."
-    cost = (
-        f"${row['usd']:.4f}"
-        if row["known"] == row["n"]
-        else (
-            f"at least ${row['usd']:.4f} (the cost of {row['n'] - row['known']} call(s) is unknown)"
-        )
-    )
-    return f"{row['n']} model call(s), {row['tok']} tokens, cost {cost}."
+    if row["known"] == row["n"]:
+        cost = f"${row['usd']:.4f}"
+    elif not row["known"]:
+        cost = "unknown"
+    else:
+        unknown = row["n"] - row["known"]
+        cost = f"at least ${row['usd']:.4f} (the cost of {unknown} call(s) is unknown)"
+    tokens = f"about {row['tok']} tokens (estimated)" if row["est"] else f"{row['tok']} tokens"
+    return f"{row['n']} model call(s), {tokens}, cost {cost}."
 
 
 def _action_line(action: dict[str, object]) -> str:
@@ -64,6 +65,8 @@ def build(tx: Tx, goal_id: int) -> str:
     lines = [f"# {REPORT_NAME}: {goal['title']}", ""]
     if goal["text"]:
         lines += [f"**Goal:** {goal['text']}", ""]
+    if goal["status"] == "failed":
+        lines += [f"**The goal failed:** {goal['status_message']}", ""]
     steps = tx.all(
         "SELECT * FROM steps WHERE goal_id = ? AND kind != 'plan' ORDER BY plan_version, position",
         (goal_id,),

@@ -268,6 +268,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX checkpoints_action ON checkpoints(action_id);
     CREATE INDEX checkpoints_step ON checkpoints(step_id);
     """,
+    # 6 -> 7: token counts that are litellm's estimate (the provider reported no usage).
+    """
+    ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,7 +50,8 @@ def usage_totals(store: Store, where: str, params: tuple[Any, ...]) -> dict[str,
     """Model calls, tokens and cost; the cost is ``None`` (unknown) if any call's cost is."""
     row = store.one(
         "SELECT count(*) AS n, count(cost) AS known, coalesce(sum(cost), 0) AS usd,"
-        " coalesce(sum(prompt_tokens), 0) AS p, coalesce(sum(completion_tokens), 0) AS c"
+        " coalesce(sum(prompt_tokens), 0) AS p, coalesce(sum(completion_tokens), 0) AS c,"
+        " coalesce(sum(estimated), 0) AS est"
         f" FROM usage WHERE {where}",
         params,
     )
@@ -59,8 +60,10 @@ def usage_totals(store: Store, where: str, params: tuple[Any, ...]) -> dict[str,
         "model_calls": row["n"],
         "prompt_tokens": row["p"],
         "completion_tokens": row["c"],
+        "tokens_estimated": row["est"] > 0,
         "cost_usd": row["usd"] if row["known"] == row["n"] else None,
         "cost_usd_known": row["usd"],
+        "cost_calls_known": row["known"],
     }
 
 
@@ -69,7 +72,8 @@ def usage_by_day(store: Store, days: int = 7) -> list[dict[str, Any]]:
     rows = store.all(
         "SELECT date(ts, 'unixepoch', 'localtime') AS day, count(*) AS n, count(cost) AS known,"
         " coalesce(sum(cost), 0) AS usd, coalesce(sum(prompt_tokens), 0) AS p,"
-        " coalesce(sum(completion_tokens), 0) AS c FROM usage GROUP BY day ORDER BY day DESC"
+        " coalesce(sum(completion_tokens), 0) AS c, coalesce(sum(estimated), 0) AS est"
+        " FROM usage GROUP BY day ORDER BY day DESC"
         " LIMIT ?",
         (days,),
     )
@@ -79,8 +83,10 @@ def usage_by_day(store: Store, days: int = 7) -> list[dict[str, Any]]:
             "model_calls": r["n"],
             "prompt_tokens": r["p"],
             "completion_tokens": r["c"],
+            "tokens_estimated": r["est"] > 0,
             "cost_usd": r["usd"] if r["known"] == r["n"] else None,
             "cost_usd_known": r["usd"],
+            "cost_calls_known": r["known"],
         }
         for r in rows
     ]
@@ -168,12 +174,36 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
     return {
         "goal": goal_summary(store, goal),
         "text": goal["text"],
+        "conversations": conversations(store, goal_id),
         "steps": [_step_view(store, s) for s in steps],
         "actions": [_action_view(store, a, keys) for a in actions],
         "artifacts": artifacts,
         "approvals": approvals,
         "events": events,
     }
+
+
+def conversations(store: Store, goal_id: int) -> list[dict[str, Any]]:
+    """Each model step's conversation (plan and agent steps), message by message, in order."""
+    rows = store.all(
+        "SELECT s.key, s.kind, s.plan_version, m.step_id, m.content FROM messages m"
+        " JOIN steps s ON s.id = m.step_id WHERE s.goal_id = ? ORDER BY m.step_id, m.seq",
+        (goal_id,),
+    )
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if not out or out[-1]["step_id"] != row["step_id"]:
+            out.append(
+                {
+                    "step_id": row["step_id"],
+                    "step": row["key"],
+                    "kind": row["kind"],
+                    "plan_version": row["plan_version"],
+                    "messages": [],
+                }
+            )
+        out[-1]["messages"].append(json.loads(row["content"]))
+    return store.redactor.redact_value(out) if store.redactor else out
 
 
 def pending_approvals(store: Store) -> list[dict[str, Any]]:

@@ -77,6 +77,7 @@ async def test_a_recipe_goal_exports_everything(
         "model_calls": 0,
         "prompt_tokens": 0,
         "completion_tokens": 0,
+        "tokens_estimated": False,
         "cost_usd": 0,
         "by_model": [],
     }
