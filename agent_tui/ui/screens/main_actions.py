@@ -27,6 +27,7 @@ from agent_tui.ui.queries import archive_goal
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen
+from agent_tui.ui.screens.schedules import SchedulesScreen
 from agent_tui.ui.screens.undo_actions import UndoActions
 from agent_tui.ui.widgets.approvals import Approvals
 from agent_tui.ui.widgets.documents import Documents, export
@@ -102,6 +103,14 @@ BINDINGS: list[BindingType] = [
         id="export_doc",
     ),
     Binding("x", "archive", "Archive", tooltip="Archive the finished goal (hide it)", id="archive"),
+    Binding(
+        "S",
+        "schedules",
+        "Schedules",
+        tooltip="Schedules: pause, resume or run one now",
+        show=False,
+        id="schedules",
+    ),
     Binding(
         "u",
         "undo('goal')",
@@ -337,6 +346,9 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
     def action_follow(self) -> None:
         # No toast: it would cover the pane's subtitle, which already says "following" or not.
         self.query_one(ToolOutput).toggle_follow()
+
+    def action_schedules(self) -> None:
+        self.app.push_screen(SchedulesScreen(self.store, self.settings))
 
     def action_help(self) -> None:
         keys: dict[str, list[str]] = {}

@@ -1,0 +1,124 @@
+"""The schedules: each cron schedule with its recipe, next and last run, failure streak and state.
+
+``p`` pauses or resumes the highlighted schedule, ``r`` runs it now, ``escape`` goes back. The same
+core functions back ``agent-tui schedules --pause/--resume/--run-now``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from agent_tui.config import Settings
+from agent_tui.core import schedules
+from agent_tui.core.store import Row, Store
+
+COLUMNS = ("id", "title", "cron", "state", "next run", "last run", "streak", "recipe")
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+class SchedulesScreen(ModalScreen[None]):
+    """Every schedule; keys act on the highlighted one."""
+
+    CSS_PATH = "schedules.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Back", id="schedules_close"),
+        Binding("p", "pause_or_resume", "Pause/resume", id="schedules_toggle"),
+        Binding("r", "run_now", "Run now", id="schedules_run_now"),
+    ]
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.rows: list[Row] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="schedules-box"):
+            yield Static("Schedules", id="schedules-title")
+            yield DataTable(id="schedules-table", cursor_type="row", zebra_stripes=False)
+            yield Static("p: pause or resume · r: run now · escape: back", id="schedules-keys")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        self.reload()
+        table.focus()
+
+    def reload(self) -> None:
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        self.rows = self.store.all("SELECT * FROM schedules ORDER BY id")
+        for row in self.rows:
+            state = "active" if row["enabled"] else "paused"
+            last = _when(row["last_run_at"])
+            if row["last_status"]:
+                last += f" ({row['last_status']})"
+            table.add_row(
+                Text(str(row["id"])),
+                Text(row["title"] or ""),
+                Text(row["cron"]),
+                Text(state),
+                Text(_when(row["next_run_at"]) if row["enabled"] else "-"),
+                Text(last),
+                Text(str(row["failure_streak"] or 0)),
+                Text(row["recipe_path"] or "(as added)"),
+                key=str(row["id"]),
+            )
+        if not self.rows:
+            self.query_one("#schedules-title", Static).update(
+                "Schedules: none yet (add one: agent-tui add --recipe FILE --schedule CRON)"
+            )
+        elif keep < len(self.rows):
+            table.move_cursor(row=keep)
+
+    @property
+    def current(self) -> Row | None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_pause_or_resume(self) -> None:
+        row = self.current
+        if row is None:
+            return
+        try:
+            if row["enabled"]:
+                schedules.pause(self.store, row["id"])
+                self.notify(f"schedule {row['id']} paused")
+            else:
+                upcoming = schedules.resume(self.store, row["id"])
+                self.notify(f"schedule {row['id']} resumed; next run {_when(upcoming)}")
+        except schedules.ScheduleError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+        self.reload()
+
+    def action_run_now(self) -> None:
+        row = self.current
+        if row is None:
+            return
+        try:
+            goal_id = schedules.run_now(
+                self.store, row["id"], max_attempts=self.settings.retry.max_attempts
+            )
+        except schedules.ScheduleError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.notify(f"schedule {row['id']} started goal {goal_id}")
+        self.reload()
