@@ -56,3 +56,42 @@ async def test_missing_examples_say_where_they_would_be(
         await pilot.press("1")
         assert app.screen is welcome
         assert store.one("SELECT count(*) AS n FROM goals") == {"n": 0}
+
+
+async def test_the_welcome_asks_a_model_server_whether_it_answers(
+    store: Store, settings: Settings
+) -> None:
+    import http.server
+    import socket
+    import threading
+
+    class Models(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"data": [{"id": "tiny"}]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    try:
+        for base, expected in (
+            (f"http://127.0.0.1:{server.server_address[1]}/v1", "answered (HTTP 200)"),
+            (f"http://127.0.0.1:{closed}/v1", "no answer from"),
+        ):
+            settings.model = "openai/tiny"
+            settings.llm.api_base = base
+            app = create_app(store, settings, executor=False)
+            async with app.run_test(size=SIZE) as pilot:
+                model = app.screen.query_one("#model", Static)
+                await wait_until(pilot, lambda m=model, e=expected: e in str(m.content), expected)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -24,6 +24,7 @@ from agent_tui import bundled, paths
 from agent_tui.bundled import Example, for_here
 from agent_tui.bundled import list_examples as find_examples
 from agent_tui.config import Settings
+from agent_tui.core import model_probe
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.llm import ModelChoice, choose_model
 from agent_tui.core.recipes import RecipeError, load_recipe
@@ -121,6 +122,26 @@ class WelcomeScreen(ModalScreen[int | None]):
         self.model = choice
         self.query_one("#model", Static).update(
             Content.assemble(("Model     ", "bold"), _model_line(choice))
+        )
+        if choice.model and choice.api_base:
+            self.check_server(choice)
+
+    @work(exclusive=True, exit_on_error=False, group="welcome-probe")
+    async def check_server(self, choice: ModelChoice) -> None:
+        """A model server (``api_base``) is asked whether it answers: a hosted provider is not
+        (that would spend tokens; ``agent-tui doctor`` makes a real call)."""
+        probe = await model_probe.reachable(choice.api_base, timeout=3.0)
+        if probe.ok:
+            note = Content.styled(
+                f"  {probe.detail} in {probe.seconds * 1000:.0f} ms", "$text-success"
+            )
+        else:
+            note = Content.assemble(
+                (f"  {probe.detail}", "$text-warning"),
+                f" — start the server, or fix [llm] api_base in {shown_path(paths.config_file())}",
+            )
+        self.query_one("#model", Static).update(
+            Content.assemble(("Model     ", "bold"), _model_line(choice), note)
         )
 
     def _places(self) -> Content:
