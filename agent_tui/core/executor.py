@@ -534,14 +534,28 @@ class Executor:
         ids = list(self.running)
         marks = ",".join("?" for _ in ids)
         rows = self.store.all(
-            f"SELECT id FROM steps WHERE id IN ({marks}) AND NOT (status = 'running'"
-            " AND lease_owner = ?)",
+            f"SELECT id, goal_id, key, status, lease_owner FROM steps WHERE id IN ({marks})"
+            " AND NOT (status = 'running' AND lease_owner = ?)",
             [*ids, self.owner],
         )
+        fenced = []
         for row in rows:
             running = self.running.get(row["id"])
             if running is not None and not running.cancelled.is_set():
                 running.cancelled.set()
+                if row["status"] not in ("cancelled", "paused"):
+                    fenced.append(row)
+        if fenced:  # our lease ran out (stopped, or too busy to renew) and another took over
+            with self.store.write() as tx:
+                for row in fenced:
+                    tx.event(
+                        "action.fenced",
+                        f"step '{row['key']}' was taken over after this process lost its lease;"
+                        " its command here is stopped",
+                        goal_id=row["goal_id"],
+                        step_id=row["id"],
+                        owner=self.owner,
+                    )
 
     async def _dispatch(self) -> None:
         if self.stopping:

@@ -430,6 +430,10 @@ def record_action(tx: Tx, action_id: int, step: Row, outcome: Outcome, tool: str
     """Record how an action ended (its step is left as it is)."""
     result = {"output": outcome.output, "data": outcome.data}
     new = A.SUCCEEDED if outcome.ok else A.FAILED
+    current = tx.one("SELECT status FROM actions WHERE id = ?", (action_id,))
+    if current is not None and current["status"] == A.UNKNOWN:
+        _late_result(tx, action_id, step, outcome)
+        return
     tx.set_status(
         "action",
         action_id,
@@ -446,6 +450,31 @@ def record_action(tx: Tx, action_id: int, step: Row, outcome: Outcome, tool: str
         goal_id=step["goal_id"],
         step_id=step["id"],
         action_id=action_id,
+    )
+
+
+def _late_result(tx: Tx, action_id: int, step: Row, outcome: Outcome) -> None:
+    """An action ended after its lease was lost and it was made ``unknown``: the result is kept
+    as an event and shown in the pending decision, never applied over the human's choice."""
+    code = outcome.data.get("exit_code")
+    if code == 0 or (code is None and outcome.ok):
+        how = "succeeded" + (" (exit 0)" if code == 0 else "")
+    else:
+        how = f"failed (exit {code})" if code is not None else f"failed: {outcome.error}"
+    text = f"finished after its lease was lost: {how}"
+    tx.event(
+        "action.late_result",
+        text,
+        goal_id=step["goal_id"],
+        step_id=step["id"],
+        action_id=action_id,
+        ok=outcome.ok,
+        exit_code=code,
+    )
+    tx.execute(
+        "UPDATE approvals SET detail = coalesce(detail, '') || ? WHERE action_id = ?"
+        " AND status = 'pending'",
+        (f"\n\nIt {text}.", action_id),
     )
 
 

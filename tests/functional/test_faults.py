@@ -298,3 +298,47 @@ def test_a_full_disk_fails_the_step_plainly_and_never_hangs(
     step = conn.execute("SELECT status, error FROM steps").fetchone()
     conn.close()
     assert step[0] == "failed" and step[1].startswith("disk full: "), step
+
+
+def test_split_brain_keeps_a_late_result_and_journals_the_fence(home: Path, tmp_path: Path) -> None:
+    _config(
+        home,
+        '[policy.tools]\nshell = "allow"\n[executor]\nlease_seconds = 2\nheartbeat_seconds = 0.5\n',
+    )
+    marker = f"2.5{os.getpid()}"
+    recipe = _recipe(tmp_path / "r.toml", [("s", f"sleep {marker}; echo done > done")])
+    assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
+    first = subprocess.Popen(
+        [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    conn = sqlite3.connect(_db(home))
+    try:
+        deadline = time.monotonic() + 30
+        while not _running_sleep(marker):  # the command itself runs (not only its action row)
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        first.send_signal(signal.SIGSTOP)  # past its 2 s lease, while its command runs on
+        time.sleep(2.5)
+        second = _cli(home, "worker", "--until-idle", timeout=60)
+        assert "interrupted in a side-effecting shell action" in second.stderr
+        time.sleep(1.0)  # the command has finished meanwhile
+        first.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        kinds: list[str] = []
+        while "action.late_result" not in kinds:
+            assert time.monotonic() < deadline, kinds
+            time.sleep(0.1)
+            kinds = [r[0] for r in conn.execute("SELECT kind FROM events")]
+        late = conn.execute(
+            "SELECT message FROM events WHERE kind = 'action.late_result'"
+        ).fetchone()[0]
+        assert "finished after its lease was lost: succeeded (exit 0)" in late
+        detail = conn.execute("SELECT detail FROM approvals WHERE status = 'pending'").fetchone()[0]
+        assert "finished after its lease was lost" in detail
+        status = conn.execute("SELECT status FROM actions").fetchone()[0]
+        assert status == "unknown"  # the person decides; the late result does not decide for them
+    finally:
+        first.send_signal(signal.SIGCONT)
+        first.send_signal(signal.SIGTERM)
+        first.wait(30)
+        conn.close()
