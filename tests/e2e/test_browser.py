@@ -76,11 +76,10 @@ def _one(home: Path, sql: str, *params: Any) -> sqlite3.Row | None:
 
 
 def test_an_approval_is_decided_in_the_browser(home: Path, tmp_path: Path) -> None:
-    canary = tmp_path / "canary"
     recipe = tmp_path / "browser.toml"
     recipe.write_text(
         'title = "Browser approval"\n[[steps]]\nid = "touch"\ntool = "shell"\n'
-        f'args = {{ command = "echo browser-marker && touch {canary}" }}\n'
+        'args = { command = "echo browser-marker && touch canary" }\n'
     )
     subprocess.run(
         [*CLI, "add", "--recipe", str(recipe)],
@@ -123,7 +122,8 @@ def test_an_approval_is_decided_in_the_browser(home: Path, tmp_path: Path) -> No
                     page.screenshot(path=str(tmp_path / "browser.png"))
             finally:
                 browser.close()
-    assert canary.exists()
+    workspace = _one(home, "SELECT workspace FROM goals")
+    assert workspace is not None and (Path(workspace["workspace"]) / "canary").exists()
     action = _one(home, "SELECT exit_code, decision FROM actions")
     assert action is not None and action["exit_code"] == 0 and action["decision"] == "ask"
     approval = _one(home, "SELECT decided_by FROM approvals")
