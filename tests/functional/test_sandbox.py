@@ -532,3 +532,42 @@ async def test_the_root_directory_is_never_a_writable_workspace(
     await run_idle(open_store, allowing)
     step = steps(open_store, goal)["s"]
     assert step["status"] == "failed" and "the workspace is /" in step["error"]
+
+
+async def test_programs_installed_under_tmp_still_run_in_the_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A virtual environment or a tool under /tmp (CI clones there) stays runnable: the private
+    /tmp would hide it, so PATH's folders there are bound back, read-only."""
+    import asyncio
+
+    from agent_tui.core.tools.base import ToolContext
+    from agent_tui.core.tools.python_tool import PythonTool
+    from agent_tui.core.tools.shell import ShellTool
+
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    tool = bin_dir / "mytool"
+    tool.write_text("#!/bin/sh\necho mytool ran\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    ctx = ToolContext(
+        workspace=ws,
+        emit=lambda stream, text: None,
+        goal_id=1,
+        step_id=1,
+        action_id=1,
+        cancelled=asyncio.Event(),
+        settings=Settings(),
+    )
+    shell_tool = ShellTool()
+    ran = await shell_tool.run(shell_tool.parse({"command": "mytool && touch made"}), ctx)
+    assert ran.ok and ran.output == "mytool ran", ran
+    assert (ws / "made").exists()
+    written = await shell_tool.run(shell_tool.parse({"command": f"touch {bin_dir}/x"}), ctx)
+    assert not written.ok and not (bin_dir / "x").exists()  # bound read-only
+    python = PythonTool()
+    done = await python.run(python.parse({"code": "print(6 * 7)"}), ctx)
+    assert done.ok and done.output == "42", done

@@ -8,6 +8,7 @@ and a secret store inside the workspace (a workspace that is a home directory) i
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ def bwrap_argv(
             "the workspace is / : a sandboxed command would be able to write anywhere"
         )
     extra = [Path(os.path.realpath(p)) for p in readable]
+    extra += [p for p in runtime_paths() if not _under(p, ws) and p not in extra]
     mounts: list[tuple[Path, list[str]]] = []
     read_only: list[Path] = []
     for tmp in PRIVATE_TMP:
@@ -147,6 +149,25 @@ def bwrap_argv(
         out += ["--share-net"]
     out += ["--cap-drop", "ALL", "--die-with-parent", "--chdir", str(ws), "--", *argv]
     return out
+
+
+def runtime_paths() -> list[Path]:
+    """Where the commands' programs live that the private ``/tmp`` would hide: directories on
+    ``PATH`` and this Python's installation (a virtual environment created under ``/tmp``).
+    Bound read-only, so ``python3`` and the python tool still run."""
+    found: list[Path] = []
+    candidates = [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    candidates += [Path(sys.prefix), Path(sys.exec_prefix), Path(sys.base_prefix)]
+    candidates.append(Path(os.path.realpath(sys.executable)).parent)
+    for raw in candidates:
+        if not raw.is_absolute():
+            continue
+        path = Path(os.path.realpath(raw))
+        if path in PRIVATE_TMP or not _under_private_tmp(path) or not path.is_dir():
+            continue
+        if path not in found:
+            found.append(path)
+    return found
 
 
 def _under(path: Path, parent: Path) -> bool:
