@@ -321,3 +321,27 @@ async def test_a_home_or_root_workspace_is_not_checkpointed_and_says_so(
     assert record.for_goal(store, goal) == []
     [event] = [e for e in store.events_after(0) if e.kind == "checkpoint.failed"]
     assert "holds the home directory" in event.message
+
+
+async def test_parallel_steps_in_a_new_workspace_all_get_checkpoints(
+    store: Store, allowing: Settings, home: Path
+) -> None:
+    ws = home / "fresh"
+    ws.mkdir()
+    goal = add(
+        store,
+        {
+            "title": "parallel",
+            "workspace": str(ws),
+            "max_parallel": 6,
+            "steps": [shell(f"s{i}", f"echo {i} > file{i}.txt") for i in range(6)],
+        },
+    )
+    await run_idle(store, allowing)
+    assert [e.message for e in store.events_after(0) if e.kind == "checkpoint.failed"] == []
+    rows = record.for_goal(store, goal)
+    assert len(rows) == 6
+    changed = {f["path"] for row in rows for f in record.files_of(row)}
+    assert changed == {f"file{i}.txt" for i in range(6)}
+    apply_undo(store, plan_undo(store, goal))
+    assert list(ws.iterdir()) == []

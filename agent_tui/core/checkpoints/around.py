@@ -31,9 +31,12 @@ class Pending:
     action_id: int
 
 
-def _snapshot(shadow: Shadow) -> tuple[str, tuple[str, ...]]:
+def _snapshot(shadow: Shadow, ref: str) -> tuple[str, tuple[str, ...]]:
+    """A snapshot, named at once under the lock: pruning never sees it unnamed."""
     with shadow.locked():
-        return shadow.snapshot()
+        tree, skipped = shadow.snapshot()
+        shadow.keep({ref: tree})
+        return tree, skipped
 
 
 async def before(
@@ -49,7 +52,7 @@ async def before(
     limit = getattr(section, "max_file_bytes", None)
     shadow = Shadow(workspace) if limit is None else Shadow(workspace, max_file_bytes=limit)
     try:
-        commit, _ = await asyncio.to_thread(_snapshot, shadow)
+        commit, _ = await asyncio.to_thread(_snapshot, shadow, f"actions/{action_id}/before")
     except (CheckpointError, OSError) as exc:
         _failed(store, goal_id, action_id, exc)
         return None
@@ -60,12 +63,11 @@ async def after(store: Store, pending: Pending, goal_id: int, step_id: int) -> C
     """Snapshot again and record what the action changed; ``None`` (said) on failure."""
     shadow = pending.shadow
     try:
-        commit, skipped = await asyncio.to_thread(_snapshot, shadow)
+        name = f"actions/{pending.action_id}"
+        commit, skipped = await asyncio.to_thread(_snapshot, shadow, f"{name}/after")
         change = await asyncio.to_thread(shadow.change, pending.before, commit, skipped)
-        if change.files:  # only a change is worth keeping for undo
-            name = f"actions/{pending.action_id}"
-            refs = {f"{name}/before": pending.before, f"{name}/after": commit}
-            await asyncio.to_thread(shadow.keep, refs)
+        if not change.files:  # nothing to undo: no names to keep
+            await asyncio.to_thread(shadow.forget, [f"{name}/before", f"{name}/after"])
         with store.write() as tx:
             record.insert(
                 tx,

@@ -130,11 +130,13 @@ class Shadow:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the shadow's lock: one snapshot or restore at a time, across processes."""
-        self._ensure()
-        with open(self.git_dir / "agent-tui.lock", "a+b") as handle:
+        """Hold the shadow's lock: one snapshot or restore at a time, across processes and
+        threads. The lock file sits beside the repository, so creating it is locked too."""
+        self.git_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.git_dir.with_suffix(".lock"), "a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                self._ensure()
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -223,7 +225,8 @@ class Shadow:
 
     def prune(self) -> None:
         """Remove what no name keeps, and pack the rest."""
-        self._git("gc", "-q", "--prune=now", check=False)
+        # Objects younger than an hour stay: a snapshot being taken right now is not named yet.
+        self._git("gc", "-q", "--prune=1.hour.ago", check=False)
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -215,7 +215,8 @@ def apply_undo(store: Store, plan: UndoPlan, *, force: bool = False, by: str = "
             step_id=plan.step_id,
             checkpoint_id=undo_id,
         )
-    shadow.keep({f"undo/{undo_id}/before": before, f"undo/{undo_id}/after": after})
+    with shadow.locked():
+        shadow.keep({f"undo/{undo_id}/before": before, f"undo/{undo_id}/after": after})
     return undo_id
 
 
