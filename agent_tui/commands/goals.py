@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 from agent_tui.bundled import resolve_recipe
 from agent_tui.commands.common import (
@@ -168,7 +169,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     store = open_store()
     detail = goal_detail(store, goal_id)
     if detail is None:
-        raise UsageError(f"no goal {goal_id} (see `agent-tui ls`)")
+        raise control.NoSuchId(f"no goal {goal_id} (see `agent-tui ls`)")
+    documents = latest_documents(detail["artifacts"])
+    if args.doc is not None:
+        return _print_document(goal_id, documents, args.doc, as_json=args.json)
     checkpoints = {
         row["action_id"]: row for row in record.for_goal(store, goal_id) if row["action_id"]
     }
@@ -204,21 +208,63 @@ def cmd_show(args: argparse.Namespace) -> int:
     for a in detail["actions"]:
         code = "" if a["exit_code"] is None else f" exit {a['exit_code']}"
         print(f"  #{a['id']} {a['step']}: {a['status']}{code} — {a['preview']}")
-        output = a["output"].rstrip()
-        if output:
-            lines = output.splitlines()
-            for line in lines[-10:]:
-                print(f"      {line}")
-            if len(lines) > 10:
-                print(f"      … ({len(lines) - 10} earlier lines; --json has them all)")
+        for line in excerpt(a["output"].rstrip().splitlines()):
+            print(f"      {line}")
         if (cp := checkpoints.get(a["id"])) is not None and cp["files"]:
             for line in record.describe(cp).splitlines():
                 print(f"    {line}")
-    for art in detail["artifacts"]:
-        print(f"document: {art['name']} (version {art['version']}, {len(art['content'])} chars)")
+    for art in documents:
+        print(f"\ndocument: {art['name']} (version {art['version']}, {len(art['content'])} chars)")
+        for line in art["content"].strip("\n").splitlines():
+            print(f"  {line}")
     pending = [a for a in detail["approvals"] if a["status"] == "pending"]
     for ap in pending:
         print(f"approval {ap['id']} pending: {ap['title']}  (agent-tui approve {ap['id']})")
+    return 0
+
+
+HEAD_LINES = 8
+TAIL_LINES = 8
+
+
+def excerpt(lines: list[str]) -> list[str]:
+    """The first and last lines of an output, with a note of what is left out between them.
+
+    The head is kept because a command's first lines are often a table's header.
+    """
+    if len(lines) <= HEAD_LINES + TAIL_LINES + 1:
+        return lines
+    left_out = len(lines) - HEAD_LINES - TAIL_LINES
+    return [
+        *lines[:HEAD_LINES],
+        f"… ({left_out} lines left out; --json has them all)",
+        *lines[-TAIL_LINES:],
+    ]
+
+
+def latest_documents(artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest version of each document, in the order they were first written."""
+    latest: dict[str, dict[str, Any]] = {}
+    for art in artifacts:
+        if art["name"] not in latest or art["version"] > latest[art["name"]]["version"]:
+            latest[art["name"]] = art
+    return list(latest.values())
+
+
+def _print_document(
+    goal_id: int, documents: list[dict[str, Any]], name: str, *, as_json: bool
+) -> int:
+    """``show GOAL --doc NAME``: one document's text, nothing else (for a pipe or a file)."""
+    matches = [d for d in documents if d["name"] == name] or [
+        d for d in documents if d["name"].lower() == name.lower()
+    ]
+    if not matches:
+        names = ", ".join(repr(d["name"]) for d in documents) or "none yet"
+        raise control.NoSuchId(f"goal {goal_id} has no document {name!r} (documents: {names})")
+    if as_json:
+        emit_json(matches[0])
+    else:
+        sys.stdout.write(matches[0]["content"].rstrip("\n") + "\n")
     return 0
 
 
@@ -268,7 +314,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
         with store.write() as tx:
             cur = tx.execute("DELETE FROM schedules WHERE id = ?", (args.remove,))
             if cur.rowcount == 0:
-                raise UsageError(f"no schedule {args.remove}")
+                raise control.NoSuchId(f"no schedule {args.remove}")
             tx.event("schedule.removed", f"schedule {args.remove} removed")
         print(f"schedule {args.remove} removed")
         return 0

@@ -28,10 +28,14 @@ class ControlError(Exception):
     """A request that does not fit the current state."""
 
 
+class NoSuchId(ControlError):
+    """A goal, approval, step or rule id that does not exist (the CLI exits 4 for it)."""
+
+
 def _goal(tx: Tx, goal_id: int) -> Row:
     goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
     if goal is None:
-        raise ControlError(f"no goal {goal_id}")
+        raise NoSuchId(f"no goal {goal_id}")
     return goal
 
 
@@ -112,11 +116,6 @@ def cancel_goal(store: Store, goal_id: int) -> int:
                 finished_at=tx.now,
                 error="cancelled by the user",
             )
-        tx.execute(
-            "UPDATE approvals SET status = 'cancelled', decided_at = ? WHERE goal_id = ?"
-            " AND status = 'pending'",
-            (tx.now, goal_id),
-        )
         set_goal_status(tx, goal_id, G.CANCELLED, message="cancelled by the user")
         tx.event(
             "goal.cancelled", f"goal cancelled ({len(open_steps)} open steps)", goal_id=goal_id
@@ -173,7 +172,7 @@ def retry(store: Store, goal_id: int, step_key: str | None = None) -> int:
 def _pending_approval(tx: Tx, approval_id: int) -> Row:
     row = tx.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
     if row is None:
-        raise ControlError(f"no approval {approval_id}")
+        raise NoSuchId(f"no approval {approval_id}")
     if row["status"] != "pending":
         raise ControlError(f"approval {approval_id} is already {row['status']}")
     return row
@@ -193,7 +192,7 @@ def always_allow_proposal(store: Store, approval_id: int) -> Proposal:
     """The rule that "always allow" on this approval would save, and what else it would allow."""
     approval = store.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
     if approval is None:
-        raise ControlError(f"no approval {approval_id}")
+        raise NoSuchId(f"no approval {approval_id}")
     if approval["kind"] != "action" or approval["action_id"] is None:
         raise ControlError(f"approval {approval_id} is not an action; there is no rule to save")
     action = store.one(

@@ -245,7 +245,7 @@ async def test_the_cli_shows_the_plan_and_asks(
     missing = subprocess.run(
         [*CLI, "undo", f"{goal}:zz", "--yes"], env=env, capture_output=True, text=True
     )
-    assert missing.returncode == 2 and "has no step 'zz'" in missing.stderr
+    assert missing.returncode == 4 and "has no step 'zz'" in missing.stderr
 
 
 async def test_changes_reach_the_report_the_export_and_show(
@@ -290,13 +290,14 @@ async def test_old_finished_goals_lose_their_snapshots_but_keep_the_record(
     await run_idle(store, allowing)
     with store.write() as tx:
         tx.execute("UPDATE goals SET finished_at = ? WHERE id = ?", (time.time() - 20 * 86400, old))
-    shadow_refs = lambda: (
-        subprocess.run(  # noqa: E731
+
+    def shadow_refs():
+        return subprocess.run(
             ["git", f"--git-dir={shadow_for(ws)}", "for-each-ref", "--format=%(refname)"],
             capture_output=True,
             text=True,
         ).stdout
-    )
+
     assert "actions/1/before" in shadow_refs()
     assert prune_finished(store, allowing, time.time()) == 1
     assert "actions/1/" not in shadow_refs() and "actions/2/before" in shadow_refs()
