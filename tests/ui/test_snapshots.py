@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from agent_tui.config import Settings
 from agent_tui.core import llm
 from agent_tui.core.store import Store
 from agent_tui.ui.app import AgentTuiApp, create_app
+from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.widgets.goal_list import GoalList
 from agent_tui.ui.widgets.step_timeline import StepTimeline
 from tests.conftest import ROOT
@@ -129,3 +131,74 @@ def test_welcome_with_no_model(snap_compare: Snap, monkeypatch: pytest.MonkeyPat
 def test_small_terminal(snap_compare: Snap, demo: Store) -> None:
     before = select("Nightly build", step_row=1)
     assert snap_compare(viewer(demo), terminal_size=(80, 24), run_before=before)
+
+
+SMALL = (80, 24)
+"""Every dialog must fit the smallest common terminal: errors and keys visible, content scrolls."""
+
+
+def test_new_goal_dialog_with_an_error_at_80x24(snap_compare: Snap, demo: Store) -> None:
+    """Enter with priority 0: the error and the keys are on screen, the field is marked."""
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        pilot.app.screen.query_one("#recipe", Input).value = "system-report"
+        pilot.app.screen.query_one("#priority", Input).value = "0"
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
+
+
+def test_confirm_dialog_with_a_long_list_at_80x24(snap_compare: Snap, demo: Store) -> None:
+    listing = "\n".join(f"#{n} shell: make target-{n}" for n in range(1, 31))
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        pilot.app.push_screen(ConfirmScreen("Approve all 30 pending action(s) of goal 2?", listing))
+        await settle(pilot)
+
+    assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
+
+
+def test_reason_dialog_at_80x24(snap_compare: Snap, demo: Store) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        pilot.app.push_screen(ReasonScreen("Reject #4: shell: rm -rf build/ && make all"))
+        await settle(pilot)
+
+    assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
+
+
+def test_help_at_80x24(snap_compare: Snap, demo: Store) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
+
+
+def test_approval_detail_at_80x24(snap_compare: Snap, demo: Store) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await select("Tune the web server")(pilot)
+        pilot.app.screen.query_one("#approval-list").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
+
+
+def test_welcome_at_80x24(snap_compare: Snap, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.rmtree(FIXED_HOME, ignore_errors=True)
+    monkeypatch.setenv("AGENT_TUI_HOME", str(FIXED_HOME))
+    monkeypatch.setattr(llm, "_ollama_model", lambda timeout=0.3: None)
+    monkeypatch.chdir(ROOT)
+    store = fixed_store(FIXED_HOME / "data" / "agent-tui.db")
+    try:
+        assert snap_compare(viewer(store), terminal_size=SMALL, run_before=settle)
+    finally:
+        store.close()
+        shutil.rmtree(FIXED_HOME, ignore_errors=True)

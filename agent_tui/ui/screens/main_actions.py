@@ -338,10 +338,20 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         # No toast: it would cover the pane's subtitle, which already says "following" or not.
         self.query_one(ToolOutput).toggle_follow()
 
+    def _key_names(self, binding: Binding) -> str:
+        """Each key of a binding as the footer shows it (``ctrl+c,super+c`` is ``^c, super+c``)."""
+        if binding.key_display:
+            return binding.key_display
+        return ", ".join(
+            self.app.get_key_display(Binding(key.strip(), binding.action))
+            for key in binding.key.split(",")
+        )
+
     def action_help(self) -> None:
         keys: dict[str, list[str]] = {}
         for binding in [*self.BINDINGS, *self.app.BINDINGS]:
             if isinstance(binding, Binding) and binding.description:
-                key = binding.key_display or self.app.get_key_display(binding)
-                keys.setdefault(key, []).append(binding.tooltip or binding.description)
+                keys.setdefault(self._key_names(binding), []).append(
+                    binding.tooltip or binding.description
+                )
         self.app.push_screen(HelpScreen([(k, " / ".join(v)) for k, v in keys.items()]))
