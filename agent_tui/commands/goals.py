@@ -274,8 +274,12 @@ def cmd_pause(args: argparse.Namespace) -> int:
         control.set_global_pause(store, True)
         print("all work paused: no step starts until `agent-tui resume --all`")
     elif args.goal:
-        control.pause_goal(store, parse_goal_id(args.goal))
-        print(f"goal {args.goal} paused")
+        running = control.pause_goal(store, parse_goal_id(args.goal))
+        print(f"goal {args.goal} paused: no new step starts")
+        if running:
+            print(
+                f"{running} running step(s) finish first; `agent-tui cancel {args.goal}` kills them"
+            )
     else:
         raise UsageError("give a GOAL id or --all")
     return 0

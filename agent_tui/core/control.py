@@ -39,7 +39,9 @@ def _goal(tx: Tx, goal_id: int) -> Row:
     return goal
 
 
-def pause_goal(store: Store, goal_id: int) -> None:
+def pause_goal(store: Store, goal_id: int) -> int:
+    """Pause a goal: no new step starts. Returns how many of its steps are still running
+    (they finish; cancelling the goal kills them)."""
     with store.write() as tx:
         goal = _goal(tx, goal_id)
         if goal["status"] == G.PAUSED:
@@ -50,6 +52,10 @@ def pause_goal(store: Store, goal_id: int) -> None:
         tx.event(
             "goal.paused", "goal paused; running steps finish, no new step starts", goal_id=goal_id
         )
+        running = tx.one(
+            "SELECT count(*) AS n FROM steps WHERE goal_id = ? AND status = 'running'", (goal_id,)
+        )
+        return int(running["n"]) if running else 0
 
 
 def resume_goal(store: Store, goal_id: int) -> None:

@@ -7,6 +7,8 @@ that change things live in :mod:`agent_tui.ui.screens.main_actions`.
 
 from __future__ import annotations
 
+from collections import deque
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -42,6 +44,10 @@ PARTIAL_LIMIT = 500
 ANNOUNCED = frozenset({"approval.requested", "goal.completed", "goal.failed", "executor.error"})
 
 
+ANNOUNCED_MEMORY = 1000
+"""How many announced event ids are remembered to toast each event once."""
+
+
 class MainScreen(MainActions):
     """Everything at once; refreshed from the database whenever the bridge reports a change."""
 
@@ -55,6 +61,9 @@ class MainScreen(MainActions):
         self.overview = Overview(paused=False, dry_run=False, approvals=0)
         self._shown_goal: int | None = None
         """The goal whose steps and documents were last loaded in full."""
+        self._announced: deque[int] = deque(maxlen=ANNOUNCED_MEMORY)
+        """Ids of events already toasted: the executor's push and the database watcher may
+        both deliver the same event, and it must toast once."""
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -247,7 +256,8 @@ class MainScreen(MainActions):
 
     def announce(self, events: list[Event]) -> None:
         """A toast for each approval requested, goal finished and executor error; one bell."""
-        notable = [e for e in events if e.kind in ANNOUNCED]
+        notable = [e for e in events if e.kind in ANNOUNCED and e.id not in self._announced]
+        self._announced.extend(e.id for e in notable)
         asks = [e for e in notable if e.kind == "approval.requested"]
         if len(asks) > 3:
             self.notify(f"{len(asks)} approvals wait for a decision", severity="warning")

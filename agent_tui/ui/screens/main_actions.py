@@ -36,6 +36,8 @@ from agent_tui.ui.widgets.step_timeline import StepTimeline
 from agent_tui.ui.widgets.tool_output import ToolOutput
 
 PAGES = Binding.Group("Pages", compact=True)
+FOCUS_STOPS = ("goal-pane", "steps", "output", "side")
+"""Where tab moves the focus, in order: one stop per pane (the middle column has two)."""
 
 BINDINGS: list[BindingType] = [
     Binding("n", "new_goal", "New", tooltip="New goal from a recipe or text", id="new_goal"),
@@ -63,6 +65,13 @@ BINDINGS: list[BindingType] = [
         id="approve_goal",
     ),
     Binding("r", "reject", "Reject", tooltip="Reject the highlighted approval", id="reject"),
+    Binding(
+        "v",
+        "view_approval",
+        "View",
+        tooltip="Show the highlighted approval in full, from any pane",
+        id="view_approval",
+    ),
     Binding(
         "d", "mark_done", "Mark done", tooltip="Mark the interrupted action done", id="mark_done"
     ),
@@ -121,6 +130,13 @@ BINDINGS: list[BindingType] = [
     Binding("o", "sort", "Sort", tooltip="Sort the goals by priority, newest or status", id="sort"),
     Binding("tab", "next_pane(1)", "Next pane", tooltip="Focus the next pane", id="focus_next"),
     Binding(
+        "z",
+        "maximize_pane",
+        "Zoom",
+        tooltip="Show the focused pane alone (again: all panes)",
+        id="maximize_pane",
+    ),
+    Binding(
         "shift+tab",
         "next_pane(-1)",
         "Previous pane",
@@ -160,6 +176,7 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             "approve": lambda: approval is not None and approval["kind"] != "unknown",
             "run_again": lambda: approval is not None and approval["kind"] == "unknown",
             "reject": lambda: approval is not None,
+            "view_approval": lambda: approval is not None,
             "always_allow": lambda: approval is not None and approval["kind"] == "action",
             "approve_goal": lambda: bool(self._goal_approvals()),
             "mark_done": lambda: approval is not None and approval["kind"] == "unknown",
@@ -206,8 +223,17 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         self.app.push_screen(NewGoalScreen(self.store, self.settings), added)
 
     def action_pause_goal(self) -> None:
-        if goal := self.goal:
-            self._control(control.pause_goal, goal["id"])
+        if (goal := self.goal) is None:
+            return
+        running = self._control(control.pause_goal, goal["id"])
+        if running:
+            self.notify(
+                f"goal {goal['id']} paused: no new step starts; {running} running step(s) "
+                "finish (c cancels them)",
+                markup=False,
+            )
+        elif running is not None:
+            self.notify(f"goal {goal['id']} paused: no new step starts", markup=False)
 
     def action_resume_goal(self) -> None:
         if goal := self.goal:
@@ -314,13 +340,33 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         mode = self.query_one(GoalPane).cycle_sort()
         self.notify(f"goals sorted by {mode}")
 
+    def _stop_of_focus(self) -> str:
+        """The focus stop (goals, steps, output, side) that holds the focus."""
+        node = self.focused
+        while node is not None:
+            if node.id in FOCUS_STOPS:
+                return str(node.id)
+            node = node.parent  # type: ignore[assignment]
+        return FOCUS_STOPS[0]
+
+    def _focus_stop(self, stop: str) -> None:
+        """Focus into a stop: the side pane's list of its active tab, else its first focusable."""
+        if stop == "side" and self.query_one(TabbedContent).active == "approvals-tab":
+            self.query_one("#approval-list").focus()
+            return
+        node = self.query_one(f"#{stop}")
+        if node.focusable:
+            node.focus()
+        else:
+            self._focus_in(stop)
+
     def action_next_pane(self, delta: int) -> None:
-        """Focus the next widget; in a narrow terminal, the next pane (only one is shown)."""
+        """Focus the next pane (goals, steps, output, the side pane); in a narrow terminal, show
+        it too (only one pane is shown there)."""
         if not self.has_class("-narrow"):
-            if delta > 0:
-                self.focus_next()
-            else:
-                self.focus_previous()
+            stops = list(FOCUS_STOPS)
+            index = stops.index(self._stop_of_focus())
+            self._focus_stop(stops[(index + delta) % len(stops)])
             return
         panes = ["goal-pane", "middle", "side"]
         current = next(
@@ -333,6 +379,14 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             if widget.focusable:
                 widget.focus()
                 return
+
+    def action_maximize_pane(self) -> None:
+        """Show the pane with the focus alone, filling the screen; again: every pane."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        stop = self._stop_of_focus()
+        self.maximized = self.query_one(f"#{stop}")
 
     def action_follow(self) -> None:
         # No toast: it would cover the pane's subtitle, which already says "following" or not.

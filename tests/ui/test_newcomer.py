@@ -1,0 +1,112 @@
+"""Rough edges a newcomer hit in the TUI: the pause hint, one toast per event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_tui.config import Settings
+from agent_tui.core import control
+from agent_tui.core.store import Event, Store
+from agent_tui.ui.app import create_app
+from agent_tui.ui.widgets.goal_list import GoalList
+from tests.ui.conftest import SIZE, add_file_goal, shell_recipe, wait_until
+
+
+def _toasts(app: object) -> list[str]:
+    return [n.message for n in app._notifications]  # type: ignore[attr-defined]
+
+
+async def test_pausing_a_goal_says_its_running_steps_finish(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    goal_id = add_file_goal(store, shell_recipe(tmp_path / "s.toml", "sleep 30", title="Slow"))
+    app = create_app(store, settings, executor=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: store.all("SELECT id FROM approvals"), "the approval")
+        control.approve(store, 1)
+        running = "SELECT 1 FROM steps WHERE status = 'running' AND goal_id = ?"
+        await wait_until(pilot, lambda: store.one(running, (goal_id,)), "the step running")
+        app.main.query_one(GoalList).select_goal(goal_id)
+        await pilot.pause()
+        await pilot.press("p")
+        await wait_until(pilot, lambda: any("paused" in t for t in _toasts(app)), "a toast")
+        [toast] = [t for t in _toasts(app) if "paused" in t]
+        assert toast == (
+            f"goal {goal_id} paused: no new step starts; 1 running step(s) finish (c cancels them)"
+        )
+        control.cancel_goal(store, goal_id)
+
+
+async def test_an_event_delivered_twice_toasts_once(store: Store, settings: Settings) -> None:
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape")
+        event = Event(7, 0.0, "goal.failed", "step 'a' failed: boom", 1, None, None, None)
+        app.main.announce([event])
+        app.main.announce([event])  # the watcher brings the event the executor pushed
+        await pilot.pause()
+        assert [t for t in _toasts(app) if "boom" in t] == ["step 'a' failed: boom"]
+
+
+async def test_the_full_view_of_an_approval_is_one_key_away(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """``v`` from the goal list; tab reaches the queue in one stop per pane; ``a`` then enter."""
+    from agent_tui.ui.screens.approval import ApprovalScreen
+    from agent_tui.ui.widgets.approvals import Approvals
+
+    add_file_goal(store, shell_recipe(tmp_path / "s.toml", "echo hi"))
+    app = create_app(store, settings, executor=True)
+    async with app.run_test(size=SIZE) as pilot:
+        approvals = app.main.query_one(Approvals)
+        await wait_until(pilot, lambda: approvals.rows, "the approval")
+        app.main.query_one(GoalList).focus()
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the full view")
+        await pilot.press("escape")
+        await pilot.pause()
+
+        app.main.query_one(GoalList).focus()
+        await pilot.press("tab", "tab", "tab")  # goals → steps → output → the queue
+        await pilot.pause()
+        assert app.focused is app.main.query_one("#approval-list")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "enter")
+        await pilot.press("escape")
+
+
+async def test_at_80x24_a_then_enter_opens_the_full_view(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    from agent_tui.ui.screens.approval import ApprovalScreen
+    from agent_tui.ui.widgets.approvals import Approvals
+
+    add_file_goal(store, shell_recipe(tmp_path / "s.toml", "echo hi"))
+    app = create_app(store, settings, executor=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        approvals = app.main.query_one(Approvals)
+        await wait_until(pilot, lambda: approvals.rows, "the approval")
+        await pilot.press("a")  # the first press brings the queue forward
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen), "the full view")
+
+
+async def test_z_shows_the_focused_pane_alone(store: Store, settings: Settings) -> None:
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape")
+        app.main.query_one("#steps").focus()
+        await pilot.press("z")
+        assert app.main.maximized is app.main.query_one("#steps")
+        await pilot.press("z")
+        assert app.main.maximized is None
+
+
+async def test_side_panes_widen_with_the_terminal(store: Store, settings: Settings) -> None:
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.main.query_one("#goal-pane").size.width >= 50
+        assert app.main.query_one("#side").size.width >= 56
