@@ -70,6 +70,8 @@ SHOTS: list[tuple[str, tuple[int, int], str | None, Steps]] = [
     ("failed", WIDE, None, goal("Disk check", step=0)),
     ("light", WIDE, "agent-tui-light", goal("Nightly build", step=1)),
     ("small", (80, 24), None, goal("Tune the web server", keys=("a",))),
+    ("timeline", WIDE, None, goal("Nightly build", keys=("g",))),
+    ("timeline-approval", WIDE, None, goal("Tune the web server", keys=("g",))),
 ]
 
 
@@ -162,7 +164,12 @@ async def welcome(home: Path) -> Path:
 
 
 def main() -> int:
-    home = Path(tempfile.mkdtemp(prefix="agent-tui-shots-"))
+    with tempfile.TemporaryDirectory(prefix="agent-tui-shots-") as scratch:
+        return make(Path(scratch))
+
+
+def make(home: Path) -> int:
+    """Every screenshot, with ``home`` as the scratch data directory (removed afterwards)."""
     os.environ["AGENT_TUI_HOME"] = str(home)
     for name in list(os.environ):
         if name.endswith("_API_KEY") or (

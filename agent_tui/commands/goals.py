@@ -11,7 +11,6 @@ from typing import Any
 from agent_tui.bundled import resolve_recipe
 from agent_tui.commands.common import (
     UsageError,
-    duration,
     emit_json,
     open_store,
     parse_goal_id,
@@ -19,7 +18,7 @@ from agent_tui.commands.common import (
     table,
     when,
 )
-from agent_tui.core import control
+from agent_tui.core import control, timeline
 from agent_tui.core.checkpoints import record
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
@@ -176,7 +175,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     checkpoints = {
         row["action_id"]: row for row in record.for_goal(store, goal_id) if row["action_id"]
     }
+    chart = timeline.build(store, goal_id)
     if args.json:
+        detail["gantt"] = timeline.as_json(chart) if chart else None
         detail["checkpoints"] = [
             {**row, "changes": json.loads(row["changes"] or "{}")}
             for row in record.for_goal(store, goal_id)
@@ -195,14 +196,21 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"{g['prompt_tokens'] + g['completion_tokens']} tokens, "
             f"{_money(g['cost_usd'], g['cost_usd_known'])}"
         )
-    print("steps:")
+    print(f"{'steps:':<53}{'ran':>8} {'waited':>8}")
+    spent = {line.step_id: line for line in chart.lines} if chart else {}
     for s in detail["steps"]:
         extra = s["error"] or (f"waiting: {s['wait_reason']}" if s["wait_reason"] else "")
+        line = spent.get(s["id"])
+        ran = timeline.seconds_text(line.running) if line and line.segments else ""
+        waited = timeline.seconds_text(line.waiting) if line and line.waiting >= 0.05 else ""
         print(
             f"  {GLYPHS.get(s['status'], ' ')} {s['key']:<16} {s['status']:<16} "
-            f"{s['tool'] or s['kind']:<14} {duration(s['started_at'], s['finished_at']):>8}  "
-            f"{extra}"
+            f"{s['tool'] or s['kind']:<14} {ran:>8} {waited:>8}  {extra}"
         )
+    if chart is not None and any(line.segments for line in chart.lines):
+        print("timeline:")
+        for text in timeline.render_text(chart, 100):
+            print(f"  {text}")
     if detail["actions"]:
         print("actions:")
     for a in detail["actions"]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_tui.config import Settings
-from agent_tui.core import control
+from agent_tui.core import control, timeline
 from agent_tui.core.store import Event, Store
 from agent_tui.ui.app import create_app
+from agent_tui.ui.screens.gantt import chart as gantt_chart
 from agent_tui.ui.widgets.goal_list import GoalList
-from tests.ui.conftest import SIZE, add_file_goal, shell_recipe, wait_until
+from tests.ui.conftest import SIZE, add_file_goal, goal_status, shell_recipe, wait_until
 
 
 def _toasts(app: object) -> list[str]:
@@ -110,3 +111,37 @@ async def test_side_panes_widen_with_the_terminal(store: Store, settings: Settin
         await pilot.pause()
         assert app.main.query_one("#goal-pane").size.width >= 50
         assert app.main.query_one("#side").size.width >= 56
+
+
+async def test_g_opens_the_timeline_and_it_grows_while_the_goal_runs(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    from agent_tui.ui.screens.gantt import GanttScreen
+
+    goal_id = add_file_goal(store, shell_recipe(tmp_path / "s.toml", "echo hi", title="Asks"))
+    app = create_app(store, settings, executor=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: store.all("SELECT id FROM approvals"), "the approval")
+        app.main.query_one(GoalList).select_goal(goal_id)
+        await pilot.pause()
+        await pilot.press("g")
+        assert isinstance(app.screen, GanttScreen)
+
+        def chart() -> str:
+            return str(app.screen.query_one("#gantt-chart").render())
+
+        await wait_until(pilot, lambda: "▒" in chart(), "the approval wait drawn")
+        control.approve(store, 1)
+        await wait_until(pilot, lambda: goal_status(store, goal_id) == "completed", "the run")
+        screen = app.screen
+        assert isinstance(screen, GanttScreen)
+
+        def final() -> str:
+            line = timeline.build(store, goal_id)
+            assert line is not None
+            width = screen.query_one("#gantt-scroll").content_region.width
+            return str(gantt_chart(line, width))
+
+        await wait_until(pilot, lambda: chart() == final(), "the finished run drawn", 5)
+        await pilot.press("escape")
+        assert app.screen is app.main

@@ -202,3 +202,14 @@ def test_welcome_at_80x24(snap_compare: Snap, monkeypatch: pytest.MonkeyPatch) -
     finally:
         store.close()
         shutil.rmtree(FIXED_HOME, ignore_errors=True)
+
+
+def test_timeline_of_a_running_goal(snap_compare: Snap, demo: Store) -> None:
+    """``g``: the nightly build's steps on a time axis, the running one growing to now."""
+    before = select("Nightly build", keys=("g",))
+    assert snap_compare(viewer(demo), terminal_size=SIZE, run_before=before)
+
+
+def test_timeline_waiting_for_approval_at_80x24(snap_compare: Snap, demo: Store) -> None:
+    before = select("Tune the web server", keys=("g",))
+    assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)

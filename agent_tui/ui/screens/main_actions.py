@@ -126,6 +126,13 @@ BINDINGS: list[BindingType] = [
         id="undo_step",
     ),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
+    Binding(
+        "g",
+        "gantt",
+        "Timeline",
+        tooltip="The goal's steps on a time axis: running and waiting",
+        id="gantt",
+    ),
     Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the goals", id="filter"),
     Binding("o", "sort", "Sort", tooltip="Sort the goals by priority, newest or status", id="sort"),
     Binding("tab", "next_pane(1)", "Next pane", tooltip="Focus the next pane", id="focus_next"),
@@ -177,6 +184,7 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             "run_again": lambda: approval is not None and approval["kind"] == "unknown",
             "reject": lambda: approval is not None,
             "view_approval": lambda: approval is not None,
+            "gantt": lambda: goal is not None,
             "always_allow": lambda: approval is not None and approval["kind"] == "action",
             "approve_goal": lambda: bool(self._goal_approvals()),
             "mark_done": lambda: approval is not None and approval["kind"] == "unknown",
@@ -379,6 +387,13 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             if widget.focusable:
                 widget.focus()
                 return
+
+    def action_gantt(self) -> None:
+        """The selected goal's timeline chart (live while the goal runs)."""
+        from agent_tui.ui.screens.gantt import GanttScreen
+
+        if (goal := self.goal) is not None:
+            self.app.push_screen(GanttScreen(self.store, goal["id"], goal["title"]))
 
     def action_maximize_pane(self) -> None:
         """Show the pane with the focus alone, filling the screen; again: every pane."""
