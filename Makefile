@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/agent_overhead.py --json
 	$(BIN)/python bench/ui_latency.py --json
 	$(BIN)/python bench/sandbox.py --json
+	$(BIN)/python bench/search.py --json
 
 screenshots: setup
 	$(BIN)/python screenshots/make.py
