@@ -145,3 +145,39 @@ async def test_g_opens_the_timeline_and_it_grows_while_the_goal_runs(
         await wait_until(pilot, lambda: chart() == final(), "the finished run drawn", 5)
         await pilot.press("escape")
         assert app.screen is app.main
+
+
+async def test_search_finds_an_output_and_selects_its_goal_and_step(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    from textual.widgets import Input
+
+    from agent_tui.ui.screens.search import SearchScreen
+    from agent_tui.ui.widgets.step_timeline import StepTimeline
+    from tests.helpers import add, echo, run_idle
+
+    first = add(store, {"title": "Other", "steps": [echo("x", "nothing here")]})
+    goal_id = add(
+        store,
+        {"title": "Has it", "steps": [echo("a", "plain"), echo("b", "the heron output")]},
+    )
+    await run_idle(store, settings)
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.query_one(GoalList).select_goal(first)
+        await pilot.pause()
+        await pilot.press("S")
+        assert isinstance(app.screen, SearchScreen)
+        app.screen.query_one("#search-input", Input).value = "hero"
+        await pilot.press("enter")
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.hits, "the hits")
+        assert {(h.kind, h.goal_id) for h in screen.hits} == {("output", goal_id)}
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: app.screen is app.main, "the dialog closed")
+        assert app.main.query_one(GoalList).goal_id == goal_id
+        timeline = app.main.query_one(StepTimeline)
+        await wait_until(pilot, lambda: timeline.step_id is not None, "the steps")
+        await wait_until(
+            pilot, lambda: timeline.step(timeline.step_id)["key"] == "b", "the step selected"
+        )

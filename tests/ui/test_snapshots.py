@@ -213,3 +213,19 @@ def test_timeline_of_a_running_goal(snap_compare: Snap, demo: Store) -> None:
 def test_timeline_waiting_for_approval_at_80x24(snap_compare: Snap, demo: Store) -> None:
     before = select("Tune the web server", keys=("g",))
     assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
+
+
+def test_search_at_80x24(snap_compare: Snap, demo: Store) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("S")
+        await settle(pilot)
+        pilot.app.screen.query_one("#search-input", Input).value = "compiling"
+        await pilot.press("enter")
+        for _ in range(200):
+            if getattr(pilot.app.screen, "hits", None):
+                break
+            await pilot.pause(0.02)
+        await settle(pilot)
+
+    assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)

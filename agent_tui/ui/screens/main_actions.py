@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import TabbedContent
 
 from agent_tui.core import control
+from agent_tui.core.search import Hit
 from agent_tui.core.states import GOAL_TERMINAL
 from agent_tui.ui.queries import archive_goal
 from agent_tui.ui.screens.approval_actions import ControlActions
@@ -134,6 +135,13 @@ BINDINGS: list[BindingType] = [
         id="gantt",
     ),
     Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the goals", id="filter"),
+    Binding(
+        "S",
+        "search",
+        "Search",
+        tooltip="Search every goal, output, transcript and document",
+        id="search",
+    ),
     Binding("o", "sort", "Sort", tooltip="Sort the goals by priority, newest or status", id="sort"),
     Binding("tab", "next_pane(1)", "Next pane", tooltip="Focus the next pane", id="focus_next"),
     Binding(
@@ -165,6 +173,9 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
     BINDINGS: ClassVar[list[BindingType]] = BINDINGS
 
     def refresh_goals(self, ids: set[int] | None = None) -> None:
+        raise NotImplementedError
+
+    def refresh_goal(self, *, documents_too: bool = False) -> None:
         raise NotImplementedError
 
     # -- which keys apply now ----------------------------------------------------------------
@@ -343,6 +354,33 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
 
     def action_filter(self) -> None:
         self.query_one(GoalPane).open_filter()
+
+    def action_search(self) -> None:
+        """Full-text search; the chosen hit's goal (and step) is selected."""
+        from agent_tui.ui.screens.search import SearchScreen
+
+        def chosen(hit: Hit | None) -> None:
+            if hit is None:
+                return
+            goals = self.query_one(GoalList)
+            if goals.row(hit.goal_id) is None:
+                self.notify(f"goal {hit.goal_id} is archived: `agent-tui show {hit.goal_id}`")
+                return
+            goals.select_goal(hit.goal_id)
+            self.refresh_goal(documents_too=True)  # now, not when the message arrives
+            if hit.kind == "output":
+                self._select_step_of_action(hit.ref_id)
+            elif hit.kind == "document":
+                self.query_one(TabbedContent).active = "documents-tab"
+
+        self.app.push_screen(SearchScreen(self.store.path), chosen)
+
+    def _select_step_of_action(self, action_id: int) -> None:
+        row = self.store.one("SELECT step_id FROM actions WHERE id = ?", (action_id,))
+        timeline = self.query_one(StepTimeline)
+        ids = [s["id"] for s in timeline.steps]
+        if row is not None and row["step_id"] in ids:
+            timeline.move_cursor(row=ids.index(row["step_id"]))
 
     def action_sort(self) -> None:
         mode = self.query_one(GoalPane).cycle_sort()

@@ -35,7 +35,7 @@ STATUS_RANK = {
 }
 """The status order: what needs a person first, finished work last."""
 EMPTY_HINT = "No goals yet: press n to add one."
-NO_MATCH = "No goal matches the filter."
+NO_MATCH = "No goal matches the filter. S searches outputs, transcripts and documents too."
 BAR_CELLS = 4
 STATUS_CLASS = {
     "completed": "success",
