@@ -25,7 +25,7 @@ INTRO = "\n".join(
         "tab goes to the next pane (in a narrow terminal only one shows); z shows the focused "
         "pane alone.",
         "",
-        "Status: ✓ completed  ✗ failed  ▶ running  ⧗ waiting  ↻ retry  ‖ paused  · queued  "
+        "Status: ✓ completed  ✗ failed  ▶ running  … waiting  ↻ retry  ‖ paused  · queued  "
         "⊘ cancelled",
         "T switches the theme (user themes: *.toml in the themes folder, `agent-tui locate "
         "themes`). The command palette (ctrl+p) lists every action too.",

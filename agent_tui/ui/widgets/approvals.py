@@ -134,5 +134,5 @@ def colour_diff(text: str) -> Content:
 
 
 def _prompt(row: Row) -> Content:
-    mark = "?" if row["kind"] == "unknown" else "⧗"
+    mark = "?" if row["kind"] == "unknown" else "…"
     return Content.assemble((mark, "$text-warning"), f" #{row['id']} ", one_line(row["title"], 100))
