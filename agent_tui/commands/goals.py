@@ -198,8 +198,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
     print(f"{'steps:':<53}{'ran':>8} {'waited':>8}")
     spent = {line.step_id: line for line in chart.lines} if chart else {}
+    dry = {a["step_id"] for a in detail["actions"] if a["status"] == "dry_run"}
     for s in detail["steps"]:
         extra = s["error"] or (f"waiting: {s['wait_reason']}" if s["wait_reason"] else "")
+        if s["id"] in dry and s["status"] == "completed":
+            extra = "dry run: not executed"
         line = spent.get(s["id"])
         ran = timeline.seconds_text(line.running) if line and line.segments else ""
         waited = timeline.seconds_text(line.waiting) if line and line.waiting >= 0.05 else ""
@@ -215,7 +218,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("actions:")
     for a in detail["actions"]:
         code = "" if a["exit_code"] is None else f" exit {a['exit_code']}"
-        print(f"  #{a['id']} {a['step']}: {a['status']}{code} — {a['preview']}")
+        status = "dry run: not executed" if a["status"] == "dry_run" else a["status"]
+        print(f"  #{a['id']} {a['step']}: {status}{code} — {a['preview']}")
         for line in excerpt(a["output"].rstrip().splitlines()):
             print(f"      {line}")
         if (cp := checkpoints.get(a["id"])) is not None and cp["files"]:

@@ -192,7 +192,8 @@ def _actions(actions: list[dict[str, Any]]) -> list[str]:
     out = []
     for a in actions:
         code = "" if a["exit_code"] is None else f", exit {a['exit_code']}"
-        head = f"### #{a['id']} {a['step']}: {a['tool']} — {a['status']}{code}"
+        status = "dry run: not executed" if a["status"] == "dry_run" else a["status"]
+        head = f"### #{a['id']} {a['step']}: {a['tool']} — {status}{code}"
         lines = [head, ""]
         reason = f" ({a['decision_reason']})" if a["decision_reason"] else ""
         lines.append(f"Decision: {a['decision']}{reason}. {_when(a)}")

@@ -27,6 +27,9 @@ GLYPHS: dict[str, str] = {
     "skipped": "↷",
 }
 
+DRY_RUN_GLYPH = "≈"
+"""A step or goal that completed in a dry run: nothing was executed."""
+
 STYLES: dict[str, str] = {
     "completed": "$text-success",
     "failed": "$text-error",

@@ -181,3 +181,44 @@ async def test_search_finds_an_output_and_selects_its_goal_and_step(
         await wait_until(
             pilot, lambda: timeline.step(timeline.step_id)["key"] == "b", "the step selected"
         )
+
+
+async def test_write_file_and_dry_run_steps_never_show_an_empty_pane(
+    store: Store, settings: Settings
+) -> None:
+    from agent_tui.ui.widgets.step_timeline import StepTimeline
+    from agent_tui.ui.widgets.tool_output import ToolOutput
+    from tests.helpers import add, run_idle, shell
+
+    written = add(
+        store,
+        {
+            "title": "Writes",
+            "steps": [
+                {"id": "w", "tool": "write_file", "args": {"path": "a.txt", "content": "hello\n"}}
+            ],
+        },
+    )
+    dry = add(store, {"title": "Dry", "dry_run": True, "steps": [shell("s", "rm -rf build")]})
+    await run_idle(store, settings)
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        output = app.main.query_one(ToolOutput)
+        timeline = app.main.query_one(StepTimeline)
+
+        def pane() -> str:
+            return "\n".join(output.lines)
+
+        app.main.query_one(GoalList).select_goal(written)
+        await wait_until(pilot, lambda: "+hello" in pane(), "the diff of the write")
+        assert "write_file · succeeded" in str(output.border_subtitle)
+
+        app.main.query_one(GoalList).select_goal(dry)
+        await wait_until(pilot, lambda: "dry run: not executed" in pane(), "the dry run")
+        assert "rm -rf build" in pane()
+        assert "dry run: not executed" in str(output.border_subtitle)
+        row = timeline.get_row_at(0)
+        assert str(row[1]) == "≈ dry run" and str(row[5]) == "not executed (dry run)"
+        goals = app.main.query_one(GoalList)
+        line = goals.render_line(goals.order.index(dry)).text
+        assert line.startswith("≈ #")

@@ -15,7 +15,7 @@ import textual_serve
 
 from agent_tui.commands.goals import GLYPHS as CLI_GLYPHS
 from agent_tui.core import timeline
-from agent_tui.ui.format import GLYPHS
+from agent_tui.ui.format import DRY_RUN_GLYPH, GLYPHS
 
 SERVED_FONT = Path(textual_serve.__file__).parent / "static" / "fonts"
 MISSING_IN_BROWSER = {"⧗", "○"}
@@ -58,7 +58,7 @@ def _codepoints(font: Path) -> set[int]:
 def test_status_glyphs_render_in_the_served_page() -> None:
     [font] = sorted(SERVED_FONT.glob("RobotoMono-VariableFont*.ttf"))
     served = _codepoints(font)
-    used = {*GLYPHS.values(), *CLI_GLYPHS.values(), *timeline.GLYPHS.values()}
+    used = {*GLYPHS.values(), *CLI_GLYPHS.values(), *timeline.GLYPHS.values(), DRY_RUN_GLYPH}
     assert not used & MISSING_IN_BROWSER
     for glyph in used:
         point = ord(glyph)

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from agent_tui.ui.format import glyph
+from agent_tui.ui.format import DRY_RUN_GLYPH, glyph
 from agent_tui.ui.queries import GoalRow
 
 SORTS = ("priority", "newest", "status")
@@ -328,7 +328,10 @@ class GoalList(ScrollView, can_focus=True):
         status = STATUS_CLASS.get(row.status)
         bar_style = "error" if row.status == "failed" else "success"
         segments = [
-            Segment(glyph(row.status), self._style(line, status)),
+            Segment(
+                DRY_RUN_GLYPH if row.dry_run and row.status == "completed" else glyph(row.status),
+                self._style(line, status),
+            ),
             Segment(" " + ident, self._style(line, "muted")),
             Segment(title.ljust(title_width), line),
             Segment(changed, self._style(line, "muted")),

@@ -13,6 +13,7 @@ which replaces the live tail with what was kept.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Self
 
@@ -22,7 +23,7 @@ from textual.widgets import Log
 
 from agent_tui import paths
 from agent_tui.core.checkpoints.record import describe, summary
-from agent_tui.core.store import Store
+from agent_tui.core.store import Row, Store
 from agent_tui.ui.messages import OutputSegment
 from agent_tui.ui.queries import (
     action_row,
@@ -35,6 +36,8 @@ from agent_tui.ui.transcript import format_rows
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 FINISHED = frozenset({"succeeded", "failed", "unknown"})
+ENDED = FINISHED | {"dry_run", "rejected", "denied"}
+"""Action states after which nothing more streams."""
 """Action statuses after which no more output arrives."""
 MAX_LINES = 20_000
 """Lines kept on screen; the database keeps the tail of each action, the log file all of it."""
@@ -94,6 +97,7 @@ class ToolOutput(Log):
         self.transcript_step = None
         self._shown = self._db_chars = self._db_row = 0
         self._checkpoint_shown = False
+        self._result_shown = False
         if action_id is None:
             self.border_title = f"Output · {step_key}" if step_key else "Output"
             self._status = "no action yet" if step_key else ""
@@ -174,11 +178,34 @@ class ToolOutput(Log):
         self._status = ""
         if row is not None:
             self._status = f"{row['tool']} · {row['status'].replace('_', ' ')}"
+            if row["status"] == "dry_run":
+                self._status = f"{row['tool']} · dry run: not executed"
             if row["exit_code"] is not None:
                 self._status += f" · exit {row['exit_code']}"
+            if row["status"] in ENDED and not self._result_shown and not self._shown:
+                self._show_result(row)
             if row["status"] in FINISHED and not self._checkpoint_shown:
                 self._show_checkpoint(store, row["id"])
         self._subtitle()
+
+    def _show_result(self, row: Row) -> None:
+        """An action that streamed nothing (a file written, a dry run, a denial): what it was
+        and what came of it, never an empty pane."""
+        self._result_shown = True
+        result = json.loads(row["result"]) if row["result"] else {}
+        lines: list[str] = []
+        if row["status"] == "dry_run":
+            lines += ["dry run: not executed. It would have run:", row["preview"] or row["tool"]]
+        else:
+            if row["preview"]:
+                lines.append(row["preview"])
+            output = str(result.get("output") or "").strip()
+            if output and output != (row["preview"] or "").strip():
+                lines += ["", f"── result: {output}"]
+            if row["error"]:
+                lines += ["", f"── {row['status']}: {row['error']}"]
+        if lines:
+            self.write("\n".join(lines).rstrip("\n") + "\n")
 
     def _show_checkpoint(self, store: Store, action_id: int) -> None:
         """Once the action has ended (all its output is in), what it changed in the workspace."""
