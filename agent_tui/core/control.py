@@ -135,12 +135,14 @@ def _reset_step(tx: Tx, step: Row) -> None:
         (step["id"],),
     )
     new = S.READY if all(d["status"] in STEP_DONE for d in deps) else S.PENDING
+    # The attempt counts on (the next run is attempt n + 1, as the timeline shows), and the step
+    # gets its full number of attempts again.
     tx.set_status(
         "step",
         step["id"],
         step["status"],
         new,
-        attempt=0,
+        max_attempts=step["attempt"] + step["max_attempts"],
         error=None,
         finished_at=None,
         next_attempt_at=None,
@@ -201,6 +203,13 @@ def always_allow_proposal(store: Store, approval_id: int) -> Proposal:
         raise NoSuchId(f"no approval {approval_id}")
     if approval["kind"] != "action" or approval["action_id"] is None:
         raise ControlError(f"approval {approval_id} is not an action; there is no rule to save")
+    step = store.one("SELECT approval FROM steps WHERE id = ?", (approval["step_id"],))
+    if step is not None and step["approval"] == "ask":
+        raise ControlError(
+            f'approval {approval_id} asked because its recipe step says approval = "ask"; '
+            "no rule changes that, so none is offered: approve it (a, or agent-tui approve "
+            f'{approval_id}), or remove approval = "ask" from the recipe'
+        )
     action = store.one(
         "SELECT a.tool, a.args, g.workspace FROM actions a JOIN goals g ON g.id = a.goal_id"
         " WHERE a.id = ?",

@@ -50,8 +50,15 @@ def settle_goal(tx: Tx, goal_id: int) -> None:
             from agent_tui.core import report
 
             report.write(tx, goal_id)
-        _goal_to(tx, goal, G.COMPLETED, message=None, finished_at=tx.now)
-        tx.event("goal.completed", f"goal '{goal['title']}' completed", goal_id=goal_id)
+        skipped = counts.get(S.SKIPPED, 0)
+        message = f"completed with {skipped} skipped step(s)" if skipped else None
+        _goal_to(tx, goal, G.COMPLETED, message=message, finished_at=tx.now)
+        tx.event(
+            "goal.completed",
+            f"goal '{goal['title']}' {message or 'completed'}",
+            goal_id=goal_id,
+            skipped=skipped,
+        )
         return
     active = sum(counts.get(s, 0) for s in (S.READY, S.RUNNING, S.RETRY_WAIT))
     blocked = counts.get(S.WAITING_APPROVAL, 0) + counts.get(S.UNKNOWN, 0)

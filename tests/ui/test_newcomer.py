@@ -222,3 +222,17 @@ async def test_write_file_and_dry_run_steps_never_show_an_empty_pane(
         goals = app.main.query_one(GoalList)
         line = goals.render_line(goals.order.index(dry)).text
         assert line.startswith("≈ #")
+
+
+async def test_the_welcome_comes_back_from_the_palette(store: Store, settings: Settings) -> None:
+    from agent_tui.ui.screens.welcome import WelcomeScreen
+
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("escape")
+        assert app.screen is app.main
+        [command] = [c for c in app.get_system_commands(app.main) if c.title == "Show the welcome"]
+        command.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
