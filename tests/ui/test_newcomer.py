@@ -236,3 +236,33 @@ async def test_the_welcome_comes_back_from_the_palette(store: Store, settings: S
         command.callback()
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)
+
+
+async def test_e_leaves_no_temporary_folder_behind(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch: object
+) -> None:
+    import tempfile
+
+    from tests.helpers import add, run_idle
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # type: ignore[attr-defined]
+    monkeypatch.setenv("EDITOR", "true")  # type: ignore[attr-defined]
+    goal_id = add(
+        store,
+        {
+            "title": "Doc",
+            "steps": [
+                {"id": "d", "tool": "write_document", "args": {"name": "N", "content": "# N"}}
+            ],
+        },
+    )
+    await run_idle(store, settings)
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.query_one(GoalList).select_goal(goal_id)
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+    assert list(scratch.iterdir()) == []

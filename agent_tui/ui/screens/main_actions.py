@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -331,15 +332,20 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             return
         folder = Path(tempfile.mkdtemp(prefix="agent-tui-doc-"))
         path = export(doc, folder)
+        original = path.read_bytes()
         try:
             with self.app.suspend():
                 subprocess.run([*shlex.split(editor), str(path)], check=False)
         except (OSError, SuspendNotSupported) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
             self.notify(f"cannot open {editor}: {exc}", severity="error", markup=False)
             return
         finally:
             self.app.refresh()
-        self.notify(f"a copy was opened; edits stay in {path}", markup=False)
+        if path.exists() and path.read_bytes() != original:
+            self.notify(f"the copy was edited; the edits are in {path}", markup=False)
+        else:  # nothing to keep: leave no folder behind
+            shutil.rmtree(folder, ignore_errors=True)
 
     def action_export_document(self) -> None:
         doc = self.query_one(Documents).current
