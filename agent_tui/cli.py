@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rules_arguments(ru)
 
-    us = cmd("usage", "model calls, tokens and cost per day")
+    us = cmd("usage", "model calls, tokens and cost per day and per goal, against the daily budget")
     us.add_argument("--days", type=int, default=7, metavar="N")
     us.add_argument("--json", action="store_true")
 

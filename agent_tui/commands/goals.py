@@ -18,7 +18,7 @@ from agent_tui.commands.common import (
     table,
     when,
 )
-from agent_tui.core import control, timeline
+from agent_tui.core import control, spend, timeline
 from agent_tui.core.checkpoints import record
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
@@ -381,28 +381,31 @@ def _money(value: float | None, known: float) -> str:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    days = usage_by_day(open_store(), max(1, args.days))
+    """Cost and tokens per day and per goal as bar charts, and today's spend against the budget."""
+    store = open_store()
+    days = usage_by_day(store, max(1, args.days))
+    daily = settings().budget.daily_usd
+    now = spend.today(store)
     if args.json:
-        emit_json(days)
+        emit_json(
+            {
+                "days": days,
+                "goals": [vars(g) for g in spend.by_goal(store, 20)],
+                "today": vars(now),
+                "daily_budget_usd": daily,
+            }
+        )
         return 0
     if not days:
         print("no model calls yet")
         return 0
-    print(
-        table(
-            [
-                [
-                    d["day"],
-                    str(d["model_calls"]),
-                    str(d["prompt_tokens"]),
-                    str(d["completion_tokens"]),
-                    _money(d["cost_usd"], d["cost_usd_known"]),
-                ]
-                for d in days
-            ],
-            ["DAY", "CALLS", "PROMPT", "COMPLETION", "COST"],
-        )
-    )
+    print(f"per day (last {args.days}):")
+    for line in spend.chart(spend.by_day(store, max(1, args.days)), label_width=10):
+        print(f"  {line}")
+    print("per goal (the most expensive):")
+    for line in spend.chart(spend.by_goal(store, 10)):
+        print(f"  {line}")
+    print(spend.budget_line(now, daily))
     return 0
 
 

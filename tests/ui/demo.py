@@ -271,3 +271,23 @@ def bulk_goals(store: Store, goals: int, steps_per_goal: int = 0) -> None:
                     for p in range(steps_per_goal)
                 ),
             )
+
+
+def add_usage(store: Store) -> None:
+    """Model calls over three days for three goals; one model's cost is unknown."""
+    goals = {r["title"]: r["id"] for r in store.all("SELECT id, title FROM goals")}
+    calls = [
+        ("Release notes", 0, 0.012),
+        ("Release notes", 1, 0.020),
+        ("Tune the web server", 1, 0.004),
+        ("Tune the web server", 2, None),
+        ("Nightly build", 2, 0.031),
+        ("Nightly build", 0, 0.009),
+    ]
+    with store.write() as tx:
+        for title, days_ago, cost in calls:
+            tx.execute(
+                "INSERT INTO usage (ts, goal_id, model, prompt_tokens, completion_tokens, cost)"
+                " VALUES (?, ?, 'anthropic/claude-sonnet-4-5', 1200, 300, ?)",
+                (FIXED - 86400 * days_ago - 60, goals[title], cost),
+            )

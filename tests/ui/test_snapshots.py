@@ -24,7 +24,7 @@ from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.widgets.goal_list import GoalList
 from agent_tui.ui.widgets.step_timeline import StepTimeline
 from tests.conftest import ROOT
-from tests.ui.demo import build_demo, fixed_store
+from tests.ui.demo import add_usage, build_demo, fixed_store
 
 SIZE = (120, 36)
 FIXED_HOME = Path("/tmp/agent-tui-snapshots")
@@ -229,3 +229,16 @@ def test_search_at_80x24(snap_compare: Snap, demo: Store) -> None:
         await settle(pilot)
 
     assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
+
+
+def test_usage_view(snap_compare: Snap, demo: Store) -> None:
+    add_usage(demo)
+    settings = Settings()
+    settings.budget.daily_usd = 0.05
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("dollar_sign")
+        await settle(pilot)
+
+    assert snap_compare(viewer(demo, settings), terminal_size=SIZE, run_before=before)

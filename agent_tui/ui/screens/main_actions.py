@@ -129,6 +129,14 @@ BINDINGS: list[BindingType] = [
     ),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
     Binding(
+        "dollar_sign",
+        "usage",
+        "Usage",
+        key_display="$",
+        tooltip="Cost and tokens per day and per goal, against the daily budget",
+        id="usage",
+    ),
+    Binding(
         "g",
         "gantt",
         "Timeline",
@@ -438,6 +446,12 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
 
         if (goal := self.goal) is not None:
             self.app.push_screen(GanttScreen(self.store, goal["id"], goal["title"]))
+
+    def action_usage(self) -> None:
+        """Cost and tokens per day and per goal, and today's spend against the budget."""
+        from agent_tui.ui.screens.usage import UsageScreen
+
+        self.app.push_screen(UsageScreen(self.store, self.settings))
 
     def action_maximize_pane(self) -> None:
         """Show the pane with the focus alone, filling the screen; again: every pane."""
