@@ -266,3 +266,28 @@ async def test_e_leaves_no_temporary_folder_behind(
         await pilot.press("e")
         await pilot.pause()
     assert list(scratch.iterdir()) == []
+
+
+async def test_output_wraps_by_default_and_w_turns_it_off(store: Store, settings: Settings) -> None:
+    from agent_tui.ui.widgets.tool_output import ToolOutput
+    from tests.helpers import add, echo, run_idle
+
+    long = "x" * 150 + "END"
+    goal_id = add(store, {"title": "Long", "steps": [echo("say", long)]})
+    await run_idle(store, settings)
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.main.query_one(GoalList).select_goal(goal_id)
+        output = app.main.query_one(ToolOutput)
+        await wait_until(pilot, lambda: "END" in "".join(output.lines), "the output")
+
+        def wrapped() -> bool:
+            width = output.scrollable_content_region.width
+            return all(len(line) <= width for line in output.lines)
+
+        await wait_until(pilot, wrapped, "the long line wrapped at the pane's width")
+        assert "".join(output.lines).startswith("x" * 150 + "END")
+        app.main.query_one(GoalList).focus()
+        await pilot.press("w")
+        await wait_until(pilot, lambda: long in output.lines, "the line unwrapped")
+        assert "not wrapped (w)" in str(output.border_subtitle)

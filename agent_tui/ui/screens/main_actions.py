@@ -128,6 +128,7 @@ BINDINGS: list[BindingType] = [
         id="undo_step",
     ),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
+    Binding("w", "wrap", "Wrap", tooltip="Wrap long output lines on or off", show=False, id="wrap"),
     Binding(
         "dollar_sign",
         "usage",
@@ -460,6 +461,9 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             return
         stop = self._stop_of_focus()
         self.maximized = self.query_one(f"#{stop}")
+
+    def action_wrap(self) -> None:
+        self.query_one(ToolOutput).toggle_wrap()
 
     def action_follow(self) -> None:
         # No toast: it would cover the pane's subtitle, which already says "following" or not.

@@ -59,6 +59,10 @@ class ToolOutput(Log):
         self._db_row = 0
         self._status = ""
         self._checkpoint_shown = False
+        self.wrap = True
+        """Long lines continue on the next line (``w`` turns it off to scroll sideways)."""
+        self._store: Store | None = None
+        self._wrapped_at = 0
 
     def write(self, data: str, scroll_end: bool | None = None) -> Self:
         """Append ``data`` in one pass: one refresh per batch, and the view sized after pruning.
@@ -77,6 +81,10 @@ class ToolOutput(Log):
         pieces = LINE_BREAK.split(data)
         lines[last] += pieces[0]
         lines.extend(pieces[1:])
+        width = self.scrollable_content_region.width
+        if self.wrap and width > 8:
+            self._wrapped_at = width
+            self._fold(lines, last, width)
         widest = max(len(piece) for piece in pieces)
         if widest > self._width or not data.isascii() or "\t" in data:
             process = self._process_line
@@ -90,8 +98,45 @@ class ToolOutput(Log):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         return self
 
+    @staticmethod
+    def _fold(lines: list[str], first: int, width: int) -> None:
+        """Break ``lines[first:]`` longer than ``width`` characters into several lines."""
+        if all(len(line) <= width for line in lines[first:]):
+            return
+        folded: list[str] = []
+        for line in lines[first:]:
+            while len(line) > width:
+                folded.append(line[:width])
+                line = line[width:]
+            folded.append(line)
+        lines[first:] = folded
+
+    def toggle_wrap(self) -> bool:
+        """Wrap long lines or not; the shown output is loaded again. Returns the new state."""
+        self.wrap = not self.wrap
+        self.reload()
+        self._subtitle()
+        return self.wrap
+
+    def reload(self) -> None:
+        """Load what is shown again from the database (after a wrap toggle or a resize)."""
+        if self._store is None:
+            return
+        if self.transcript_step is not None:
+            self.show_transcript(self._store, self.transcript_step, self._step_key)
+        elif self.action_id is not None:
+            self.show_action(self._store, self.action_id, self._step_key)
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if self.wrap and width > 8 and width != self._wrapped_at and self.line_count:
+            self._wrapped_at = width
+            self.call_after_refresh(self.reload)
+
     def show_action(self, store: Store, action_id: int | None, step_key: str = "") -> None:
         """Switch to ``action_id`` (or to nothing) and load what the database holds of it."""
+        self._store = store
+        self._step_key = step_key
         self.clear()
         self.action_id = action_id
         self.transcript_step = None
@@ -117,6 +162,7 @@ class ToolOutput(Log):
 
     def show_transcript(self, store: Store, step_id: int, step_key: str) -> None:
         """Switch to an agent step's conversation: everything stored so far."""
+        self._store = store
         self.clear()
         self.action_id = None
         self.transcript_step = step_id
@@ -219,4 +265,6 @@ class ToolOutput(Log):
 
     def _subtitle(self) -> None:
         follow = "following" if self.auto_scroll else "not following (f)"
+        if not self.wrap:
+            follow += " · not wrapped (w)"
         self.border_subtitle = f"{self._status} · {follow}" if self._status else follow
