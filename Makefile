@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/ui_latency.py --json
 	$(BIN)/python bench/sandbox.py --json
 	$(BIN)/python bench/schedules.py --json
+	$(BIN)/python bench/search.py --json
 
 screenshots: setup
 	$(BIN)/python screenshots/make.py

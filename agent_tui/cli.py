@@ -1,7 +1,8 @@
 """The ``agent-tui`` command: the TUI by default, and a scriptable headless CLI.
 
 The UI is imported only for the commands that need it, so ``agent-tui worker --help`` loads no
-Textual. Every user mistake ends in one ``agent-tui: error: ...`` line and exit code 2 (usage) or 1.
+Textual. Every user mistake ends in one ``agent-tui: error: ...`` line and an exit code: 2 (usage), 4
+(no such id) or 1 (any other error); see ``commands.common`` for all of them.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sh = cmd("show", "show one goal: steps, actions with output, documents, events")
     _mark(sh.add_argument("goal"), "goals")
+    sh.add_argument(
+        "--doc", metavar="NAME", help="print only this document's text (its latest version)"
+    )
     sh.add_argument("--json", action="store_true")
     sh.add_argument(
         "--transcript",
@@ -136,8 +140,16 @@ def _parser() -> argparse.ArgumentParser:
 
     ap = cmd("approvals", "list pending approvals with exactly what would run")
     ap.add_argument("--json", action="store_true")
-    ok = cmd("approve", "approve a pending approval")
-    _mark(ok.add_argument("id"), "approvals")
+    ok = cmd("approve", "approve pending approvals: ID ..., or every pending action of --goal")
+    _mark(ok.add_argument("id", nargs="*", metavar="ID"), "approvals")
+    _mark(
+        ok.add_argument(
+            "--goal",
+            metavar="GOAL",
+            help="every pending action of this goal (listed first; --yes skips the question)",
+        ),
+        "goals",
+    )
     ok.add_argument(
         "--choice",
         choices=["run_again", "mark_done", "skip"],
@@ -148,7 +160,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also save a rule that allows such actions from now on (shown first)",
     )
-    ok.add_argument("--yes", action="store_true", help="with --always: save without asking")
+    ok.add_argument(
+        "--yes", action="store_true", help="with --always or --goal: go ahead without asking"
+    )
     no = cmd("reject", "reject a pending approval (the action never runs)")
     _mark(no.add_argument("id"), "approvals")
     no.add_argument("--reason", help="why; recorded and shown")
@@ -177,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rules_arguments(ru)
 
-    us = cmd("usage", "model calls, tokens and cost per day")
+    us = cmd("usage", "model calls, tokens and cost per day and per goal, against the daily budget")
     us.add_argument("--days", type=int, default=7, metavar="N")
     us.add_argument("--json", action="store_true")
 
@@ -225,6 +239,11 @@ def _parser() -> argparse.ArgumentParser:
 
     completion_arguments(co)
 
+    se = cmd("search", "full-text search over goals, outputs, transcripts and documents")
+    from agent_tui.commands.search import add_arguments as search_arguments
+
+    search_arguments(se)
+
     dr = cmd("doctor", "check paths, config, database, model and tools")
     dr.add_argument("--json", action="store_true")
     lo = cmd("locate", "print where agent-tui keeps a file or folder")
@@ -234,19 +253,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+GOAL_COMMANDS = (
+    "add",
+    "ls",
+    "show",
+    "pause",
+    "resume",
+    "cancel",
+    "retry",
+    "schedules",
+    "archive",
+    "dry-run",
+    "usage",
+)
+
+
 def _handler(command: str) -> Callable[[argparse.Namespace], int]:
-    if command in (
-        "add",
-        "ls",
-        "show",
-        "pause",
-        "resume",
-        "cancel",
-        "retry",
-        "schedules",
-        "archive",
-        "dry-run",
-    ):
+    """The function that runs ``command``; every name the parser knows has one here."""
+    if command in GOAL_COMMANDS:
         from agent_tui.commands import goals
 
         return getattr(goals, f"cmd_{command.replace('-', '_')}")
@@ -282,9 +306,15 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands.worker import cmd_worker
 
         return cmd_worker
-    from agent_tui.commands import doctor
+    if command == "search":
+        from agent_tui.commands.search import cmd_search
 
-    return getattr(doctor, f"cmd_{command}")
+        return cmd_search
+    if command in ("doctor", "locate"):
+        from agent_tui.commands import doctor
+
+        return getattr(doctor, f"cmd_{command}")
+    raise AssertionError(f"no handler for the command {command!r}")
 
 
 class _RedactingFilter(logging.Filter):
@@ -370,9 +400,9 @@ def _setup_logging(level: str | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agent_tui.commands.common import UsageError
+    from agent_tui.commands.common import EXIT_NO_SUCH_ID, UsageError
     from agent_tui.config import ConfigError, check_named_config
-    from agent_tui.core.control import ControlError
+    from agent_tui.core.control import ControlError, NoSuchId
     from agent_tui.core.recipes import RecipeError
     from agent_tui.core.store import StoreError
 
@@ -393,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
+    except NoSuchId as exc:
+        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_NO_SUCH_ID
     except (ConfigError, StoreError, RecipeError, ControlError, ValueError) as exc:
         print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1

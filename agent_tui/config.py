@@ -156,6 +156,14 @@ class ServeSettings(_Section):
     35 MiB); one more gets a page saying so until a tab closes. ``--max-viewers`` overrides it."""
 
 
+class NotifySettings(_Section):
+    terminal: Literal["auto", "osc9", "osc777", "off"] = "auto"
+    """Desktop notifications through the terminal, besides toasts and the bell, for an approval
+    needed or a goal finished while the window is hidden: ``osc9`` (iTerm2, WezTerm, Windows
+    Terminal, Ghostty, ConEmu), ``osc777`` (foot, urxvt, Ghostty), ``off``; ``auto`` picks from
+    the terminal's environment variables and stays off when it cannot tell."""
+
+
 class SecretSettings(_Section):
     names: list[str] = Field(default_factory=list)
     """More environment variables whose values are secrets (besides *_API_KEY, *_TOKEN,
@@ -204,6 +212,7 @@ class Settings(BaseModel):
     web: WebSettings = Field(default_factory=WebSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -16,8 +18,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def fresh_home() -> Path:
-    """Point AGENT_TUI_HOME at a new temporary directory and return it."""
+    """Point AGENT_TUI_HOME at a new temporary directory and return it; it is removed when the
+    benchmark exits, so runs leave nothing in the system's temporary directory."""
     home = Path(tempfile.mkdtemp(prefix="agent-tui-bench-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ["AGENT_TUI_HOME"] = str(home)
     for name in list(os.environ):
         if name.startswith("AGENT_TUI_") and name != "AGENT_TUI_HOME":

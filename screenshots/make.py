@@ -29,7 +29,7 @@ from agent_tui.core import llm  # noqa: E402
 from agent_tui.ui.app import AgentTuiApp, create_app  # noqa: E402
 from agent_tui.ui.widgets.goal_list import GoalList  # noqa: E402
 from agent_tui.ui.widgets.step_timeline import StepTimeline  # noqa: E402
-from tests.ui.demo import build_demo, fixed_store  # noqa: E402
+from tests.ui.demo import add_usage, build_demo, fixed_store  # noqa: E402
 
 OUT = ROOT / "screenshots"
 WIDE = (130, 38)
@@ -70,6 +70,9 @@ SHOTS: list[tuple[str, tuple[int, int], str | None, Steps]] = [
     ("failed", WIDE, None, goal("Disk check", step=0)),
     ("light", WIDE, "agent-tui-light", goal("Nightly build", step=1)),
     ("small", (80, 24), None, goal("Tune the web server", keys=("a",))),
+    ("timeline", WIDE, None, goal("Nightly build", keys=("g",))),
+    ("timeline-approval", WIDE, None, goal("Tune the web server", keys=("g",))),
+    ("usage", WIDE, None, goal("Nightly build", keys=("dollar_sign",))),
 ]
 
 
@@ -78,7 +81,9 @@ async def shoot(
 ) -> Path:
     store = fixed_store(db)
     try:
-        app = create_app(store, Settings(), executor=False)
+        settings = Settings()
+        settings.budget.daily_usd = 0.05  # the usage view shows today against it
+        app = create_app(store, settings, executor=False)
         app.animation_level = "none"
         async with app.run_test(size=size) as pilot:
             if theme:
@@ -86,6 +91,8 @@ async def shoot(
             await settle(pilot)
             if name == "approval":
                 app.main.query_one("#approval-list").focus()
+            if name == "usage":
+                add_usage(store)
             await steps(app, pilot)
             path = OUT / f"{name}.svg"
             svg = app.export_screenshot(title=f"agent-tui · {name}")
@@ -162,7 +169,12 @@ async def welcome(home: Path) -> Path:
 
 
 def main() -> int:
-    home = Path(tempfile.mkdtemp(prefix="agent-tui-shots-"))
+    with tempfile.TemporaryDirectory(prefix="agent-tui-shots-") as scratch:
+        return make(Path(scratch))
+
+
+def make(home: Path) -> int:
+    """Every screenshot, with ``home`` as the scratch data directory (removed afterwards)."""
     os.environ["AGENT_TUI_HOME"] = str(home)
     for name in list(os.environ):
         if name.endswith("_API_KEY") or (

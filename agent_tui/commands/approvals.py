@@ -1,12 +1,20 @@
-"""``approvals``, ``approve ID``, ``reject ID``."""
+"""``approvals``, ``approve ID [ID ...]`` or ``approve --goal GOAL``, ``reject ID``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from agent_tui.commands.common import UsageError, emit_json, open_store, when
+from agent_tui.commands.common import (
+    EXIT_ERROR,
+    UsageError,
+    emit_json,
+    open_store,
+    parse_goal_id,
+    when,
+)
 from agent_tui.core import control
+from agent_tui.core.store import Store
 from agent_tui.core.views import pending_approvals
 
 
@@ -34,6 +42,11 @@ def cmd_approvals(args: argparse.Namespace) -> int:
                 f"    decide: agent-tui approve {item['id']}   or   agent-tui reject "
                 f"{item['id']} --reason TEXT"
             )
+    goals = sorted({int(item["goal_id"]) for item in items})
+    print(
+        "all of a goal at once: "
+        + "   ".join(f"agent-tui approve --goal {goal_id}" for goal_id in goals[:3])
+    )
     return 0
 
 
@@ -44,22 +57,68 @@ def _approval_id(raw: str) -> int:
         raise UsageError(f"'{raw}' is not an approval id (see `agent-tui approvals`)") from None
 
 
+def _confirm(question: str, refuse: str) -> bool:
+    """Ask on a terminal; without one the command needs ``--yes`` (``refuse`` says so)."""
+    if not sys.stdin.isatty():
+        raise UsageError(refuse)
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _goal_items(store: Store, raw: str) -> list[dict[str, object]]:
+    goal_id = parse_goal_id(raw)
+    if store.one("SELECT id FROM goals WHERE id = ?", (goal_id,)) is None:
+        raise control.NoSuchId(f"no goal {goal_id} (see `agent-tui ls`)")
+    return [i for i in pending_approvals(store) if i["goal_id"] == goal_id]
+
+
 def cmd_approve(args: argparse.Namespace) -> int:
     store = open_store()
-    approval_id = _approval_id(args.id)
+    if args.goal is not None and args.id:
+        raise UsageError("give approval IDs or --goal GOAL, not both")
+    if args.goal is None and not args.id:
+        raise UsageError("give one or more approval IDs, or --goal GOAL")
+    if args.always and (args.goal is not None or len(args.id) > 1):
+        raise UsageError("--always saves a rule from one approval: give exactly one ID")
+    if args.goal is not None:
+        items = _goal_items(store, args.goal)
+        if not items:
+            print(f"goal {args.goal}: no pending approvals")
+            return 0
+        print(f"goal {args.goal}: {len(items)} pending approval(s):")
+        for item in items:
+            detail = " ".join(str(item["detail"] or item["title"]).split())
+            print(f"  {item['id']}  {item['step'] or '-'}  {detail[:100]}")
+        if not args.yes and not _confirm(
+            f"approve all {len(items)}?", "--goal approves every action listed above: add --yes"
+        ):
+            print("nothing approved")
+            return 1
+        ids = [int(str(item["id"])) for item in items]
+    else:
+        ids = [_approval_id(raw) for raw in args.id]
     proposal = None
     if args.always:
-        proposal = control.always_allow_proposal(store, approval_id)
+        proposal = control.always_allow_proposal(store, ids[0])
         print(f"rule: {proposal.spec.describe()}\nit allows {proposal.description}")
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise UsageError("--always saves the rule above: add --yes to confirm")
-            if input("save this rule and approve? [y/N] ").strip().lower() not in ("y", "yes"):
-                print("nothing saved, nothing approved")
-                return 1
-    outcome = control.approve(store, approval_id, choice=args.choice, by="cli", always=proposal)
-    print(f"approval {args.id}: {outcome}")
-    return 0
+        if not args.yes and not _confirm(
+            "save this rule and approve?", "--always saves the rule above: add --yes to confirm"
+        ):
+            print("nothing saved, nothing approved")
+            return 1
+    failed = 0
+    for approval_id in ids:
+        try:
+            outcome = control.approve(
+                store, approval_id, choice=args.choice, by="cli", always=proposal
+            )
+        except control.ControlError as exc:
+            if len(ids) == 1:
+                raise
+            failed += 1
+            print(f"agent-tui: error: {exc}", file=sys.stderr)
+            continue
+        print(f"approval {approval_id}: {outcome}")
+    return EXIT_ERROR if failed else 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:

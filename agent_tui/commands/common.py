@@ -12,6 +12,14 @@ from agent_tui.config import Settings, load_settings
 from agent_tui.core import store as store_module
 from agent_tui.core.store import Store
 
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BLOCKED = 3
+"""``worker --until-idle`` stopped with work that waits for a person (approvals, budgets)."""
+EXIT_NO_SUCH_ID = 4
+"""A goal, approval, step, schedule or rule id that does not exist."""
+
 
 class UsageError(Exception):
     """A command used wrongly; the message says how to use it."""

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from agent_tui import paths
-from agent_tui.commands.common import UsageError, open_store, parse_goal_id
+from agent_tui.commands.common import open_store, parse_goal_id
+from agent_tui.core.control import NoSuchId
 from agent_tui.core.export import export_goal, render_markdown
 
 
@@ -35,7 +36,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if doc is None:
-        raise UsageError(f"no goal {goal_id} (see `agent-tui ls`)")
+        raise NoSuchId(f"no goal {goal_id} (see `agent-tui ls`)")
     files: list[tuple[Path, str]] = []
     if args.format in ("md", "both"):
         files.append((out / f"goal-{goal_id}.md", render_markdown(doc)))

@@ -11,7 +11,6 @@ from typing import Any
 from agent_tui.bundled import resolve_recipe
 from agent_tui.commands.common import (
     UsageError,
-    duration,
     emit_json,
     open_store,
     parse_goal_id,
@@ -19,7 +18,7 @@ from agent_tui.commands.common import (
     table,
     when,
 )
-from agent_tui.core import control, schedules, transcript
+from agent_tui.core import control, schedules, spend, timeline, transcript
 from agent_tui.core.checkpoints import record
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
@@ -31,16 +30,16 @@ from agent_tui.core.views import goal_detail, list_goals, usage_by_day, usage_to
 
 GLYPHS = {
     "queued": "·",
-    "planning": "…",
+    "planning": "▶",
     "running": "▶",
     "paused": "‖",
-    "waiting": "⧗",
+    "waiting": "…",
     "completed": "✓",
     "failed": "✗",
     "cancelled": "⊘",
     "pending": "·",
-    "ready": "○",
-    "waiting_approval": "⧗",
+    "ready": "•",
+    "waiting_approval": "…",
     "retry_wait": "↻",
     "skipped": "↷",
     "unknown": "?",
@@ -166,11 +165,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     store = open_store()
     detail = goal_detail(store, goal_id)
     if detail is None:
-        raise UsageError(f"no goal {goal_id} (see `agent-tui ls`)")
+        raise control.NoSuchId(f"no goal {goal_id} (see `agent-tui ls`)")
+    documents = latest_documents(detail["artifacts"])
+    if args.doc is not None:
+        return _print_document(goal_id, documents, args.doc, as_json=args.json)
     checkpoints = {
         row["action_id"]: row for row in record.for_goal(store, goal_id) if row["action_id"]
     }
+    chart = timeline.build(store, goal_id)
     if args.json:
+        detail["gantt"] = timeline.as_json(chart) if chart else None
         detail["checkpoints"] = [
             {**row, "changes": json.loads(row["changes"] or "{}")}
             for row in record.for_goal(store, goal_id)
@@ -185,31 +189,39 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  workspace {g['workspace']}")
     if g["model_calls"]:
         print(f"  model     {g['model_calls']} call(s), {_tokens(g)}, {_money(g)}")
-    print("steps:")
+    print(f"{'steps:':<53}{'ran':>8} {'waited':>8}")
+    spent = {line.step_id: line for line in chart.lines} if chart else {}
+    dry = {a["step_id"] for a in detail["actions"] if a["status"] == "dry_run"}
     for s in detail["steps"]:
         extra = s["error"] or _step_wait(s, g)
+        if s["id"] in dry and s["status"] == "completed":
+            extra = "dry run: not executed"
+        line = spent.get(s["id"])
+        ran = timeline.seconds_text(line.running) if line and line.segments else ""
+        waited = timeline.seconds_text(line.waiting) if line and line.waiting >= 0.05 else ""
         print(
             f"  {GLYPHS.get(s['status'], ' ')} {s['key']:<16} {s['status']:<16} "
-            f"{s['tool'] or s['kind']:<14} {duration(s['started_at'], s['finished_at']):>8}  "
-            f"{extra}"
+            f"{s['tool'] or s['kind']:<14} {ran:>8} {waited:>8}  {extra}"
         )
+    if chart is not None and any(line.segments for line in chart.lines):
+        print("timeline:")
+        for text in timeline.render_text(chart, 100):
+            print(f"  {text}")
     if detail["actions"]:
         print("actions:")
     for a in detail["actions"]:
         code = "" if a["exit_code"] is None else f" exit {a['exit_code']}"
-        print(f"  #{a['id']} {a['step']}: {a['status']}{code} — {a['preview']}")
-        output = a["output"].rstrip()
-        if output:
-            lines = output.splitlines()
-            for line in lines[-10:]:
-                print(f"      {line}")
-            if len(lines) > 10:
-                print(f"      … ({len(lines) - 10} earlier lines; --json has them all)")
+        status = "dry run: not executed" if a["status"] == "dry_run" else a["status"]
+        print(f"  #{a['id']} {a['step']}: {status}{code} — {a['preview']}")
+        for text in excerpt(a["output"].rstrip().splitlines()):
+            print(f"      {text}")
         if (cp := checkpoints.get(a["id"])) is not None and cp["files"]:
-            for line in record.describe(cp).splitlines():
-                print(f"    {line}")
-    for art in detail["artifacts"]:
-        print(f"document: {art['name']} (version {art['version']}, {len(art['content'])} chars)")
+            for text in record.describe(cp).splitlines():
+                print(f"    {text}")
+    for art in documents:
+        print(f"\ndocument: {art['name']} (version {art['version']}, {len(art['content'])} chars)")
+        for text in art["content"].strip("\n").splitlines():
+            print(f"  {text}")
     if getattr(args, "transcript", False):
         _print_conversations(detail["conversations"])
     elif detail["conversations"]:
@@ -245,14 +257,63 @@ def _print_conversations(conversations: list[dict[str, Any]]) -> None:
             print(f"  {line}")
 
 
+HEAD_LINES = 8
+TAIL_LINES = 8
+
+
+def excerpt(lines: list[str]) -> list[str]:
+    """The first and last lines of an output, with a note of what is left out between them.
+
+    The head is kept because a command's first lines are often a table's header.
+    """
+    if len(lines) <= HEAD_LINES + TAIL_LINES + 1:
+        return lines
+    left_out = len(lines) - HEAD_LINES - TAIL_LINES
+    return [
+        *lines[:HEAD_LINES],
+        f"… ({left_out} lines left out; --json has them all)",
+        *lines[-TAIL_LINES:],
+    ]
+
+
+def latest_documents(artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest version of each document, in the order they were first written."""
+    latest: dict[str, dict[str, Any]] = {}
+    for art in artifacts:
+        if art["name"] not in latest or art["version"] > latest[art["name"]]["version"]:
+            latest[art["name"]] = art
+    return list(latest.values())
+
+
+def _print_document(
+    goal_id: int, documents: list[dict[str, Any]], name: str, *, as_json: bool
+) -> int:
+    """``show GOAL --doc NAME``: one document's text, nothing else (for a pipe or a file)."""
+    matches = [d for d in documents if d["name"] == name] or [
+        d for d in documents if d["name"].lower() == name.lower()
+    ]
+    if not matches:
+        names = ", ".join(repr(d["name"]) for d in documents) or "none yet"
+        raise control.NoSuchId(f"goal {goal_id} has no document {name!r} (documents: {names})")
+    if as_json:
+        emit_json(matches[0])
+    else:
+        sys.stdout.write(matches[0]["content"].rstrip("\n") + "\n")
+    return 0
+
+
 def cmd_pause(args: argparse.Namespace) -> int:
     store = open_store()
     if args.all:
         control.set_global_pause(store, True)
         print("all work paused: no step starts until `agent-tui resume --all`")
     elif args.goal:
-        control.pause_goal(store, parse_goal_id(args.goal))
-        print(f"goal {args.goal} paused")
+        running = control.pause_goal(store, parse_goal_id(args.goal))
+        print(f"goal {args.goal} paused: no new step starts")
+        if running:
+            print(
+                f"{running} running step(s) finish first; `agent-tui cancel {args.goal}` kills them"
+            )
     else:
         raise UsageError("give a GOAL id or --all")
     return 0
@@ -291,7 +352,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
         with store.write() as tx:
             cur = tx.execute("DELETE FROM schedules WHERE id = ?", (args.remove,))
             if cur.rowcount == 0:
-                raise UsageError(f"no schedule {args.remove}")
+                raise control.NoSuchId(f"no schedule {args.remove}")
             tx.event("schedule.removed", f"schedule {args.remove} removed")
         print(f"schedule {args.remove} removed")
         return 0
@@ -381,9 +442,20 @@ def _tokens(figures: dict[str, Any]) -> str:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    days = usage_by_day(open_store(), max(1, args.days))
+    """Cost and tokens per day and per goal as bar charts, and today's spend against the budget."""
+    store = open_store()
+    days = usage_by_day(store, max(1, args.days))
+    daily = settings().budget.daily_usd
+    now = spend.today(store)
     if args.json:
-        emit_json(days)
+        emit_json(
+            {
+                "days": days,
+                "goals": [vars(g) for g in spend.by_goal(store, 20)],
+                "today": vars(now),
+                "daily_budget_usd": daily,
+            }
+        )
         return 0
     if not days:
         print("no model calls yet")
@@ -403,6 +475,13 @@ def cmd_usage(args: argparse.Namespace) -> int:
             ["DAY", "CALLS", "PROMPT", "COMPLETION", "COST"],
         )
     )
+    print(f"per day (last {args.days}):")
+    for line in spend.chart(spend.by_day(store, max(1, args.days)), label_width=10):
+        print(f"  {line}")
+    print("per goal (the most expensive):")
+    for line in spend.chart(spend.by_goal(store, 10)):
+        print(f"  {line}")
+    print(spend.budget_line(now, daily))
     return 0
 
 

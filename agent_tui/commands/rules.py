@@ -8,7 +8,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agent_tui.commands.common import UsageError, emit_json, open_store, settings, table, when
+from agent_tui.commands.common import (
+    EXIT_NO_SUCH_ID,
+    UsageError,
+    emit_json,
+    open_store,
+    settings,
+    table,
+    when,
+)
+from agent_tui.core.control import NoSuchId
 from agent_tui.core.rules import Rule, RuleError, config_rules, load_rules, remove_rule
 
 DESCRIPTION = "list the policy rules (config and stored); `rules rm ID` deletes a stored one"
@@ -61,7 +70,13 @@ def cmd_rules_rm(args: argparse.Namespace) -> int:
         raise UsageError(
             f"'{raw}' is not a rule id (a number, as `agent-tui rules` shows)"
         ) from None
-    rule = remove_rule(open_store(), rule_id)
+    store = open_store()
+    if store.one("SELECT id FROM rules WHERE id = ?", (rule_id,)) is None:
+        raise NoSuchId(
+            f"no stored rule {rule_id} (see `agent-tui rules`; rules from the config file "
+            "are removed by editing its [[policy.rules]])"
+        )
+    rule = remove_rule(store, rule_id)
     print(f"removed {rule.reason}")
     return 0
 
@@ -93,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"agent-tui: error: {exc}", file=sys.stderr)
         return 2
+    except NoSuchId as exc:
+        print(f"agent-tui: error: {exc}", file=sys.stderr)
+        return EXIT_NO_SUCH_ID
     except (ConfigError, StoreError, RuleError) as exc:
         print(f"agent-tui: error: {exc}", file=sys.stderr)
         return 1

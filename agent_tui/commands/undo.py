@@ -7,7 +7,8 @@ import sys
 
 from agent_tui.commands.common import UsageError, emit_json, open_store, parse_goal_id
 from agent_tui.core.checkpoints import record
-from agent_tui.core.checkpoints.undo import UndoError, apply_undo, plan_undo
+from agent_tui.core.checkpoints.undo import UndoError, UndoTargetMissing, apply_undo, plan_undo
+from agent_tui.core.control import NoSuchId
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,6 +25,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
     store = open_store()
     try:
         plan = plan_undo(store, parse_goal_id(goal_part), step_key or None)
+    except UndoTargetMissing as exc:
+        raise NoSuchId(str(exc)) from None
     except UndoError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

@@ -2,7 +2,8 @@
 
 SIGINT (Ctrl+C), SIGTERM and SIGHUP stop it as the TUI's quit does: no new claims, running steps
 finish (a second signal interrupts them, and they wait in the approvals queue). Exit codes: 0 done
-or stopped on request, 130 after Ctrl+C, 1 an error, 2 a usage error.
+or stopped on request, 3 (``--until-idle``) stopped because work waits for a person, 130 after
+Ctrl+C, 1 an error, 2 a usage error.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import signal
 import sys
 from typing import Any
 
-from agent_tui.commands.common import UsageError, open_store, settings
+from agent_tui.commands.common import EXIT_BLOCKED, UsageError, open_store, settings
 from agent_tui.core.events import OutputChunk, format_event
 from agent_tui.core.executor import Executor
-from agent_tui.core.store import Event
+from agent_tui.core.store import Event, Store
 
 
 class StderrSink:
@@ -79,8 +80,35 @@ async def _run(args: argparse.Namespace) -> int:
             "`agent-tui locate log`",
             file=sys.stderr,
         )
+    if args.until_idle and not stop.is_set() and report_blocked(store):
+        return EXIT_BLOCKED
     # Ctrl+C is an interruption (130, as shells expect); SIGTERM and SIGHUP are requested stops.
     return 130 if interrupted[:1] == [signal.SIGINT] else 0
+
+
+def report_blocked(store: Store) -> bool:
+    """Say on stderr what still waits for a person after an idle stop; whether anything does.
+
+    ``worker --until-idle`` then exits 3 instead of 0, so a script can tell "done" from "blocked".
+    """
+    approvals = store.all(
+        "SELECT goal_id, count(*) AS n FROM approvals WHERE status = 'pending'"
+        " GROUP BY goal_id ORDER BY goal_id"
+    )
+    waiting = store.all(
+        "SELECT id, wait_reason, status_message FROM goals WHERE status = 'waiting'"
+        " AND archived = 0 AND (wait_reason IS NULL OR wait_reason != 'approval') ORDER BY id"
+    )
+    for row in approvals:
+        print(
+            f"worker: goal {row['goal_id']}: {row['n']} approval(s) wait "
+            f"(`agent-tui approvals`; `agent-tui approve --goal {row['goal_id']}` for all)",
+            file=sys.stderr,
+        )
+    for goal in waiting:
+        why = goal["status_message"] or goal["wait_reason"] or "waiting"
+        print(f"worker: goal {goal['id']} waits: {why}", file=sys.stderr)
+    return bool(approvals or waiting)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -28,14 +28,20 @@ class ControlError(Exception):
     """A request that does not fit the current state."""
 
 
+class NoSuchId(ControlError):
+    """A goal, approval, step or rule id that does not exist (the CLI exits 4 for it)."""
+
+
 def _goal(tx: Tx, goal_id: int) -> Row:
     goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
     if goal is None:
-        raise ControlError(f"no goal {goal_id}")
+        raise NoSuchId(f"no goal {goal_id}")
     return goal
 
 
-def pause_goal(store: Store, goal_id: int) -> None:
+def pause_goal(store: Store, goal_id: int) -> int:
+    """Pause a goal: no new step starts. Returns how many of its steps are still running
+    (they finish; cancelling the goal kills them)."""
     with store.write() as tx:
         goal = _goal(tx, goal_id)
         if goal["status"] == G.PAUSED:
@@ -46,6 +52,10 @@ def pause_goal(store: Store, goal_id: int) -> None:
         tx.event(
             "goal.paused", "goal paused; running steps finish, no new step starts", goal_id=goal_id
         )
+        running = tx.one(
+            "SELECT count(*) AS n FROM steps WHERE goal_id = ? AND status = 'running'", (goal_id,)
+        )
+        return int(running["n"]) if running else 0
 
 
 def resume_goal(store: Store, goal_id: int) -> None:
@@ -112,11 +122,6 @@ def cancel_goal(store: Store, goal_id: int) -> int:
                 finished_at=tx.now,
                 error="cancelled by the user",
             )
-        tx.execute(
-            "UPDATE approvals SET status = 'cancelled', decided_at = ? WHERE goal_id = ?"
-            " AND status = 'pending'",
-            (tx.now, goal_id),
-        )
         set_goal_status(tx, goal_id, G.CANCELLED, message="cancelled by the user")
         tx.event(
             "goal.cancelled", f"goal cancelled ({len(open_steps)} open steps)", goal_id=goal_id
@@ -130,12 +135,14 @@ def _reset_step(tx: Tx, step: Row) -> None:
         (step["id"],),
     )
     new = S.READY if all(d["status"] in STEP_DONE for d in deps) else S.PENDING
+    # The attempt counts on (the next run is attempt n + 1, as the timeline shows), and the step
+    # gets its full number of attempts again.
     tx.set_status(
         "step",
         step["id"],
         step["status"],
         new,
-        attempt=0,
+        max_attempts=step["attempt"] + step["max_attempts"],
         error=None,
         finished_at=None,
         next_attempt_at=None,
@@ -175,7 +182,7 @@ def retry(store: Store, goal_id: int, step_key: str | None = None) -> int:
 def _pending_approval(tx: Tx, approval_id: int) -> Row:
     row = tx.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
     if row is None:
-        raise ControlError(f"no approval {approval_id}")
+        raise NoSuchId(f"no approval {approval_id}")
     if row["status"] != "pending":
         raise ControlError(f"approval {approval_id} is already {row['status']}")
     return row
@@ -195,9 +202,16 @@ def always_allow_proposal(store: Store, approval_id: int) -> Proposal:
     """The rule that "always allow" on this approval would save, and what else it would allow."""
     approval = store.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
     if approval is None:
-        raise ControlError(f"no approval {approval_id}")
+        raise NoSuchId(f"no approval {approval_id}")
     if approval["kind"] != "action" or approval["action_id"] is None:
         raise ControlError(f"approval {approval_id} is not an action; there is no rule to save")
+    step = store.one("SELECT approval FROM steps WHERE id = ?", (approval["step_id"],))
+    if step is not None and step["approval"] == "ask":
+        raise ControlError(
+            f'approval {approval_id} asked because its recipe step says approval = "ask"; '
+            "no rule changes that, so none is offered: approve it (a, or agent-tui approve "
+            f'{approval_id}), or remove approval = "ask" from the recipe'
+        )
     action = store.one(
         "SELECT a.tool, a.args, g.workspace FROM actions a JOIN goals g ON g.id = a.goal_id"
         " WHERE a.id = ?",

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from agent_tui import __version__
-from agent_tui.core import transcript
+from agent_tui.core import timeline, transcript
 from agent_tui.core.checkpoints.record import summary
 from agent_tui.core.store import Store
 from agent_tui.core.views import goal_detail
@@ -86,8 +86,17 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
         "usage": {**usage, "by_model": by_model},
         "conversations": detail["conversations"],
         "events": events,
+        "gantt": _gantt(store, goal_id, now),
     }
     return store.redactor.redact_value(doc)
+
+
+def _gantt(store: Store, goal_id: int, now: float | None) -> dict[str, Any] | None:
+    """When each step ran and waited (approval, retry, limits, the queue), with the text chart."""
+    line = timeline.build(store, goal_id, now=now)
+    if line is None:
+        return None
+    return {**timeline.as_json(line), "chart": timeline.render_text(line, 100)}
 
 
 # -- Markdown ---------------------------------------------------------------------------------
@@ -101,6 +110,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         parts += ["## Goal", doc["text"].strip()]
     parts += ["## Plan", *_plans(doc["plans"])]
     parts += ["## Timeline", _timeline(doc["steps"])]
+    if doc.get("gantt") and doc["gantt"]["steps"]:
+        parts += ["### Running and waiting", _fence("\n".join(doc["gantt"]["chart"]))]
     if doc["actions"]:
         parts += ["## Actions", *_actions(doc["actions"])]
     if doc.get("checkpoints"):
@@ -191,7 +202,8 @@ def _actions(actions: list[dict[str, Any]]) -> list[str]:
     out = []
     for a in actions:
         code = "" if a["exit_code"] is None else f", exit {a['exit_code']}"
-        head = f"### #{a['id']} {a['step']}: {a['tool']} — {a['status']}{code}"
+        status = "dry run: not executed" if a["status"] == "dry_run" else a["status"]
+        head = f"### #{a['id']} {a['step']}: {a['tool']} — {status}{code}"
         lines = [head, ""]
         reason = f" ({a['decision_reason']})" if a["decision_reason"] else ""
         lines.append(f"Decision: {a['decision']}{reason}. {_when(a)}")

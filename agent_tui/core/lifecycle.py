@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent_tui.core.states import GOAL_TERMINAL, GoalStatus, StepStatus
+from agent_tui.core.states import GOAL_TERMINAL, ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, Tx
 
-G, S = GoalStatus, StepStatus
+A, G, S = ActionStatus, GoalStatus, StepStatus
 
 # Waiting reasons that only a decision clears (settle may lift them when work becomes possible).
 SETTLED_REASONS = {None, "approval"}
@@ -23,6 +23,9 @@ def step_counts(tx: Tx, goal_id: int, plan_version: int) -> dict[str, int]:
 def settle_goal(tx: Tx, goal_id: int) -> None:
     """Bring a goal's status in line with its steps: completed, failed, waiting or running."""
     goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    if goal is not None and goal["status"] in (G.FAILED, G.CANCELLED):
+        # A step that was already running when the goal stopped may still ask: withdraw it too.
+        withdraw_approvals(tx, goal_id, f"goal {goal['status']}")
     if goal is None or goal["status"] in GOAL_TERMINAL or goal["status"] == G.PAUSED:
         return
     if goal["plan_version"] == 0:
@@ -51,8 +54,15 @@ def settle_goal(tx: Tx, goal_id: int) -> None:
             from agent_tui.core import report
 
             report.write(tx, goal_id)
-        _goal_to(tx, goal, G.COMPLETED, message=None, finished_at=tx.now)
-        tx.event("goal.completed", f"goal '{goal['title']}' completed", goal_id=goal_id)
+        skipped = counts.get(S.SKIPPED, 0)
+        note = f"completed with {skipped} skipped step(s)" if skipped else None
+        _goal_to(tx, goal, G.COMPLETED, message=note, finished_at=tx.now)
+        tx.event(
+            "goal.completed",
+            f"goal '{goal['title']}' {note or 'completed'}",
+            goal_id=goal_id,
+            skipped=skipped,
+        )
         return
     active = sum(counts.get(s, 0) for s in (S.READY, S.RUNNING, S.RETRY_WAIT))
     blocked = counts.get(S.WAITING_APPROVAL, 0) + counts.get(S.UNKNOWN, 0)
@@ -82,6 +92,8 @@ def _goal_to(
         fields["finished_at"] = finished_at
     tx.set_status("goal", goal["id"], goal["status"], new, **fields)
     goal["status"] = new
+    if new in (G.FAILED, G.CANCELLED):
+        withdraw_approvals(tx, goal["id"], f"goal {new}")
     if new in (G.COMPLETED, G.FAILED) and goal.get("schedule_id"):
         record_schedule_outcome(tx, goal["schedule_id"], goal["id"], new)
 
@@ -108,7 +120,74 @@ def set_goal_status(
     if new in GOAL_TERMINAL:
         fields["finished_at"] = tx.now
     tx.set_status("goal", goal_id, goal["status"], new, **fields)
+    if new in (G.FAILED, G.CANCELLED):
+        withdraw_approvals(tx, goal_id, f"goal {new}")
     return old
+
+
+def withdraw_approvals(tx: Tx, goal_id: int, why: str) -> int:
+    """The goal stopped: its pending approvals are withdrawn, recorded, and their steps cancelled.
+
+    Approving one later would only make a step ready under a goal that no longer runs. A withdrawn
+    step is ``cancelled``, so ``retry`` makes it run (and ask) again. Returns how many.
+    """
+    pending = tx.all(
+        "SELECT * FROM approvals WHERE goal_id = ? AND status = 'pending' ORDER BY id", (goal_id,)
+    )
+    for approval in pending:
+        tx.execute(
+            "UPDATE approvals SET status = 'withdrawn', decided_at = ?, decided_by = 'agent-tui',"
+            " reason = ? WHERE id = ?",
+            (tx.now, why, approval["id"]),
+        )
+        action = (
+            tx.one("SELECT id, status FROM actions WHERE id = ?", (approval["action_id"],))
+            if approval["action_id"] is not None
+            else None
+        )
+        if action is not None and action["status"] == A.AWAITING_APPROVAL:
+            tx.set_status(
+                "action",
+                action["id"],
+                A.AWAITING_APPROVAL,
+                A.REJECTED,
+                finished_at=tx.now,
+                error=f"approval withdrawn: {why}",
+            )
+        elif action is not None and action["status"] == A.UNKNOWN:
+            tx.set_status(
+                "action",
+                action["id"],
+                A.UNKNOWN,
+                A.FAILED,
+                finished_at=tx.now,
+                error=f"interrupted; approval withdrawn: {why}",
+            )
+        step = (
+            tx.one("SELECT id, status FROM steps WHERE id = ?", (approval["step_id"],))
+            if approval["step_id"] is not None
+            else None
+        )
+        if step is not None and step["status"] in (S.WAITING_APPROVAL, S.UNKNOWN):
+            tx.set_status(
+                "step",
+                step["id"],
+                step["status"],
+                S.CANCELLED,
+                finished_at=tx.now,
+                lease_owner=None,
+                lease_expires=None,
+                wait_reason=None,
+                error=f"approval withdrawn: {why}",
+            )
+        tx.event(
+            "approval.withdrawn",
+            f"approval {approval['id']} withdrawn ({why}): {approval['title']}",
+            goal_id=goal_id,
+            step_id=approval["step_id"],
+            action_id=approval["action_id"],
+        )
+    return len(pending)
 
 
 def promote_dependents(tx: Tx, step_id: int) -> int:

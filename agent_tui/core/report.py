@@ -51,6 +51,8 @@ def _action_line(action: dict[str, object]) -> str:
     else:
         what = json.dumps(args)[:120]
     status = str(action["status"])
+    if status == "dry_run":
+        status = "dry run: not executed"
     if action["exit_code"] is not None:
         status += f", exit {action['exit_code']}"
     if action["error"] and action["status"] != "succeeded":

@@ -85,14 +85,21 @@ class AgentTuiApp(App[None]):
             self.notify(self.theme_problems, severity="error", markup=False, timeout=15)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if not has_goals(self.store):
-            from agent_tui.ui.screens.welcome import WelcomeScreen  # first runs only
+            self.action_welcome()
 
-            welcome = WelcomeScreen(self.store, self.settings)
+    def action_welcome(self) -> None:
+        """The welcome: paths, the model, the examples (shown on a first run; the palette's
+        "Show the welcome" brings it back)."""
+        from agent_tui.ui.screens.welcome import WelcomeScreen  # not needed for the first frame
 
-            def closed(goal_id: int | None) -> None:
-                self.main.welcomed(goal_id, new_goal=welcome.wants_new_goal)
+        if isinstance(self.screen, WelcomeScreen):
+            return
+        welcome = WelcomeScreen(self.store, self.settings)
 
-            self.push_screen(welcome, closed)
+        def closed(goal_id: int | None) -> None:
+            self.main.welcomed(goal_id, new_goal=welcome.wants_new_goal)
+
+        self.push_screen(welcome, closed)
 
     def on_ready(self) -> None:
         # Textual's Ready comes before the first frame is written to the terminal when the app
@@ -135,6 +142,12 @@ class AgentTuiApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from binding_commands(self, screen)
+        if screen is self.main:
+            yield SystemCommand(
+                "Show the welcome",
+                "where the data lives, the model, the example recipes",
+                self.action_welcome,
+            )
 
     async def action_quit(self) -> None:
         """Quit; when steps are running here, ask first, because quitting stops them."""

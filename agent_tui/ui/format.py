@@ -1,4 +1,10 @@
-"""How states, times and durations look on screen: one glyph and one colour per status."""
+"""How states, times and durations look on screen: one glyph and one colour per status.
+
+The glyphs must render in the browser (``serve``), whose font (Roboto Mono) has almost no symbols:
+the rest come from the system's fallback fonts, which lack some (``⧗`` and ``○`` showed as empty
+boxes). Waiting is ``…`` and ready ``•``, both in Roboto Mono itself; tests/unit/test_glyphs.py
+checks every status glyph against the fonts.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +15,20 @@ GLYPHS: dict[str, str] = {
     "failed": "✗",
     "running": "▶",
     "planning": "▶",
-    "waiting": "⧗",
-    "waiting_approval": "⧗",
+    "waiting": "…",
+    "waiting_approval": "…",
     "retry_wait": "↻",
     "unknown": "?",
     "paused": "‖",
     "queued": "·",
     "pending": "·",
-    "ready": "○",
+    "ready": "•",
     "cancelled": "⊘",
     "skipped": "↷",
 }
+
+DRY_RUN_GLYPH = "≈"
+"""A step or goal that completed in a dry run: nothing was executed."""
 
 STYLES: dict[str, str] = {
     "completed": "$text-success",

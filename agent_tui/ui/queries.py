@@ -193,7 +193,7 @@ def documents(store: Store, goal_id: int) -> list[Row]:
 
 def action_row(store: Store, action_id: int) -> Row | None:
     return store.one(
-        "SELECT id, step_id, tool, status, preview, exit_code, error, output_bytes,"
+        "SELECT id, step_id, tool, status, preview, exit_code, error, output_bytes, result,"
         " started_at, finished_at FROM actions WHERE id = ?",
         (action_id,),
     )

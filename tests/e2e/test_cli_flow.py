@@ -42,8 +42,10 @@ args = { name = "Disk", content = "# Disk\\n\\n{{ steps.disk.output }}" }
 """)
     goal = json.loads(run(home, "add", "--recipe", str(recipe), "--json").stdout)["id"]
 
-    first = run(home, "worker", "--until-idle")
+    first = run(home, "worker", "--until-idle", check=False)
+    assert first.returncode == 3, first.stderr  # blocked: a decision is pending
     assert "approval 1 needed" in first.stderr
+    assert "goal 1: 1 approval(s) wait" in first.stderr
     shown = json.loads(run(home, "show", str(goal), "--json").stdout)
     assert shown["goal"]["status"] == "waiting"
     assert {s["key"]: s["status"] for s in shown["steps"]} == {
@@ -111,6 +113,10 @@ def test_usage_errors_are_one_line(home: Path) -> None:
         (("show", "99"), "no goal 99"),
         (("approve", "x"), "'x' is not an approval id"),
         (("approve", "5"), "no approval 5"),
+        (("approve",), "give one or more approval IDs, or --goal GOAL"),
+        (("approve", "--goal", "8"), "no goal 8"),
+        (("export", "99"), "no goal 99"),
+        (("undo", "99"), "no goal 99"),
         (("add",), "give either goal TEXT or --recipe FILE"),
         (("add", "x", "--priority", "11"), "--priority must be between 1 and 10"),
         (("add", "--recipe", "r.toml", "--schedule", "61 * * * *"), "--schedule"),
@@ -119,7 +125,8 @@ def test_usage_errors_are_one_line(home: Path) -> None:
         (("worker", "--max-parallel", "0"), "--max-parallel must be at least 1"),
     ]:
         out = run(home, *args, check=False)
-        assert out.returncode in (1, 2), args
+        expected = 4 if "no goal" in fragment or "no approval" in fragment else (1, 2)
+        assert out.returncode in (expected if isinstance(expected, tuple) else (expected,)), args
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("agent-tui: error:"), (args, out.stderr)
         assert fragment in lines[0], (args, lines[0])
@@ -138,7 +145,8 @@ def test_doctor_and_locate(home: Path) -> None:
 def test_free_text_goal_waits_for_a_model(home: Path) -> None:
     out = run(home, "add", "summarise the logs")
     assert "no model: set AGENT_TUI_MODEL" in out.stderr
-    run(home, "worker", "--until-idle")
+    idle = run(home, "worker", "--until-idle", check=False)
+    assert idle.returncode == 3 and "no model" in idle.stderr
     goal = json.loads(run(home, "show", out.stdout.strip(), "--json").stdout)["goal"]
     assert goal["status"] == "waiting" and goal["wait_reason"] == "no model"
     assert "AGENT_TUI_MODEL" in goal["status_message"]
@@ -150,7 +158,7 @@ def test_always_allow_saves_a_rule_that_later_actions_use(tmp_path: Path, home: 
         'title = "one"\n[[steps]]\nid = "s"\ntool = "shell"\nargs = { command = "git --version" }\n'
     )
     run(home, "add", "--recipe", str(first))
-    run(home, "worker", "--until-idle")
+    assert run(home, "worker", "--until-idle", check=False).returncode == 3
     [item] = json.loads(run(home, "approvals", "--json").stdout)
     refused = run(home, "approve", str(item["id"]), "--always", check=False)
     assert refused.returncode == 2 and "add --yes to confirm" in refused.stderr

@@ -42,7 +42,10 @@ def test_bash_completes_goal_and_approval_ids_from_the_database(home: Path, tmp_
     )
     for _ in range(2):
         _cli(home, "add", "--recipe", str(recipe))
-    _cli(home, "worker", "--until-idle")  # both shell steps now wait for approval
+    waiting = subprocess.run(
+        [*CLI, "worker", "--until-idle"], env=cli_env(home), capture_output=True, text=True
+    )
+    assert waiting.returncode == 3  # both shell steps now wait for approval
     assert _cli(home, "completion", "--ids", "goals").stdout.split() == ["2", "1"]
     approvals = _cli(home, "completion", "--ids", "approvals").stdout.split()
     assert len(approvals) == 2

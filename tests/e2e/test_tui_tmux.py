@@ -134,9 +134,9 @@ def test_first_run_example_approval_and_document(terminal: Terminal) -> None:
     screen = terminal.wait_text("page 1 of 1 · System report")
 
     terminal.keys("e")  # $EDITOR gets a copy of the page; the app comes back after it
-    terminal.wait_text("a copy was opened")
     edited = terminal.home / "edited.md"
-    assert edited.exists() and "Kernel" in edited.read_text(encoding="utf-8")
+    terminal.wait_for("the editor to run", lambda s: edited.exists() and "agent-tui ·" in s)
+    assert "Kernel" in edited.read_text(encoding="utf-8")
 
     terminal.keys("q")
     terminal.wait_for("the app to exit", lambda s: "agent-tui ·" not in s, timeout=15)

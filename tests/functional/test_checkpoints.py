@@ -245,7 +245,7 @@ async def test_the_cli_shows_the_plan_and_asks(
     missing = subprocess.run(
         [*CLI, "undo", f"{goal}:zz", "--yes"], env=env, capture_output=True, text=True
     )
-    assert missing.returncode == 2 and "has no step 'zz'" in missing.stderr
+    assert missing.returncode == 4 and "has no step 'zz'" in missing.stderr
 
 
 async def test_changes_reach_the_report_the_export_and_show(

@@ -15,6 +15,7 @@ from agent_tui.commands.common import UsageError
 from agent_tui.commands.export import cmd_export
 from agent_tui.config import Settings
 from agent_tui.core import control
+from agent_tui.core.control import NoSuchId
 from agent_tui.core.goals import add_text_goal
 from agent_tui.core.store import Store
 from tests.fake_llm import FakeLLM, call, text
@@ -166,7 +167,7 @@ async def test_a_planned_goal_exports_its_plan_and_cost(
 
 
 async def test_errors_are_one_clear_line(store: Store, settings: Settings, tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"^no goal 42 \(see `agent-tui ls`\)$"):
+    with pytest.raises(NoSuchId, match=r"^no goal 42 \(see `agent-tui ls`\)$"):
         export(42, tmp_path)
     with pytest.raises(UsageError, match="is not a goal id"):
         export("abc", tmp_path)

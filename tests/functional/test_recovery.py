@@ -114,6 +114,8 @@ async def test_side_effecting_action_in_flight_asks(
     assert s["after"]["status"] == "completed"
     assert goal_status(store, goal) == goal_after
     assert canary.exists() == (choice == "run_again")
+    message = store.one("SELECT status_message FROM goals WHERE id = ?", (goal,))["status_message"]
+    assert message == ("completed with 1 skipped step(s)" if choice == "skip" else None)
     first = store.one("SELECT * FROM actions WHERE step_id = ? ORDER BY id LIMIT 1", (step["id"],))
     assert first["status"] == ("succeeded" if choice == "mark_done" else "failed")
 

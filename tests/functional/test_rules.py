@@ -14,6 +14,7 @@ from agent_tui import paths
 from agent_tui.commands.common import UsageError
 from agent_tui.commands.rules import cmd_rules, cmd_rules_rm
 from agent_tui.config import PolicySettings, Settings
+from agent_tui.core.control import NoSuchId
 from agent_tui.core.policy import decide
 from agent_tui.core.rules import (
     RuleError,
@@ -143,7 +144,7 @@ def test_cmd_rules_rm(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     save_rule(store, RuleSpec(tool="shell", prefix="git status", decision="allow"))
     assert cmd_rules_rm(argparse.Namespace(id="1")) == 0
     assert capsys.readouterr().out.strip() == 'removed rule 1: shell prefix "git status" → allow'
-    with pytest.raises(RuleError, match="no stored rule 1"):
+    with pytest.raises(NoSuchId, match="no stored rule 1"):
         cmd_rules_rm(argparse.Namespace(id="1"))
     with pytest.raises(UsageError, match="not a rule id"):
         cmd_rules_rm(argparse.Namespace(id="x"))
@@ -208,7 +209,7 @@ def test_rules_command_as_a_subprocess(home: Path) -> None:
     )
 
     out = run(home, "rm", "2")
-    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.returncode == 4 and "Traceback" not in out.stderr
     assert out.stderr.startswith("agent-tui: error: no stored rule 2")
     assert len(out.stderr.strip().splitlines()) == 1
 

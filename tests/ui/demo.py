@@ -180,7 +180,8 @@ def pin_times(store: Store) -> None:
         for table in ("output", "artifacts", "approvals", "usage", "messages"):
             column = "ts" if table == "usage" else "created_at"
             tx.execute(f"UPDATE {table} SET {column} = ?", (FIXED - 100,))
-        tx.execute("UPDATE events SET ts = ?", (FIXED - 100,))
+        # In journal order, two seconds apart: the timeline chart reads the run from them.
+        tx.execute("UPDATE events SET ts = ? + 2 * id", (FIXED - 300,))
         tx.execute("DELETE FROM workers")
         tx.execute(
             "INSERT INTO workers (id, pid, host, kind, started_at, heartbeat_at)"
@@ -214,6 +215,12 @@ def _make_running(tx: Any, now: float) -> None:
         (goal["id"], goal["id"]),
     )
     tx.execute("DELETE FROM artifacts WHERE goal_id = ?", (goal["id"],))
+    tx.execute(  # the journal agrees: build has not finished, test and publish never started
+        "DELETE FROM events WHERE goal_id = ? AND (step_id IN (SELECT id FROM steps"
+        " WHERE goal_id = ? AND key IN ('test', 'publish')) OR (step_id = ? AND kind IN"
+        " ('step.completed', 'action.succeeded', 'checkpoint.recorded')) OR kind = 'goal.completed')",
+        (goal["id"], goal["id"], build["id"]),
+    )
     tx.execute(
         "UPDATE actions SET status = 'running', exit_code = NULL, finished_at = NULL,"
         " started_at = ? WHERE step_id = ?",
@@ -263,4 +270,24 @@ def bulk_goals(store: Store, goals: int, steps_per_goal: int = 0) -> None:
                     for g in range(1, goals + 1)
                     for p in range(steps_per_goal)
                 ),
+            )
+
+
+def add_usage(store: Store) -> None:
+    """Model calls over three days for three goals; one model's cost is unknown."""
+    goals = {r["title"]: r["id"] for r in store.all("SELECT id, title FROM goals")}
+    calls = [
+        ("Release notes", 0, 0.012),
+        ("Release notes", 1, 0.020),
+        ("Tune the web server", 1, 0.004),
+        ("Tune the web server", 2, None),
+        ("Nightly build", 2, 0.031),
+        ("Nightly build", 0, 0.009),
+    ]
+    with store.write() as tx:
+        for title, days_ago, cost in calls:
+            tx.execute(
+                "INSERT INTO usage (ts, goal_id, model, prompt_tokens, completion_tokens, cost)"
+                " VALUES (?, ?, 'anthropic/claude-sonnet-4-5', 1200, 300, ?)",
+                (FIXED - 86400 * days_ago - 60, goals[title], cost),
             )

@@ -53,7 +53,8 @@ async def test_always_allow_shows_the_rule_then_saves_it(
         assert rules == [
             {"tool": "shell", "matcher": "prefix", "pattern": "git status", "decision": "allow"}
         ]
-        await wait_until(pilot, lambda: len(approvals.rows) == 1, "the first one decided")
+        # ``git status`` fails outside a repository, and the failed goal withdraws the second.
+        await wait_until(pilot, lambda: len(approvals.rows) < 2, "the first one decided")
         assert store.one("SELECT status FROM approvals WHERE id = 1") == {"status": "approved"}
 
 

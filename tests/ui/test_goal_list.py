@@ -7,8 +7,8 @@ from pathlib import Path
 from agent_tui.config import Settings
 from agent_tui.core.store import Store
 from agent_tui.ui.app import create_app
-from agent_tui.ui.queries import goal_rows
-from agent_tui.ui.widgets.goal_list import GoalList, cost_text
+from agent_tui.ui.queries import GoalRow, goal_rows
+from agent_tui.ui.widgets.goal_list import GoalList, cost_text, matches
 from agent_tui.ui.widgets.goal_pane import GoalPane
 from tests.ui.conftest import SIZE, add_file_goal, shell_recipe
 from tests.ui.demo import bulk_goals
@@ -79,3 +79,60 @@ async def test_a_hundred_thousand_goals_open_and_scroll(store: Store, settings: 
         assert goals.scroll_offset.y > 99_000
         await pilot.press("pageup", "up", "home")
         assert goals.cursor == 0
+
+
+def _row(goal_id: int, title: str, status: str, wait_reason: str | None = None) -> GoalRow:
+    return GoalRow(
+        id=goal_id,
+        title=title,
+        status=status,
+        wait_reason=wait_reason,
+        status_message=None,
+        priority=5,
+        dry_run=0,
+        source="recipe",
+        created_at=0.0,
+        started_at=None,
+        steps_total=0,
+        steps_done=0,
+        model_calls=0,
+        costs_known=0,
+        cost=0.0,
+    )
+
+
+def test_the_filter_takes_status_prefixes_ids_and_loose_titles() -> None:
+    rows = [
+        _row(1, "Weekly report", "failed"),
+        _row(2, "Clean backups", "waiting", "approval"),
+        _row(12, "Weekly report", "completed"),
+    ]
+
+    def found(text: str) -> list[int]:
+        return [r.id for r in rows if matches(text, r)]
+
+    assert found("fail") == [1]  # a status prefix, not only the whole word
+    assert found("comp") == [12]
+    assert found("appr") == [2]  # the waiting reason
+    assert found("#12") == [12] and found("12") == [12] and found("#1") == [1]
+    assert found("wkly rep") == [1, 12]  # a title's letters in order
+    assert found("report fail") == [1]  # every word must match
+    assert found("zebra") == []
+
+
+async def test_the_list_shows_ids_and_the_whole_empty_hint(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:  # the goals pane is 30 cells wide
+        await pilot.press("escape")  # the welcome
+        goals = app.main.query_one(GoalList)
+        await pilot.pause()
+        shown = " ".join(goals.render_line(y).text.strip() for y in range(3))
+        assert "No goals yet: press n to add one." in shown
+        for title in ("Same title", "Same title"):
+            add_file_goal(store, shell_recipe(tmp_path / "s.toml", "true", title=title))
+        goals.show(goal_rows(store))
+        await pilot.pause()
+        lines = [goals.render_line(y).text for y in range(2)]
+        assert [line.split()[1] for line in lines] == ["#1", "#2"]

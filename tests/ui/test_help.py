@@ -21,6 +21,9 @@ async def test_help_and_palette_list_the_keys(store: Store, settings: Settings) 
         described = dict(app.screen.keys)
         assert described["n"] == "New goal from a recipe or text"
         assert described["p"] == "Pause the selected goal / Resume the selected goal"
+        # A binding with several keys lists each as the footer shows it, never "c,super+^c".
+        assert all("," not in key or ", " in key for key in described)
+        assert not any("+^" in key for key in described), list(described)
         await pilot.press("escape")
         assert app.screen is app.main
 

@@ -26,7 +26,7 @@ async def test_pause_resume_and_run_now_from_the_tui(
     app = create_app(store, settings, executor=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("escape")  # the welcome (no goal yet)
-        await pilot.press("S")
+        await pilot.press("at")
         await wait_until(pilot, lambda: isinstance(app.screen, SchedulesScreen), "the screen")
         table = app.screen.query_one(DataTable)
         assert table.get_cell(str(schedule_id), "state").plain == "active"

@@ -56,3 +56,30 @@ async def test_wide_terminal_shows_every_pane(store: Store, settings: Settings) 
         await pilot.press("escape")
         assert not app.main.has_class("-narrow")
         assert shown(app) == ["goal-pane", "middle", "side"]
+
+
+async def test_the_new_goal_error_is_visible_at_80x24(store: Store, settings: Settings) -> None:
+    """Enter with priority 0: the error line and the keys are on screen, the field focused."""
+    from textual.widgets import Input
+
+    from agent_tui.ui.screens.new_goal import NewGoalScreen
+
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape", "n")  # the welcome, then the dialog
+        assert isinstance(app.screen, NewGoalScreen)
+        app.screen.query_one("#recipe", Input).value = "system-report"
+        app.screen.query_one("#priority", Input).value = "0"
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen.region
+        for selector in ("#new-goal-error", "#new-goal-keys"):
+            widget = app.screen.query_one(selector)
+            assert widget.display and screen.contains_region(widget.region), selector
+        assert "priority must be from 1 to 10" in str(
+            app.screen.query_one("#new-goal-error").render()
+        )
+        priority = app.screen.query_one("#priority", Input)
+        assert app.focused is priority and priority.has_class("-invalid")
+        assert screen.contains_region(priority.region)
+        assert store.all("SELECT id FROM goals") == []

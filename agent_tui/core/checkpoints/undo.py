@@ -21,6 +21,10 @@ class UndoError(Exception):
     """There is nothing to undo, or it cannot be done now; the message says why and what to do."""
 
 
+class UndoTargetMissing(UndoError):
+    """The goal or step named does not exist."""
+
+
 @dataclass(frozen=True, slots=True)
 class UndoItem:
     """One file and what undo does to it."""
@@ -65,7 +69,7 @@ class UndoPlan:
 def _selected(store: Store, goal_id: int, step_key: str | None) -> tuple[list[Row], int | None]:
     goal = store.one("SELECT id FROM goals WHERE id = ?", (goal_id,))
     if goal is None:
-        raise UndoError(f"no goal {goal_id}")
+        raise UndoTargetMissing(f"no goal {goal_id}")
     running = store.one(
         "SELECT count(*) AS n FROM steps WHERE goal_id = ? AND status = 'running'", (goal_id,)
     )
@@ -81,7 +85,7 @@ def _selected(store: Store, goal_id: int, step_key: str | None) -> tuple[list[Ro
             (goal_id, step_key),
         )
         if step is None:
-            raise UndoError(
+            raise UndoTargetMissing(
                 f"goal {goal_id} has no step {step_key!r} (see agent-tui show {goal_id})"
             )
         step_id = step["id"]

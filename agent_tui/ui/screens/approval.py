@@ -47,7 +47,7 @@ class ApprovalScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         keys = KEYS_UNKNOWN if self.unknown else KEYS_ACTION
-        keys = keys.replace(" · enter: full view", "") + " · escape: back"
+        keys = keys.replace(" · v: full view", "") + " · escape: back"
         with Vertical(id="approval-full"):
             with VerticalScroll(id="approval-full-scroll"):
                 yield Static(describe(self.row), id="approval-full-detail")

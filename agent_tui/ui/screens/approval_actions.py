@@ -75,11 +75,24 @@ class ControlActions(Screen[None], inherit_bindings=False):
         tabs = self.query_one(TabbedContent)
         shown = self.query_one("#side").has_class("-current") or not self.has_class("-narrow")
         if tabs.active != "approvals-tab" or not shown:
-            tabs.active = "approvals-tab"
-            self.show_pane("side")
+            self.bring_queue_forward()
             self.notify("Here is the approvals queue: press the key again to decide.")
             return None
         return self.query_one(Approvals).current
+
+    def bring_queue_forward(self) -> None:
+        """Show the approvals tab and put the focus in its list, so enter opens the full view."""
+        self.query_one(TabbedContent).active = "approvals-tab"
+        self.show_pane("side")
+        self.call_after_refresh(self.query_one("#approval-list").focus)
+
+    def action_view_approval(self) -> None:
+        """The highlighted approval in full, whichever pane has the focus."""
+        row = self.query_one(Approvals).current
+        if row is None:
+            return
+        self.bring_queue_forward()
+        self.post_message(Approvals.Opened(row))
 
     def action_approve(self) -> None:
         if row := self._approval():

@@ -1,4 +1,7 @@
-"""Small modal dialogs: a yes/no confirmation and a one-line reason (for rejecting an approval)."""
+"""Small modal dialogs: a yes/no confirmation and a one-line reason (for rejecting an approval).
+
+Both fit an 80×24 terminal: a long detail scrolls inside, the keys line stays visible.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -29,7 +32,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-title", markup=False)
             if self.detail:
-                yield Static(self.detail, classes="dialog-detail", markup=False)
+                with VerticalScroll(classes="dialog-detail-scroll"):
+                    yield Static(self.detail, classes="dialog-detail", markup=False)
             yield Static("y / enter: yes · n / escape: no", classes="dialog-keys")
 
     def action_answer(self, yes: bool) -> None:

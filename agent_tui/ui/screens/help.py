@@ -11,18 +11,26 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-INTRO = """\
-Goals (left): status, progress, cost ("-": no model call, "?": a cost unknown) and priority;
-/ filters by title, status or #id, o sorts by priority, newest or status.
-Steps (middle): the highlighted goal's plan; Output below follows the highlighted step, or shows
-an agent step's conversation with the model. f turns following on and off.
-Approvals (right): everything that waits for a decision, across goals, with exactly what
-would run; enter shows one in full. Documents (right, second tab): one page per document.
-In a narrow terminal one pane shows at a time: tab goes to the next.
-
-Status: ✓ completed  ✗ failed  ▶ running  ⧗ waiting  ↻ retry  ‖ paused  · queued  ⊘ cancelled
-T switches the theme (user themes: *.toml in the themes folder, `agent-tui locate themes`).
-The command palette (ctrl+p) lists every action too."""
+INTRO = "\n".join(
+    (
+        "Goals (left): status, #id, title, progress, priority and, for goals that called a "
+        'model, cost ("?": a cost unknown). / filters by status (a prefix: fail), #id or title '
+        "(its letters in order: wkrpt); o sorts by priority, newest or status.",
+        "Steps (middle): the highlighted goal's plan. Output below follows the highlighted "
+        "step, or shows an agent step's conversation with the model; f turns following on "
+        "and off.",
+        "Approvals (right): everything that waits for a decision, across goals, with exactly "
+        "what would run; v (or enter in the queue) shows one in full. Documents (right, second "
+        "tab): one page per document.",
+        "tab goes to the next pane (in a narrow terminal only one shows); z shows the focused "
+        "pane alone.",
+        "",
+        "Status: ✓ completed  ✗ failed  ▶ running  … waiting  ↻ retry  ‖ paused  · queued  "
+        "⊘ cancelled",
+        "T switches the theme (user themes: *.toml in the themes folder, `agent-tui locate "
+        "themes`). The command palette (ctrl+p) lists every action too.",
+    )
+)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -7,6 +7,8 @@ that change things live in :mod:`agent_tui.ui.screens.main_actions`.
 
 from __future__ import annotations
 
+from collections import deque
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -17,6 +19,7 @@ from agent_tui.config import Settings
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Event, Store
 from agent_tui.core.views import pending_approvals
+from agent_tui.ui import notify
 from agent_tui.ui.messages import EventsArrived, OutputArrived, StoreChanged
 from agent_tui.ui.queries import GoalRow, Overview, documents, goal_rows, overview, step_rows
 from agent_tui.ui.screens.main_actions import MainActions
@@ -42,6 +45,10 @@ PARTIAL_LIMIT = 500
 ANNOUNCED = frozenset({"approval.requested", "goal.completed", "goal.failed", "executor.error"})
 
 
+ANNOUNCED_MEMORY = 1000
+"""How many announced event ids are remembered to toast each event once."""
+
+
 class MainScreen(MainActions):
     """Everything at once; refreshed from the database whenever the bridge reports a change."""
 
@@ -55,6 +62,11 @@ class MainScreen(MainActions):
         self.overview = Overview(paused=False, dry_run=False, approvals=0)
         self._shown_goal: int | None = None
         """The goal whose steps and documents were last loaded in full."""
+        self.terminal_notices: deque[str] = deque(maxlen=20)
+        """The last desktop notifications sent to the terminal (escape sequences)."""
+        self._announced: deque[int] = deque(maxlen=ANNOUNCED_MEMORY)
+        """Ids of events already toasted: the executor's push and the database watcher may
+        both deliver the same event, and it must toast once."""
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -247,7 +259,11 @@ class MainScreen(MainActions):
 
     def announce(self, events: list[Event]) -> None:
         """A toast for each approval requested, goal finished and executor error; one bell."""
-        notable = [e for e in events if e.kind in ANNOUNCED]
+        notable = []
+        for event in events:
+            if event.kind in ANNOUNCED and event.id not in self._announced:
+                self._announced.append(event.id)
+                notable.append(event)
         asks = [e for e in notable if e.kind == "approval.requested"]
         if len(asks) > 3:
             self.notify(f"{len(asks)} approvals wait for a decision", severity="warning")
@@ -273,3 +289,21 @@ class MainScreen(MainActions):
                 self.notify(event.message, title="executor error", severity="error", markup=False)
         if asks or any(e.kind in ("goal.completed", "goal.failed") for e in notable):
             self.app.bell()
+        self._notify_desktop(notable)
+
+    def _notify_desktop(self, events: list[Event]) -> None:
+        """One terminal notification (OSC 9 or 777) for a batch of notable events."""
+        kind = notify.choose(self.settings.notify.terminal)
+        if kind == "off" or not events:
+            return
+        goals = self.query_one(GoalList)
+        first = events[0]
+        goal = goals.row(first.goal_id) if first.goal_id is not None else None
+        title = f"agent-tui · {goal['title']}" if goal else "agent-tui"
+        body = first.message if len(events) == 1 else f"{first.message} (+{len(events) - 1} more)"
+        text = notify.sequence(kind, title, body)
+        self.terminal_notices.append(text)
+        driver = self.app._driver
+        if driver is not None:
+            driver.write(text)
+            driver.flush()

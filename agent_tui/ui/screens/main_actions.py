@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import TabbedContent
 
 from agent_tui.core import control
+from agent_tui.core.search import Hit
 from agent_tui.core.states import GOAL_TERMINAL
 from agent_tui.ui.queries import archive_goal
 from agent_tui.ui.screens.approval_actions import ControlActions
@@ -37,6 +39,8 @@ from agent_tui.ui.widgets.step_timeline import StepTimeline
 from agent_tui.ui.widgets.tool_output import ToolOutput
 
 PAGES = Binding.Group("Pages", compact=True)
+FOCUS_STOPS = ("goal-pane", "steps", "output", "side")
+"""Where tab moves the focus, in order: one stop per pane (the middle column has two)."""
 
 BINDINGS: list[BindingType] = [
     Binding("n", "new_goal", "New", tooltip="New goal from a recipe or text", id="new_goal"),
@@ -64,6 +68,13 @@ BINDINGS: list[BindingType] = [
         id="approve_goal",
     ),
     Binding("r", "reject", "Reject", tooltip="Reject the highlighted approval", id="reject"),
+    Binding(
+        "v",
+        "view_approval",
+        "View",
+        tooltip="Show the highlighted approval in full, from any pane",
+        id="view_approval",
+    ),
     Binding(
         "d", "mark_done", "Mark done", tooltip="Mark the interrupted action done", id="mark_done"
     ),
@@ -104,9 +115,10 @@ BINDINGS: list[BindingType] = [
     ),
     Binding("x", "archive", "Archive", tooltip="Archive the finished goal (hide it)", id="archive"),
     Binding(
-        "S",
+        "at",
         "schedules",
         "Schedules",
+        key_display="@",
         tooltip="Schedules: pause, resume or run one now",
         show=False,
         id="schedules",
@@ -126,9 +138,39 @@ BINDINGS: list[BindingType] = [
         id="undo_step",
     ),
     Binding("f", "follow", "Follow", tooltip="Follow the output on or off", id="follow"),
+    Binding("w", "wrap", "Wrap", tooltip="Wrap long output lines on or off", show=False, id="wrap"),
+    Binding(
+        "dollar_sign",
+        "usage",
+        "Usage",
+        key_display="$",
+        tooltip="Cost and tokens per day and per goal, against the daily budget",
+        id="usage",
+    ),
+    Binding(
+        "g",
+        "gantt",
+        "Timeline",
+        tooltip="The goal's steps on a time axis: running and waiting",
+        id="gantt",
+    ),
     Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the goals", id="filter"),
+    Binding(
+        "S",
+        "search",
+        "Search",
+        tooltip="Search every goal, output, transcript and document",
+        id="search",
+    ),
     Binding("o", "sort", "Sort", tooltip="Sort the goals by priority, newest or status", id="sort"),
     Binding("tab", "next_pane(1)", "Next pane", tooltip="Focus the next pane", id="focus_next"),
+    Binding(
+        "z",
+        "maximize_pane",
+        "Zoom",
+        tooltip="Show the focused pane alone (again: all panes)",
+        id="maximize_pane",
+    ),
     Binding(
         "shift+tab",
         "next_pane(-1)",
@@ -153,6 +195,9 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
     def refresh_goals(self, ids: set[int] | None = None) -> None:
         raise NotImplementedError
 
+    def refresh_goal(self, *, documents_too: bool = False) -> None:
+        raise NotImplementedError
+
     # -- which keys apply now ----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -169,6 +214,8 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             "approve": lambda: approval is not None and approval["kind"] != "unknown",
             "run_again": lambda: approval is not None and approval["kind"] == "unknown",
             "reject": lambda: approval is not None,
+            "view_approval": lambda: approval is not None,
+            "gantt": lambda: goal is not None,
             "always_allow": lambda: approval is not None and approval["kind"] == "action",
             "approve_goal": lambda: bool(self._goal_approvals()),
             "mark_done": lambda: approval is not None and approval["kind"] == "unknown",
@@ -215,8 +262,17 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         self.app.push_screen(NewGoalScreen(self.store, self.settings), added)
 
     def action_pause_goal(self) -> None:
-        if goal := self.goal:
-            self._control(control.pause_goal, goal["id"])
+        if (goal := self.goal) is None:
+            return
+        running = self._control(control.pause_goal, goal["id"])
+        if running:
+            self.notify(
+                f"goal {goal['id']} paused: no new step starts; {running} running step(s) "
+                "finish (c cancels them)",
+                markup=False,
+            )
+        elif running is not None:
+            self.notify(f"goal {goal['id']} paused: no new step starts", markup=False)
 
     def action_resume_goal(self) -> None:
         if goal := self.goal:
@@ -295,15 +351,20 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             return
         folder = Path(tempfile.mkdtemp(prefix="agent-tui-doc-"))
         path = export(doc, folder)
+        original = path.read_bytes()
         try:
             with self.app.suspend():
                 subprocess.run([*shlex.split(editor), str(path)], check=False)
         except (OSError, SuspendNotSupported) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
             self.notify(f"cannot open {editor}: {exc}", severity="error", markup=False)
             return
         finally:
             self.app.refresh()
-        self.notify(f"a copy was opened; edits stay in {path}", markup=False)
+        if path.exists() and path.read_bytes() != original:
+            self.notify(f"the copy was edited; the edits are in {path}", markup=False)
+        else:  # nothing to keep: leave no folder behind
+            shutil.rmtree(folder, ignore_errors=True)
 
     def action_export_document(self) -> None:
         doc = self.query_one(Documents).current
@@ -319,17 +380,64 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
     def action_filter(self) -> None:
         self.query_one(GoalPane).open_filter()
 
+    def action_search(self) -> None:
+        """Full-text search; the chosen hit's goal (and step) is selected."""
+        from agent_tui.ui.screens.search import SearchScreen
+
+        def chosen(hit: Hit | None) -> None:
+            if hit is None:
+                return
+            goals = self.query_one(GoalList)
+            if goals.row(hit.goal_id) is None:
+                self.notify(f"goal {hit.goal_id} is archived: `agent-tui show {hit.goal_id}`")
+                return
+            goals.select_goal(hit.goal_id)
+            self.refresh_goal(documents_too=True)  # now, not when the message arrives
+            if hit.kind == "output":
+                self._select_step_of_action(hit.ref_id)
+            elif hit.kind == "document":
+                self.query_one(TabbedContent).active = "documents-tab"
+
+        self.app.push_screen(SearchScreen(self.store.path), chosen)
+
+    def _select_step_of_action(self, action_id: int) -> None:
+        row = self.store.one("SELECT step_id FROM actions WHERE id = ?", (action_id,))
+        timeline = self.query_one(StepTimeline)
+        ids = [s["id"] for s in timeline.steps]
+        if row is not None and row["step_id"] in ids:
+            timeline.move_cursor(row=ids.index(row["step_id"]))
+
     def action_sort(self) -> None:
         mode = self.query_one(GoalPane).cycle_sort()
         self.notify(f"goals sorted by {mode}")
 
+    def _stop_of_focus(self) -> str:
+        """The focus stop (goals, steps, output, side) that holds the focus."""
+        node = self.focused
+        while node is not None:
+            if node.id in FOCUS_STOPS:
+                return str(node.id)
+            node = node.parent  # type: ignore[assignment]
+        return FOCUS_STOPS[0]
+
+    def _focus_stop(self, stop: str) -> None:
+        """Focus into a stop: the side pane's list of its active tab, else its first focusable."""
+        if stop == "side" and self.query_one(TabbedContent).active == "approvals-tab":
+            self.query_one("#approval-list").focus()
+            return
+        node = self.query_one(f"#{stop}")
+        if node.focusable:
+            node.focus()
+        else:
+            self._focus_in(stop)
+
     def action_next_pane(self, delta: int) -> None:
-        """Focus the next widget; in a narrow terminal, the next pane (only one is shown)."""
+        """Focus the next pane (goals, steps, output, the side pane); in a narrow terminal, show
+        it too (only one pane is shown there)."""
         if not self.has_class("-narrow"):
-            if delta > 0:
-                self.focus_next()
-            else:
-                self.focus_previous()
+            stops = list(FOCUS_STOPS)
+            index = stops.index(self._stop_of_focus())
+            self._focus_stop(stops[(index + delta) % len(stops)])
             return
         panes = ["goal-pane", "middle", "side"]
         current = next(
@@ -343,6 +451,30 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
                 widget.focus()
                 return
 
+    def action_gantt(self) -> None:
+        """The selected goal's timeline chart (live while the goal runs)."""
+        from agent_tui.ui.screens.gantt import GanttScreen
+
+        if (goal := self.goal) is not None:
+            self.app.push_screen(GanttScreen(self.store, goal["id"], goal["title"]))
+
+    def action_usage(self) -> None:
+        """Cost and tokens per day and per goal, and today's spend against the budget."""
+        from agent_tui.ui.screens.usage import UsageScreen
+
+        self.app.push_screen(UsageScreen(self.store, self.settings))
+
+    def action_maximize_pane(self) -> None:
+        """Show the pane with the focus alone, filling the screen; again: every pane."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        stop = self._stop_of_focus()
+        self.maximized = self.query_one(f"#{stop}")
+
+    def action_wrap(self) -> None:
+        self.query_one(ToolOutput).toggle_wrap()
+
     def action_follow(self) -> None:
         # No toast: it would cover the pane's subtitle, which already says "following" or not.
         self.query_one(ToolOutput).toggle_follow()
@@ -350,10 +482,20 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
     def action_schedules(self) -> None:
         self.app.push_screen(SchedulesScreen(self.store, self.settings))
 
+    def _key_names(self, binding: Binding) -> str:
+        """Each key of a binding as the footer shows it (``ctrl+c,super+c`` is ``^c, super+c``)."""
+        if binding.key_display:
+            return binding.key_display
+        return ", ".join(
+            self.app.get_key_display(Binding(key.strip(), binding.action))
+            for key in binding.key.split(",")
+        )
+
     def action_help(self) -> None:
         keys: dict[str, list[str]] = {}
         for binding in [*self.BINDINGS, *self.app.BINDINGS]:
             if isinstance(binding, Binding) and binding.description:
-                key = binding.key_display or self.app.get_key_display(binding)
-                keys.setdefault(key, []).append(binding.tooltip or binding.description)
+                keys.setdefault(self._key_names(binding), []).append(
+                    binding.tooltip or binding.description
+                )
         self.app.push_screen(HelpScreen([(k, " / ".join(v)) for k, v in keys.items()]))

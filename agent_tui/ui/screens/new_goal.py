@@ -2,8 +2,10 @@
 
 Options: priority, a cron schedule (recipes only: a schedule instead of a run now), a budget in
 dollars, dry run, plan review and the approval timeout. Enter in any field adds the goal in one
-transaction and closes the dialog with its id; anything invalid is one line under the fields and
-the dialog stays open. The checks are the ones ``agent-tui add`` makes.
+transaction and closes the dialog with its id; anything invalid is one line pinned below the
+fields, the field at fault is marked and focused, and the dialog stays open. The fields scroll
+inside the dialog, so the error and the keys stay visible on an 80×24 terminal. The checks are
+the ones ``agent-tui add`` makes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Checkbox, Input, Label, Static
@@ -53,6 +55,14 @@ class PathSuggester(Suggester):
         return None
 
 
+class FieldError(ValueError):
+    """A field's value is wrong; ``field`` is the id of the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True, slots=True)
 class GoalOptions:
     """What the dialog's fields say besides the goal itself, validated."""
@@ -82,31 +92,40 @@ class NewGoalScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="new-goal"):
             yield Static("New goal", id="new-goal-title")
+            yield from self._fields()
+            yield Static("", id="new-goal-error", markup=False)
+            yield Static(
+                "enter: add · →: complete a path · tab: next field · escape: cancel",
+                id="new-goal-keys",
+            )
+
+    def _fields(self) -> ComposeResult:
+        fields = VerticalScroll(id="new-goal-fields")
+        fields.can_focus = False  # tab goes from field to field; the view follows the focus
+        with fields:
             yield Label("Recipe file (TOML, explicit steps; no model needed)")
             yield Input(
-                placeholder="a recipe file, or an example: system-report",
+                placeholder="a file, or an example: system-report",
                 id="recipe",
                 suggester=PathSuggester(),
             )
             yield Label("or describe what you want done (planned by the model)")
-            yield Input(placeholder="for example: summarise this week's git log", id="text")
+            yield Input(placeholder="e.g. summarise this week's git log", id="text")
             with Grid(id="new-goal-options"):
                 yield Label("Priority 1–10")
-                yield Input(placeholder="recipe's, or 5", id="priority", type="integer")
-                yield Label("Schedule (cron, recipes)")
-                yield Input(placeholder="0 9 * * 1  (runs then, not now)", id="schedule")
-                yield Label("Budget, US dollars")
+                yield Input(placeholder="5", id="priority", type="integer")
+                yield Label("Schedule (cron)")
+                yield Input(placeholder="0 9 * * 1", id="schedule")
+                yield Label("Budget, US $")
                 yield Input(placeholder="no limit", id="budget", type="number")
                 yield Label("Approval timeout")
-                yield Input(placeholder="wait, or: deny after 30m", id="timeout")
+                yield Input(placeholder="wait, or 30m", id="timeout")
             with Horizontal(id="new-goal-switches"):
                 yield Checkbox("Dry run (side effects recorded, never run)", id="dry-run")
                 yield Checkbox("Review the plan first", id="review-plan")
-            yield Static("", id="new-goal-error", markup=False)
-            yield Static(
-                "enter or ctrl+s: add · → completes a path · tab: next field · escape: cancel",
-                id="new-goal-keys",
-            )
+
+    def on_mount(self) -> None:
+        self.query_one("#recipe", Input).focus()
 
     def _value(self, field: str) -> str:
         return self.query_one(f"#{field}", Input).value.strip()
@@ -115,22 +134,22 @@ class NewGoalScreen(ModalScreen[int | None]):
         """The option fields, checked; raise :class:`ValueError` naming the field at fault."""
         priority = int(self._value("priority")) if self._value("priority") else None
         if priority is not None and not 1 <= priority <= 10:
-            raise ValueError("priority must be from 1 to 10")
+            raise FieldError("priority", f"priority must be from 1 to 10, not {priority}")
         schedule = self._value("schedule") or None
         if schedule is not None:
             try:
                 validate_cron(schedule)
             except ValueError as exc:
-                raise ValueError(f"schedule: {exc}") from None
+                raise FieldError("schedule", f"schedule: {exc}") from None
         budget = float(self._value("budget")) if self._value("budget") else None
         if budget is not None and budget <= 0:
-            raise ValueError("the budget must be more than 0 dollars")
+            raise FieldError("budget", "the budget must be more than 0 dollars")
         timeout = self._value("timeout") or None
         if timeout is not None:
             try:
                 parse_approval_timeout(timeout)
             except ValueError as exc:
-                raise ValueError(f"approval timeout: {exc}") from None
+                raise FieldError("timeout", f"approval timeout: {exc}") from None
         return GoalOptions(
             priority=priority,
             schedule=schedule,
@@ -148,16 +167,22 @@ class NewGoalScreen(ModalScreen[int | None]):
         """Add the goal (or the schedule) the fields describe, or say what is wrong."""
         recipe, text = self._value("recipe"), self._value("text")
         if not recipe and not text:
-            self._error("type a recipe path or a goal first")
+            self._error("type a recipe path or a goal first", "recipe")
             return
         if recipe and text:
-            self._error("a recipe path or a goal in words, not both")
+            self._error("a recipe path or a goal in words, not both", "text")
             return
         try:
             options = self.options()
             goal_id = self._add_recipe(recipe, options) if recipe else self._add_text(text, options)
-        except (RecipeError, ValueError) as exc:
-            self._error(str(exc))
+        except FieldError as exc:
+            self._error(str(exc), exc.field)
+            return
+        except RecipeError as exc:
+            self._error(str(exc), "recipe")
+            return
+        except ValueError as exc:
+            self._error(str(exc), "recipe" if recipe else "text")
             return
         self.dismiss(goal_id)
 
@@ -191,7 +216,9 @@ class NewGoalScreen(ModalScreen[int | None]):
 
     def _add_text(self, text: str, options: GoalOptions) -> int:
         if options.schedule:
-            raise ValueError("a schedule needs a recipe: goals in words cannot be scheduled yet")
+            raise FieldError(
+                "schedule", "a schedule needs a recipe: goals in words cannot be scheduled yet"
+            )
         return add_text_goal(
             self.store,
             text,
@@ -203,10 +230,17 @@ class NewGoalScreen(ModalScreen[int | None]):
             max_attempts=self.settings.retry.max_attempts,
         )
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, field: str | None = None) -> None:
+        """Show ``message`` below the fields; mark ``field``, focus it and scroll it into view."""
         error = self.query_one("#new-goal-error", Static)
         error.update(message)
         error.set_class(bool(message), "-shown")
+        for box in self.query(Input):
+            box.set_class(box.id == field, "-invalid")
+        if field is not None:
+            box = self.query_one(f"#{field}", Input)
+            box.focus()
+            self.query_one("#new-goal-fields", VerticalScroll).scroll_to_widget(box, animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

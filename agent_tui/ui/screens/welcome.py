@@ -14,7 +14,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
@@ -87,19 +87,10 @@ class WelcomeScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="welcome-box"):
             yield Static("Welcome to agent-tui", id="welcome-title")
-            yield Static(
-                "Goals become steps that run with real tools in the background; risky actions "
-                "wait in the approvals queue for you.",
-                id="welcome-intro",
-            )
-            yield Static(self._places(), id="welcome-places")
-            yield Static(Content.assemble(("Model     ", "bold"), _model_line(None)), id="model")
-            sandbox = status_for(self.settings)
-            if not sandbox.active:
-                yield Static(
-                    Content.assemble(("Sandbox   ", "bold"), (sandbox.sentence(), "$text-warning")),
-                    id="welcome-sandbox",
-                )
+            body = VerticalScroll(id="welcome-body")
+            body.can_focus = False  # the examples keep the focus; the mouse wheel still scrolls
+            with body:
+                yield from self._about()
             yield Static(self._examples_heading(), id="welcome-examples-heading")
             if self.examples:
                 yield OptionList(
@@ -107,6 +98,22 @@ class WelcomeScreen(ModalScreen[int | None]):
                     id="welcome-examples",
                 )
             yield Static(self._keys(), id="welcome-keys")
+
+    def _about(self) -> ComposeResult:
+        """What agent-tui is, where its files are, the model and the sandbox: scrolls if tall."""
+        yield Static(
+            "Goals become steps that run with real tools in the background; risky actions "
+            "wait in the approvals queue for you.",
+            id="welcome-intro",
+        )
+        yield Static(self._places(), id="welcome-places")
+        yield Static(Content.assemble(("Model     ", "bold"), _model_line(None)), id="model")
+        sandbox = status_for(self.settings)
+        if not sandbox.active:
+            yield Static(
+                Content.assemble(("Sandbox   ", "bold"), (sandbox.sentence(), "$text-warning")),
+                id="welcome-sandbox",
+            )
 
     def on_mount(self) -> None:
         if self.examples:

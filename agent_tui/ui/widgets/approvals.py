@@ -18,8 +18,8 @@ from agent_tui.core.store import Row
 from agent_tui.ui.format import one_line
 
 EMPTY = "Nothing waits for a decision."
-KEYS_ACTION = "a approve · A always · r reject · G all of goal · enter: full view"
-KEYS_UNKNOWN = "a run again · d mark done · s skip · r reject · enter: full view"
+KEYS_ACTION = "a approve · A always · r reject · G all of goal · v: full view"
+KEYS_UNKNOWN = "a run again · d mark done · s skip · r reject · v: full view"
 DIFF_STYLES = (
     ("+++ ", "bold"),
     ("--- ", "bold"),
@@ -134,5 +134,5 @@ def colour_diff(text: str) -> Content:
 
 
 def _prompt(row: Row) -> Content:
-    mark = "?" if row["kind"] == "unknown" else "⧗"
+    mark = "?" if row["kind"] == "unknown" else "…"
     return Content.assemble((mark, "$text-warning"), f" #{row['id']} ", one_line(row["title"], 100))

@@ -9,6 +9,7 @@ so a busy executor never re-sorts the whole list.
 from __future__ import annotations
 
 import bisect
+import textwrap
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from agent_tui.ui.format import glyph
+from agent_tui.ui.format import DRY_RUN_GLYPH, glyph
 from agent_tui.ui.queries import GoalRow
 
 SORTS = ("priority", "newest", "status")
@@ -34,7 +35,7 @@ STATUS_RANK = {
 }
 """The status order: what needs a person first, finished work last."""
 EMPTY_HINT = "No goals yet: press n to add one."
-NO_MATCH = "No goal matches the filter."
+NO_MATCH = "No goal matches the filter. S searches outputs, transcripts and documents too."
 BAR_CELLS = 4
 STATUS_CLASS = {
     "completed": "success",
@@ -62,6 +63,29 @@ def cost_text(row: GoalRow) -> str:
         return "-"
     cost = row.cost_usd
     return "?" if cost is None else f"${cost:.2f}"
+
+
+def _subsequence(needle: str, haystack: str) -> bool:
+    """Whether the letters of ``needle`` appear in ``haystack`` in order (``wkrpt`` in
+    ``weekly report``)."""
+    letters = iter(haystack)
+    return all(char in letters for char in needle)
+
+
+def matches(text: str, row: GoalRow) -> bool:
+    """Whether a goal matches the filter: every word must match its status (a prefix: ``fail``),
+    its id (``#12`` or ``12``) or its title (a part, or its letters in order)."""
+    title = row.title.casefold()
+    for word in text.casefold().split():
+        ident = word.removeprefix("#")
+        if ident.isdigit() and int(ident) == row.id:
+            continue
+        if row.status.startswith(word) or (row.wait_reason or "").startswith(word):
+            continue
+        if word in title or (len(word) >= 3 and _subsequence(word, title)):
+            continue
+        return False
+    return True
 
 
 def bar(done: int, total: int) -> tuple[str, str]:
@@ -199,10 +223,7 @@ class GoalList(ScrollView, can_focus=True):
             self._move_to(index)
 
     def _matches(self, row: GoalRow) -> bool:
-        if not self.filter:
-            return True
-        needle = self.filter.casefold()
-        return needle in row.title.casefold() or needle == row.status or needle == f"#{row.id}"
+        return not self.filter or matches(self.filter, row)
 
     def _rebuild(self, keep: int | None) -> None:
         key = sort_key(self.sort)
@@ -277,10 +298,11 @@ class GoalList(ScrollView, can_focus=True):
         base = self.rich_style
         index = self.scroll_offset.y + y
         if index >= len(self.order):
-            if index == 0 and self.loaded:
-                hint = NO_MATCH if self.rows else EMPTY_HINT
+            hint = textwrap.wrap(NO_MATCH if self.rows else EMPTY_HINT, max(8, width))
+            if not self.order and self.loaded and index < len(hint):
                 muted = base + self.get_component_rich_style("goal-list--muted")
-                return Strip([Segment(hint[:width], muted)]).extend_cell_length(width, base)
+                text = hint[index][:width]
+                return Strip([Segment(text, muted)]).extend_cell_length(width, base)
             return Strip.blank(width, base)
         row = self.rows[self.order[index]]
         line = base
@@ -295,22 +317,28 @@ class GoalList(ScrollView, can_focus=True):
 
     def _segments(self, row: GoalRow, width: int, line: Style) -> list[Segment]:
         done, todo = bar(row.steps_done, row.steps_total)
-        cost = cost_text(row).rjust(5)
+        # The cost goes last and only for goals that called a model: recipes leave the title room.
+        cost = "" if not row.model_calls else " " + cost_text(row)
         prio = f"p{row.priority}".rjust(4)
         changed = f" ±{row.files_changed}" if row.files_changed else ""
+        ident = f"#{row.id} "
         right = 1 + BAR_CELLS + len(cost) + len(prio) + len(changed)
-        title_width = max(1, width - 2 - right)
+        title_width = max(1, width - 2 - len(ident) - right)
         title = row.title if len(row.title) <= title_width else row.title[: title_width - 1] + "…"
         status = STATUS_CLASS.get(row.status)
         bar_style = "error" if row.status == "failed" else "success"
         segments = [
-            Segment(glyph(row.status), self._style(line, status)),
-            Segment(" " + title.ljust(title_width), line),
+            Segment(
+                DRY_RUN_GLYPH if row.dry_run and row.status == "completed" else glyph(row.status),
+                self._style(line, status),
+            ),
+            Segment(" " + ident, self._style(line, "muted")),
+            Segment(title.ljust(title_width), line),
             Segment(changed, self._style(line, "muted")),
             Segment(" ", line),
             Segment(done, self._style(line, bar_style)),
             Segment(todo, self._style(line, "muted")),
-            Segment(cost, self._style(line, "muted")),
             Segment(prio, self._style(line, "muted")),
+            Segment(cost, self._style(line, "muted")),
         ]
         return list(Segment.adjust_line_length(segments, width, line))

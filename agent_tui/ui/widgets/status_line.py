@@ -35,7 +35,7 @@ class StatusLine(Static):
         left.append((model, "") if model else ("no model", "$text-muted"))
         left += [SEP, "executor "]
         if not executor:
-            left.append(("○ viewer", "$text-muted"))
+            left.append(("• viewer", "$text-muted"))
             if overview.executors:
                 left.append((f" · {overview.executors} running elsewhere", "$text-success"))
             else:

@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 
 from agent_tui.core.checkpoints.record import summary
 from agent_tui.core.store import Row
-from agent_tui.ui.format import duration, glyph, one_line
+from agent_tui.ui.format import DRY_RUN_GLYPH, duration, glyph, one_line
 
 COLUMNS = (
     ("step", "key"),
@@ -38,6 +38,8 @@ def note(step: Row, now: float) -> str:
         return f"retry in {left:.0f} s: {one_line(step['error'], 80)}"
     if status in ("failed", "cancelled", "unknown") and step["error"]:
         return one_line(step["error"], 120)
+    if status == "completed" and step["action_status"] == "dry_run":
+        return "not executed (dry run)"
     if status == "completed" and step["exit_code"] not in (None, 0):
         return f"exit {step['exit_code']}"
     if step["wait_reason"] and status in ("waiting_approval", "unknown", "ready"):
@@ -57,9 +59,12 @@ def cells(step: Row, now: float) -> tuple[Text, ...]:
         running = step["action_status"] == "running"
         end = None if running else step["action_finished_at"]
         took = duration(step["action_started_at"], end, now) if running or end else ""
+    label = f"{glyph(step['status'])} {LABELS.get(step['status'], step['status'])}"
+    if step["status"] == "completed" and step["action_status"] == "dry_run":
+        label = f"{DRY_RUN_GLYPH} dry run"
     return (
         Text(step["key"]),
-        Text(f"{glyph(step['status'])} {LABELS.get(step['status'], step['status'])}"),
+        Text(label),
         Text(step["tool"] or ""),
         Text(attempt),
         Text(took),

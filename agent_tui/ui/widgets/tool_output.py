@@ -13,6 +13,7 @@ which replaces the live tail with what was kept.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Self
 
@@ -22,7 +23,7 @@ from textual.widgets import Log
 
 from agent_tui import paths
 from agent_tui.core.checkpoints.record import describe, summary
-from agent_tui.core.store import Store
+from agent_tui.core.store import Row, Store
 from agent_tui.ui.messages import OutputSegment
 from agent_tui.ui.queries import (
     action_row,
@@ -35,6 +36,8 @@ from agent_tui.ui.transcript import format_rows
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 FINISHED = frozenset({"succeeded", "failed", "unknown"})
+ENDED = FINISHED | {"dry_run", "rejected", "denied"}
+"""Action states after which nothing more streams."""
 """Action statuses after which no more output arrives."""
 MAX_LINES = 20_000
 """Lines kept on screen; the database keeps the tail of each action, the log file all of it."""
@@ -56,6 +59,10 @@ class ToolOutput(Log):
         self._db_row = 0
         self._status = ""
         self._checkpoint_shown = False
+        self.wrap = True
+        """Long lines continue on the next line (``w`` turns it off to scroll sideways)."""
+        self._store: Store | None = None
+        self._wrapped_at = 0
 
     def write(self, data: str, scroll_end: bool | None = None) -> Self:
         """Append ``data`` in one pass: one refresh per batch, and the view sized after pruning.
@@ -74,6 +81,10 @@ class ToolOutput(Log):
         pieces = LINE_BREAK.split(data)
         lines[last] += pieces[0]
         lines.extend(pieces[1:])
+        width = self.scrollable_content_region.width
+        if self.wrap and width > 8:
+            self._wrapped_at = width
+            self._fold(lines, last, width)
         widest = max(len(piece) for piece in pieces)
         if widest > self._width or not data.isascii() or "\t" in data:
             process = self._process_line
@@ -87,13 +98,51 @@ class ToolOutput(Log):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         return self
 
+    @staticmethod
+    def _fold(lines: list[str], first: int, width: int) -> None:
+        """Break ``lines[first:]`` longer than ``width`` characters into several lines."""
+        if all(len(line) <= width for line in lines[first:]):
+            return
+        folded: list[str] = []
+        for line in lines[first:]:
+            while len(line) > width:
+                folded.append(line[:width])
+                line = line[width:]
+            folded.append(line)
+        lines[first:] = folded
+
+    def toggle_wrap(self) -> bool:
+        """Wrap long lines or not; the shown output is loaded again. Returns the new state."""
+        self.wrap = not self.wrap
+        self.reload()
+        self._subtitle()
+        return self.wrap
+
+    def reload(self) -> None:
+        """Load what is shown again from the database (after a wrap toggle or a resize)."""
+        if self._store is None:
+            return
+        if self.transcript_step is not None:
+            self.show_transcript(self._store, self.transcript_step, self._step_key)
+        elif self.action_id is not None:
+            self.show_action(self._store, self.action_id, self._step_key)
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if self.wrap and width > 8 and width != self._wrapped_at and self.line_count:
+            self._wrapped_at = width
+            self.call_after_refresh(self.reload)
+
     def show_action(self, store: Store, action_id: int | None, step_key: str = "") -> None:
         """Switch to ``action_id`` (or to nothing) and load what the database holds of it."""
+        self._store = store
+        self._step_key = step_key
         self.clear()
         self.action_id = action_id
         self.transcript_step = None
         self._shown = self._db_chars = self._db_row = 0
         self._checkpoint_shown = False
+        self._result_shown = False
         if action_id is None:
             self.border_title = f"Output · {step_key}" if step_key else "Output"
             self._status = "no action yet" if step_key else ""
@@ -113,6 +162,7 @@ class ToolOutput(Log):
 
     def show_transcript(self, store: Store, step_id: int, step_key: str) -> None:
         """Switch to an agent step's conversation: everything stored so far."""
+        self._store = store
         self.clear()
         self.action_id = None
         self.transcript_step = step_id
@@ -174,11 +224,34 @@ class ToolOutput(Log):
         self._status = ""
         if row is not None:
             self._status = f"{row['tool']} · {row['status'].replace('_', ' ')}"
+            if row["status"] == "dry_run":
+                self._status = f"{row['tool']} · dry run: not executed"
             if row["exit_code"] is not None:
                 self._status += f" · exit {row['exit_code']}"
+            if row["status"] in ENDED and not self._result_shown and not self._shown:
+                self._show_result(row)
             if row["status"] in FINISHED and not self._checkpoint_shown:
                 self._show_checkpoint(store, row["id"])
         self._subtitle()
+
+    def _show_result(self, row: Row) -> None:
+        """An action that streamed nothing (a file written, a dry run, a denial): what it was
+        and what came of it, never an empty pane."""
+        self._result_shown = True
+        result = json.loads(row["result"]) if row["result"] else {}
+        lines: list[str] = []
+        if row["status"] == "dry_run":
+            lines += ["dry run: not executed. It would have run:", row["preview"] or row["tool"]]
+        else:
+            if row["preview"]:
+                lines.append(row["preview"])
+            output = str(result.get("output") or "").strip()
+            if output and output != (row["preview"] or "").strip():
+                lines += ["", f"── result: {output}"]
+            if row["error"]:
+                lines += ["", f"── {row['status']}: {row['error']}"]
+        if lines:
+            self.write("\n".join(lines).rstrip("\n") + "\n")
 
     def _show_checkpoint(self, store: Store, action_id: int) -> None:
         """Once the action has ended (all its output is in), what it changed in the workspace."""
@@ -192,4 +265,6 @@ class ToolOutput(Log):
 
     def _subtitle(self) -> None:
         follow = "following" if self.auto_scroll else "not following (f)"
+        if not self.wrap:
+            follow += " · not wrapped (w)"
         self.border_subtitle = f"{self._status} · {follow}" if self._status else follow
