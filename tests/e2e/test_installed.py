@@ -41,7 +41,11 @@ class Installed:
         return env
 
     def run(
-        self, home: Path, command: str | list[str], bin_dir: Path | None = None
+        self,
+        home: Path,
+        command: str | list[str],
+        bin_dir: Path | None = None,
+        expect: int = 0,
     ) -> subprocess.CompletedProcess[str]:
         out = subprocess.run(
             command,
@@ -54,7 +58,7 @@ class Installed:
             text=True,
             timeout=180,
         )
-        assert out.returncode == 0, f"{command}: {out.stderr}"
+        assert out.returncode == expect, f"{command}: {out.stderr}"
         assert "Traceback" not in out.stderr
         return out
 
@@ -150,12 +154,18 @@ def _quick_start() -> list[str]:
     return [line for line in block.splitlines() if line.strip()]
 
 
+def _exit_code(line: str) -> int:
+    """The exit code a Quick start line's comment promises (``exits 3``), else 0."""
+    claimed = re.search(r"exits (\d+)", line.partition("#")[2])
+    return int(claimed.group(1)) if claimed else 0
+
+
 def test_the_readme_quick_start_runs_against_the_installed_package(
     installed: Installed, tmp_path: Path
 ) -> None:
     lines = _quick_start()
     assert any("--recipe system-report" in line for line in lines)
-    outputs = [installed.run(tmp_path, line) for line in lines]
+    outputs = [installed.run(tmp_path, line, expect=_exit_code(line)) for line in lines]
     listed = outputs[0].stdout
     assert "system-report" in listed and "workspace-notes" in listed
     shown = json.loads(installed.run(tmp_path, "agent-tui show 1 --json").stdout)

@@ -398,7 +398,7 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             elif hit.kind == "document":
                 self.query_one(TabbedContent).active = "documents-tab"
 
-        self.app.push_screen(SearchScreen(self.store.path), chosen)
+        self.app.push_screen(SearchScreen(self.store.path, self.settings), chosen)
 
     def _select_step_of_action(self, action_id: int) -> None:
         row = self.store.one("SELECT step_id FROM actions WHERE id = ?", (action_id,))

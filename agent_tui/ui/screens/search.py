@@ -20,8 +20,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from agent_tui.config import Settings
 from agent_tui.core.search import Hit, SearchError, search
-from agent_tui.core.store import Store
+from agent_tui.core.store import open_store
 
 LIMIT = 50
 
@@ -35,9 +36,10 @@ class SearchScreen(ModalScreen[Hit | None]):
         Binding("down", "results", "Results", show=False, id="search_results"),
     ]
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, settings: Settings) -> None:
         super().__init__()
         self.db_path = db_path
+        self.settings = settings
         self.hits: list[Hit] = []
 
     def compose(self) -> ComposeResult:
@@ -62,7 +64,7 @@ class SearchScreen(ModalScreen[Hit | None]):
 
     @work(thread=True, exclusive=True, group="search", exit_on_error=False)
     def run_search(self, text: str) -> None:
-        store = Store(self.db_path)
+        store = open_store(self.settings, self.db_path)  # the thread's own connection
         try:
             hits: list[Hit] | str = search(store, text, limit=LIMIT)
         except SearchError as exc:
