@@ -421,20 +421,7 @@ class Executor:
                 if current is None or current["wait_reason"] != "model unreachable":
                     continue
                 if probe.ok:
-                    tx.set_status(
-                        "goal",
-                        row["id"],
-                        "waiting",
-                        "running" if row["started_at"] else "queued",
-                        wait_reason=None,
-                        status_message=None,
-                        resume_at=None,
-                    )
-                    tx.event(
-                        "goal.resumed",
-                        f"the model answers again: {probe.detail}",
-                        goal_id=row["id"],
-                    )
+                    limits.resume_goal(tx, row, f"the model answers again: {probe.detail}")
                     continue
                 when = datetime.fromtimestamp(resume_at).strftime("%H:%M:%S")
                 head = (row["status_message"] or "").split("; next check at")[0]

@@ -94,17 +94,22 @@ def release_due(tx: Tx) -> int:
         (tx.now, *PROBED_REASONS),
     )
     for row in rows:
-        tx.set_status(
-            "goal",
-            row["id"],
-            "waiting",
-            "running" if row["started_at"] else "queued",
-            wait_reason=None,
-            status_message=None,
-            resume_at=None,
-        )
-        tx.event("goal.resumed", "the limit's window has opened", goal_id=row["id"])
+        resume_goal(tx, row, "the limit's window has opened")
     return len(rows)
+
+
+def resume_goal(tx: Tx, goal: Row, why: str) -> None:
+    """A waiting goal goes on (running if it had started, else queued), with a ``goal.resumed``."""
+    tx.set_status(
+        "goal",
+        goal["id"],
+        "waiting",
+        "running" if goal["started_at"] else "queued",
+        wait_reason=None,
+        status_message=None,
+        resume_at=None,
+    )
+    tx.event("goal.resumed", why, goal_id=goal["id"])
 
 
 def tool_limit(tx: Tx, tool: str, settings: Settings) -> tuple[str, float] | None:
