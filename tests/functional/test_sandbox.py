@@ -35,10 +35,19 @@ pytestmark = pytest.mark.skipif(
 CANARY = "canary-" + uuid.uuid4().hex
 
 
+def _outside_tmp() -> Path:
+    """A folder for canaries that is not under /tmp, wherever the checkout is (CI clones under
+    /tmp, where the sandbox's private /tmp would hide them and prove nothing)."""
+    for base in (ROOT, Path.home()):
+        if not str(base.resolve()).startswith(("/tmp/", "/var/tmp/")):
+            return base / ".test-outside"
+    return Path("/var/lib/agent-tui-tests")
+
+
 @pytest.fixture
 def outside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fake HOME with secret stores and an AGENT_TUI_HOME, both outside /tmp."""
-    base = ROOT / ".test-outside" / uuid.uuid4().hex
+    base = _outside_tmp() / uuid.uuid4().hex
     home = base / "user"
     for rel in (".ssh/id_rsa", ".aws/credentials", ".netrc", ".config/gh/hosts.yml"):
         path = home / rel

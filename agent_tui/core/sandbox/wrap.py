@@ -116,8 +116,9 @@ def bwrap_argv(
             mounts.append((cache, ["--tmpfs", str(cache)]))
     hidden = hidden_paths(hidden_extra)
     for path in hidden:
-        if _under_private_tmp(path) and not _under(path, ws):
-            continue  # already gone with the private /tmp
+        holds_a_bind = _under(ws, path) or any(_under(p, path) for p in extra)
+        if _under_private_tmp(path) and not _under(path, ws) and not holds_a_bind:
+            continue  # already gone with the private /tmp (and nothing is bound inside it)
         if any(_under(path, other) and other != path for other in hidden) and not _under(path, ws):
             continue  # inside a hidden folder: hiding the folder hides it
         if path.is_dir():
