@@ -12,7 +12,12 @@ from typing import Any
 
 from agent_tui.core import bindings, budget, limits, transcript
 from agent_tui.core.commands_run import files_run
-from agent_tui.core.lifecycle import promote_dependents, set_goal_status, settle_goal
+from agent_tui.core.lifecycle import (
+    cancel_step,
+    promote_dependents,
+    set_goal_status,
+    settle_goal,
+)
 from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
 from agent_tui.core.runs import fail_step
 from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
@@ -98,16 +103,7 @@ def cancel_goal(store: Store, goal_id: int) -> int:
             (goal_id,),
         )
         for step in open_steps:
-            tx.set_status(
-                "step",
-                step["id"],
-                step["status"],
-                S.CANCELLED,
-                finished_at=tx.now,
-                lease_owner=None,
-                lease_expires=None,
-                error="cancelled by the user",
-            )
+            cancel_step(tx, step, "cancelled by the user", lease_owner=None, lease_expires=None)
         for action in tx.all(
             "SELECT id, status FROM actions WHERE goal_id = ? AND status IN"
             " ('awaiting_approval', 'approved')",
@@ -466,14 +462,7 @@ def _stop_for_budget(tx: Tx, approval: Row, reason: str, by: str) -> None:
         " ('pending', 'ready', 'waiting_approval', 'retry_wait')",
         (goal_id,),
     ):
-        tx.set_status(
-            "step",
-            step["id"],
-            step["status"],
-            S.CANCELLED,
-            finished_at=tx.now,
-            error="stopped: budget",
-        )
+        cancel_step(tx, step, "stopped: budget")
     goal = _goal(tx, goal_id)
     message = f"stopped at its budget by {by}: {reason}"
     if goal["status"] not in GOAL_TERMINAL:

@@ -169,16 +169,13 @@ def withdraw_approvals(tx: Tx, goal_id: int, why: str) -> int:
             else None
         )
         if step is not None and step["status"] in (S.WAITING_APPROVAL, S.UNKNOWN):
-            tx.set_status(
-                "step",
-                step["id"],
-                step["status"],
-                S.CANCELLED,
-                finished_at=tx.now,
+            cancel_step(
+                tx,
+                step,
+                f"approval withdrawn: {why}",
                 lease_owner=None,
                 lease_expires=None,
                 wait_reason=None,
-                error=f"approval withdrawn: {why}",
             )
         tx.event(
             "approval.withdrawn",
@@ -188,6 +185,13 @@ def withdraw_approvals(tx: Tx, goal_id: int, why: str) -> int:
             action_id=approval["action_id"],
         )
     return len(pending)
+
+
+def cancel_step(tx: Tx, step: Row, error: str, **fields: object) -> None:
+    """End an open step as ``cancelled`` with ``error`` (and any other ``fields``)."""
+    tx.set_status(
+        "step", step["id"], step["status"], S.CANCELLED, finished_at=tx.now, error=error, **fields
+    )
 
 
 def promote_dependents(tx: Tx, step_id: int) -> int:
