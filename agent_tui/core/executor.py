@@ -14,8 +14,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Coroutine
-from contextlib import closing
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from agent_tui.core import (
     runs,
     schedules,
     secrets,
+    spool,
 )
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.checkpoints import around, retention
@@ -143,6 +144,9 @@ class Executor:
         self.endpoints = model_calls.Endpoints(settings.llm.max_concurrent)
         self._windows: dict[str | None, int | None] = {}
         self._probe_delay: float | None = None
+        self.spool = spool.Spool(spool.spool_dir(store.path))
+        self._spooling: set[int] = set()
+        """Actions whose spooled result this process is recording right now."""
         store.listeners.append(self._on_event)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -177,6 +181,7 @@ class Executor:
                 (self.owner, os.getpid(), socket.gethostname(), self.kind, tx.now, tx.now),
             )
             tx.event("executor.started", f"{self.kind} executor started ({self.owner})")
+        self._replay_spool()
         self._data_version = self.store.data_version()
         ex = self.settings.executor
         sched = AsyncIOScheduler(event_loop=loop)
@@ -492,6 +497,7 @@ class Executor:
         self._check_lost()
 
     async def _reap(self) -> None:
+        self._replay_spool()  # before recovery: a result known is never asked about
         dead = [o for o in liveness.dead_local_owners(self.store) if o != self.owner]
         expired = self.store.one(
             "SELECT 1 AS x FROM steps WHERE status = 'running' AND lease_expires < ? LIMIT 1",
@@ -681,11 +687,75 @@ class Executor:
         :func:`runs.abandon_step`. If even that cannot be written, the step's lease is no longer
         renewed, so the reaper recovers it like a crash."""
         step = running.step
+        self._replay_spool()  # a result this step spooled but could not record is kept
         try:
             with self.store.write() as tx:
                 runs.abandon_step(tx, step, self.owner, error, ended=running.ended)
         except Exception:
             log.exception("could not record the failure of step %s", step["id"])
+
+    def _retry_delay(self, attempt: int) -> float:
+        retry = self.settings.retry
+        return runs.backoff_delay(attempt, retry.base_delay, retry.factor, retry.max_delay)
+
+    @contextmanager
+    def _spooled(self, action_id: int, step: Row, outcome: runs.Outcome) -> Iterator[None]:
+        """Make ``outcome`` durable in the spool while the block records it; forget it once the
+        block's transaction committed. If the block fails, the spooled result stays, and is
+        replayed (by this process, or any on this host if this one dies)."""
+        entry = spool.Spooled(
+            action_id=action_id,
+            step_id=step["id"],
+            owner=self.owner,
+            pid=self.spool.pid,
+            started_at=self.spool.started_at,
+            ok=outcome.ok,
+            output=outcome.output,
+            data=outcome.data,
+            error=outcome.error,
+            transient=outcome.transient,
+            cancelled=outcome.cancelled,
+            written_at=self.store.clock(),
+        )
+        self._spooling.add(action_id)
+        try:
+            path = self.spool.put(entry)
+            yield
+            self.spool.done(path)
+        finally:
+            self._spooling.discard(action_id)
+
+    def _replay_spool(self) -> None:
+        """Record the spooled results that no running code will record: those of processes that
+        are gone, and this process's own whose transaction failed."""
+        for path, entry in self.spool.entries():
+            if entry.owner == self.owner:
+                if entry.action_id in self._spooling:
+                    continue
+            elif entry.owner_alive():
+                continue
+            outcome = runs.Outcome(
+                ok=entry.ok,
+                output=entry.output,
+                data=entry.data,
+                error=entry.error,
+                transient=entry.transient,
+                cancelled=entry.cancelled,
+            )
+            step = self.store.one("SELECT attempt FROM steps WHERE id = ?", (entry.step_id,))
+            delay = self._retry_delay(step["attempt"] if step else 1)
+            try:
+                with self.store.write() as tx:
+                    note = runs.apply_spooled(
+                        tx, entry.action_id, entry.owner, outcome, retry_delay=delay
+                    )
+            except Exception:
+                log.exception("could not record the spooled result of action %s", entry.action_id)
+                continue
+            self.spool.done(path)
+            if note:
+                log.warning(note)
+                self.wake()
 
     def _fail_before_action(self, step: Row, error: str) -> None:
         with self.store.write() as tx:
@@ -712,14 +782,14 @@ class Executor:
         if self._cut_off(running, tool, result, step, action_id, writer):
             return
         outcome = runs.Outcome.of(result, running.cancelled.is_set())
-        retry = self.settings.retry
-        delay = runs.backoff_delay(step["attempt"], retry.base_delay, retry.factor, retry.max_delay)
-        try:
-            with self.store.write() as tx:
-                writer.close(tx)
-                runs.finish_action(tx, action_id, step, outcome, retry_delay=delay)
-        finally:
-            writer.close()
+        delay = self._retry_delay(step["attempt"])
+        with self._spooled(action_id, step, outcome):
+            try:
+                with self.store.write() as tx:
+                    writer.close(tx)
+                    runs.finish_action(tx, action_id, step, outcome, retry_delay=delay)
+            finally:
+                writer.close()
 
     async def _run_tool(
         self, running: RunningStep, tool: Tool, args: ToolArgs, action_id: int, workspace: Path
@@ -853,15 +923,16 @@ class Executor:
             raise StaleState("interrupted: a human decides")
         cancelled = running.cancelled.is_set()
         outcome = runs.Outcome.of(result, cancelled)
-        try:
-            with self.store.write() as tx:
-                writer.close(tx)
-                runs.record_action(tx, action_id, step, outcome, tool.name)
-                lost = runs.still_ours(tx, step) is None
-                if after is not None and not cancelled and not lost:
-                    after(tx, result)
-        finally:
-            writer.close()
+        with self._spooled(action_id, step, outcome):
+            try:
+                with self.store.write() as tx:
+                    writer.close(tx)
+                    runs.record_action(tx, action_id, step, outcome, tool.name)
+                    lost = runs.still_ours(tx, step) is None
+                    if after is not None and not cancelled and not lost:
+                        after(tx, result)
+            finally:
+                writer.close()
         if cancelled or lost:
             raise StaleState("cancelled" if cancelled else "the step is no longer ours")
         return result

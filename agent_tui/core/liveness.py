@@ -31,7 +31,7 @@ def _boot_time() -> float | None:
     return None
 
 
-def _started_at(pid: int) -> float | None:
+def process_started_at(pid: int) -> float | None:
     """When process ``pid`` started (wall clock), from ``/proc``; ``None`` if unknown or gone."""
     boot = _boot_time()
     try:
@@ -52,7 +52,7 @@ def local_process_alive(pid: int, registered_at: float) -> bool:
         return False
     except PermissionError:
         pass
-    started = _started_at(pid)
+    started = process_started_at(pid)
     if started is None:
         return os.path.exists(f"/proc/{pid}") or not os.path.isdir("/proc")
     return started <= registered_at + 2.0  # a later start: the pid was reused

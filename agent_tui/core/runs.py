@@ -374,11 +374,11 @@ def start_action(tx: Tx, action_id: int, owner: str) -> None:
     tx.set_status("action", action_id, A.APPROVED, A.RUNNING, started_at=tx.now, owner=owner)
 
 
-def complete_step(tx: Tx, step: Row, result: dict[str, Any]) -> None:
+def complete_step(tx: Tx, step: Row, result: dict[str, Any], *, old: str = S.RUNNING) -> None:
     tx.set_status(
         "step",
         step["id"],
-        S.RUNNING,
+        old,
         S.COMPLETED,
         result=json.dumps(result),
         finished_at=tx.now,
@@ -453,15 +453,19 @@ def record_action(tx: Tx, action_id: int, step: Row, outcome: Outcome, tool: str
     )
 
 
+def _how(outcome: Outcome) -> str:
+    """How an action ended, in a few words: "succeeded (exit 0)", "failed (exit 2)"."""
+    code = outcome.data.get("exit_code")
+    if code == 0 or (code is None and outcome.ok):
+        return "succeeded" + (" (exit 0)" if code == 0 else "")
+    return f"failed (exit {code})" if code is not None else f"failed: {outcome.error}"
+
+
 def _late_result(tx: Tx, action_id: int, step: Row, outcome: Outcome) -> None:
     """An action ended after its lease was lost and it was made ``unknown``: the result is kept
     as an event and shown in the pending decision, never applied over the human's choice."""
     code = outcome.data.get("exit_code")
-    if code == 0 or (code is None and outcome.ok):
-        how = "succeeded" + (" (exit 0)" if code == 0 else "")
-    else:
-        how = f"failed (exit {code})" if code is not None else f"failed: {outcome.error}"
-    text = f"finished after its lease was lost: {how}"
+    text = f"finished after its lease was lost: {_how(outcome)}"
     tx.event(
         "action.late_result",
         text,
@@ -718,3 +722,67 @@ def ensure_still_running(tx: Tx, step_id: int, owner: str) -> None:
         is None
     ):
         raise StaleState(f"step {step_id} is no longer ours")
+
+
+def apply_spooled(
+    tx: Tx, action_id: int, owner: str, outcome: Outcome, *, retry_delay: float
+) -> str | None:
+    """Record a result its process spooled but could not record (see :mod:`spool`).
+
+    The action gets its real result, and its step moves on as the process would have moved it: a
+    tool step completes, retries or fails; an agent step runs again and answers the model's call
+    from the recorded action. An action already made ``unknown`` (its process was presumed dead)
+    is decided by the result: its pending question is answered, never left to a person to guess.
+    Returns a line saying what happened, or ``None`` if the result was recorded already.
+    """
+    action = tx.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    if action is None or action["owner"] != owner or action["status"] not in (A.RUNNING, A.UNKNOWN):
+        return None
+    step = tx.one("SELECT * FROM steps WHERE id = ?", (action["step_id"],))
+    assert step is not None
+    new = A.SUCCEEDED if outcome.ok else A.FAILED
+    how = _how(outcome)
+    note = f"{action['tool']} {how}; recorded from the spool (its process could not record it)"
+    ids = {"goal_id": step["goal_id"], "step_id": step["id"], "action_id": action_id}
+    tx.set_status(
+        "action",
+        action_id,
+        action["status"],
+        new,
+        finished_at=tx.now,
+        result=json.dumps({"output": outcome.output, "data": outcome.data}),
+        error=outcome.error,
+        exit_code=outcome.data.get("exit_code"),
+    )
+    tx.event(f"action.{new}", note, **ids, recovered=True)
+    tx.execute(
+        "UPDATE approvals SET status = 'approved', decided_at = ?, decided_by = 'agent-tui',"
+        " reason = ?, choice = 'recovered' WHERE action_id = ? AND kind = 'unknown'"
+        " AND status = 'pending'",
+        (tx.now, f"answered by its recovered result: {how}", action_id),
+    )
+    result = {"output": outcome.output, "data": outcome.data}
+    mine = step["status"] == S.RUNNING and step["lease_owner"] == owner
+    if step["kind"] != "tool":
+        if step["status"] == S.UNKNOWN:  # it runs again and reads the call's recorded result
+            tx.set_status(
+                "step", step["id"], S.UNKNOWN, S.READY, wait_reason=None, lease_owner=None
+            )
+        # a running agent step is recovered with its process: no action of it is running now
+    elif mine and outcome.ok:
+        complete_step(tx, step, result)
+    elif mine:
+        retry_or_fail(
+            tx,
+            step,
+            outcome.error or "failed",
+            transient=outcome.transient,
+            retry_delay=retry_delay,
+            current=step,
+        )
+    elif step["status"] == S.UNKNOWN and outcome.ok:
+        complete_step(tx, step, result, old=S.UNKNOWN)
+    elif step["status"] == S.UNKNOWN:
+        fail_step(tx, step, outcome.error or how, old=S.UNKNOWN)
+    settle_goal(tx, step["goal_id"])
+    return f"step '{step['key']}': {note}"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_tui.core.spool import spool_dir
 from tests.conftest import CLI, cli_env
 
 LOCKER = """
@@ -342,3 +343,123 @@ def test_split_brain_keeps_a_late_result_and_journals_the_fence(home: Path, tmp_
         first.send_signal(signal.SIGTERM)
         first.wait(30)
         conn.close()
+
+
+def _wait(predicate, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_result_that_could_not_be_written_is_recorded_once_it_can_be(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """The command ends while the database's disk is full, so its end cannot be recorded. Its
+    result was spooled first (the spool is in the state directory, on another disk), and once
+    space returns it is recorded: the step completes; nothing runs twice and nobody is asked."""
+    home = tmp_path / "home"
+    db = small_disk / "agent-tui.db"
+    _config(home, '[policy.tools]\nshell = "allow"\n[checkpoints]\nenabled = false\n')
+    command = "while [ ! -f go ]; do sleep 0.05; done; echo ran >> count.log"
+    recipe = _recipe(tmp_path / "r.toml", [("once", command)])
+    env = {"AGENT_TUI_DB": str(db)}
+    assert _cli(home, "add", "--recipe", str(recipe), **env).returncode == 0
+    conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+    workspace = Path(conn.execute("SELECT workspace FROM goals").fetchone()[0])
+    worker = subprocess.Popen(
+        [*CLI, "worker"],
+        env=cli_env(home, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    filler = small_disk / "filler"
+    spool = home / "state" / "spool"
+    try:
+
+        def running() -> bool:
+            return bool(
+                conn.execute("SELECT count(*) FROM actions WHERE status = 'running'").fetchone()[0]
+            )
+
+        _wait(running, "the command to start")
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k"], capture_output=True)
+        (workspace / "go").write_text("")
+        _wait(lambda: (workspace / "count.log").exists(), "the command to run")
+        _wait(lambda: bool(list(spool.glob("*/*.json"))), "the result to be spooled")
+        time.sleep(1.0)  # its transaction fails now, again and again
+        assert running(), "recorded although the disk was full?"
+        filler.unlink()
+        _wait(lambda: not running(), "the spooled result to be recorded")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=60)
+    step = conn.execute("SELECT status FROM steps").fetchone()
+    assert step[0] == "completed", err
+    assert conn.execute("SELECT status FROM goals").fetchone()[0] == "completed"
+    assert conn.execute("SELECT count(*) FROM approvals").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM actions").fetchone()[0] == 1
+    assert (workspace / "count.log").read_text() == "ran\n"
+    recovered = conn.execute(
+        "SELECT message FROM events WHERE kind = 'action.succeeded'"
+    ).fetchone()[0]
+    assert "recorded from the spool" in recovered
+    assert not list(spool.glob("*/*.json"))
+
+
+def test_a_spooled_result_answers_the_question_about_its_interrupted_action(
+    home: Path, tmp_path: Path
+) -> None:
+    """A worker died mid-command and its action was made ``unknown`` (a person is asked) before
+    its spooled result was seen: the result answers the question, and the step completes."""
+    _config(home, '[policy.tools]\nshell = "allow"\n[checkpoints]\nenabled = false\n')
+    recipe = _recipe(tmp_path / "r.toml", [("once", "sleep 60")])
+    assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
+    conn = sqlite3.connect(_db(home), isolation_level=None, timeout=30)
+    worker = subprocess.Popen(
+        [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait(
+            lambda: conn.execute(
+                "SELECT count(*) FROM actions WHERE status = 'running'"
+            ).fetchone()[0],
+            "the command to start",
+        )
+    finally:
+        worker.kill()
+        worker.wait()
+    blocked = _cli(home, "worker", "--until-idle")
+    assert blocked.returncode == 3, blocked.stderr  # waiting for a person: run again, done, skip?
+    action = conn.execute("SELECT id, step_id, owner, status FROM actions").fetchone()
+    assert action[3] == "unknown"
+    entry = {
+        "version": 1,
+        "action_id": action[0],
+        "step_id": action[1],
+        "owner": action[2],
+        "pid": worker.pid,
+        "started_at": 0.0,
+        "ok": True,
+        "output": "the real output\n",
+        "data": {"exit_code": 0},
+        "error": None,
+        "transient": False,
+        "cancelled": False,
+        "written_at": time.time(),
+    }
+    target = spool_dir(_db(home)) / f"{action[0]}.json"
+    assert target.is_relative_to(home / "state")
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(entry))
+    done = _cli(home, "worker", "--until-idle")
+    assert done.returncode == 0, done.stderr
+    step = conn.execute("SELECT status, result FROM steps").fetchone()
+    assert step[0] == "completed"
+    assert json.loads(step[1])["output"] == "the real output\n"
+    approval = conn.execute("SELECT status, choice, reason FROM approvals").fetchone()
+    assert approval[:2] == ("approved", "recovered")
+    assert "succeeded (exit 0)" in approval[2]
+    assert conn.execute("SELECT status FROM actions").fetchone()[0] == "succeeded"
+    assert not target.exists()

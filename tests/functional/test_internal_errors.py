@@ -14,6 +14,7 @@ from agent_tui.config import Settings
 from agent_tui.core import runs
 from agent_tui.core.output import FLUSH_BYTES, OutputWriter, stored_output
 from agent_tui.core.secrets import Redactor
+from agent_tui.core.spool import Spool
 from agent_tui.core.store import Store
 from tests.conftest import CLI, cli_env
 from tests.fake_llm import FakeLLM, call
@@ -165,6 +166,15 @@ async def test_recipe_step_fault_leaves_no_action_running(
         [approval] = pending_approvals(store)
         assert approval["kind"] == "unknown" and "Injected" in approval["detail"]
         assert goal_status(store, goal) == "waiting"
+    elif point in ("closing the output", "recording the end"):
+        # The tool's result was known and spooled before the failed transaction: it is
+        # recorded from the spool, so the command is neither failed nor run again.
+        assert action["status"] == "succeeded"
+        assert a["status"] == "completed"
+        assert goal_status(store, goal) == "completed"
+        [event] = store.all("SELECT message FROM events WHERE kind = 'action.succeeded'")
+        assert "recorded from the spool" in event["message"]
+        return
     else:
         assert action["status"] == "failed"
         assert a["status"] == "failed" and "Injected" in a["error"]
@@ -173,7 +183,7 @@ async def test_recipe_step_fault_leaves_no_action_running(
     assert kinds & {"step.failed", "step.unknown"}
 
 
-@pytest.mark.parametrize(("point", "status"), [("before", "unknown"), ("record", "failed")])
+@pytest.mark.parametrize(("point", "status"), [("before", "unknown"), ("record", "succeeded")])
 async def test_agent_step_fault_leaves_no_action_running(
     store: Store,
     settings: Settings,
@@ -202,6 +212,11 @@ async def test_agent_step_fault_leaves_no_action_running(
         await run_idle(store, settings)
     _no_action_running(store)
     [action] = store.all("SELECT * FROM actions")
+    if point == "record":  # the command's result was spooled first: it is kept, not failed
+        assert action["status"] == "succeeded" and action["error"] is None
+        step = steps(store, goal)["a"]
+        assert step["status"] == "failed" and "Injected" in step["error"]
+        return
     assert action["status"] == status and "Injected" in action["error"]
     assert steps(store, goal)["a"]["status"] == ("unknown" if status == "unknown" else "failed")
 
@@ -210,15 +225,35 @@ async def test_an_unrecordable_failure_is_recovered_when_the_lease_expires(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Even the failure cannot be written: the lease is no longer renewed, the reaper recovers
-    the step like a crash, and a read-only step runs again."""
+    the step like a crash, and a read-only step runs again (the spool is unwritable here)."""
     settings.executor.lease_seconds = 1.5
     settings.executor.heartbeat_seconds = 0.2
     goal = add(store, {"title": "g", "steps": [echo("a", "hello")]})
     fail_once(monkeypatch, runs, "finish_action")
     fail_once(monkeypatch, runs, "abandon_step")
+    monkeypatch.setattr(Spool, "put", lambda self, entry: None)
     await run_idle(store, settings)
     _no_action_running(store)
     first, second = store.all("SELECT * FROM actions ORDER BY id")
     assert first["status"] == "failed" and "interrupted" in first["error"]
     assert second["status"] == "succeeded"
     assert goal_status(store, goal) == "completed"
+
+
+async def test_an_unrecordable_result_is_recorded_from_the_spool(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither the result nor the failure can be written, nor the first replay: the spooled
+    result is recorded by the reaper's next replay; the action is never run again."""
+    settings.executor.lease_seconds = 1.5
+    settings.executor.heartbeat_seconds = 0.2
+    goal = add(store, {"title": "g", "steps": [echo("a", "hello")]})
+    fail_once(monkeypatch, runs, "finish_action")
+    fail_once(monkeypatch, runs, "abandon_step")
+    fail_once(monkeypatch, runs, "apply_spooled")
+    await run_idle(store, settings)
+    _no_action_running(store)
+    [action] = store.all("SELECT * FROM actions")
+    assert action["status"] == "succeeded"
+    assert goal_status(store, goal) == "completed"
+    assert steps(store, goal)["a"]["result"] is not None
