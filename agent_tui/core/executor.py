@@ -285,6 +285,16 @@ class Executor:
         )
         self._wake_pending = True
 
+    def heard(self, event: Event) -> None:
+        """React to an event committed in this process (here, or on another connection that
+        forwards its events, as the TUI's does): dispatch if it can make work runnable, stop
+        what it cancelled. Call it on the executor's loop."""
+        self._changed.set()
+        if event.kind in WAKING_EVENTS:
+            self.wake()
+        elif event.kind == "goal.cancelled":
+            self._check_lost()
+
     async def _woken(self) -> None:
         self._wake_pending = False
         await self._dispatch()
@@ -292,11 +302,7 @@ class Executor:
     # -- reporting ---------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        self._changed.set()
-        if event.kind in WAKING_EVENTS:
-            self.wake()
-        elif event.kind == "goal.cancelled":
-            self._check_lost()
+        self.heard(event)
         for sink in self.sinks:
             try:
                 sink.on_event(event)

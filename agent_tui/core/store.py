@@ -164,6 +164,20 @@ def lock_holders(path: Path) -> list[int]:
     return pids
 
 
+class Busy(StoreError):
+    """Another process holds the write lock, and this connection was told not to wait for it."""
+
+    def __init__(self, path: Path, holders: list[int]) -> None:
+        who = f" (held by pid {', '.join(map(str, holders))})" if holders else ""
+        super().__init__(f"the database {path} is busy{who}")
+        self.holders = holders
+
+
+NOWAIT_MS = 50
+"""How long a write in :meth:`Store.nowait` mode waits for the lock before it raises :class:`Busy`."""
+BUSY_TIMEOUT_MS = 5000
+
+
 class StaleState(Exception):
     """A row changed under us (another process moved it first); the transaction is rolled back."""
 
@@ -189,6 +203,7 @@ class Store:
         self.busy_hooks: list[Callable[[bool, list[int]], None]] = []
         """Told ``(True, holder pids)`` once a wait passes the warning time, ``(False, [])`` after."""
         self.redactor: Redactor = redactor if redactor is not None else secrets.from_environment()
+        self._nowait = False
         self.conn = self._connect()
         self.db = sqlite_utils.Database(self.conn)
         self._migrate()
@@ -204,7 +219,7 @@ class Store:
                 self.path, isolation_level=None, check_same_thread=False, timeout=5.0
             )
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             self._refuse_newer(conn)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -311,6 +326,8 @@ class Store:
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc):
                     raise
+                if self._nowait:
+                    raise Busy(self.path, lock_holders(self.path)) from None
                 now = time.monotonic()
                 if self.busy_since is None and now - started >= BUSY_WARN_SECONDS:
                     self.busy_since = time.time() - (now - started)
@@ -329,6 +346,19 @@ class Store:
                 for hook in list(self.busy_hooks):
                     hook(False, [])
             return
+
+    @contextmanager
+    def nowait(self) -> Iterator[None]:
+        """Writes inside raise :class:`Busy` after :data:`NOWAIT_MS` instead of waiting for
+        another process's lock: for a caller that must never block (the TUI's event loop), which
+        then does the write where waiting is harmless."""
+        self._nowait = True
+        self.conn.execute(f"PRAGMA busy_timeout = {NOWAIT_MS}")
+        try:
+            yield
+        finally:
+            self._nowait = False
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def write(self) -> Iterator[Tx]:

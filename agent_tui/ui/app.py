@@ -1,9 +1,12 @@
 """The Textual app: a thin shell that wires the store, the executor, the bridge and the main screen.
 
 :func:`create_app` is the one way to build it, for the CLI and the tests alike. The executor runs
-on Textual's own asyncio loop, started when the first frame is on screen (Textual's ``Ready``; a
-``call_after_refresh`` would go to the screen on top, and be lost if that screen, the welcome,
-closed before it refreshed); it is stopped before the app exits, letting running steps finish.
+on a thread and event loop of its own with its own connection
+(:class:`~agent_tui.core.executor_thread.ExecutorThread`), so nothing it waits for holds up a key;
+it is started when the first frame is on screen (Textual's ``Ready``; a ``call_after_refresh``
+would go to the screen on top, and be lost if that screen, the welcome, closed before it
+refreshed), and stopped before the app exits, letting running steps finish. The TUI's own writes
+go through :class:`~agent_tui.ui.writes.Writes`, which never waits for the database on the loop.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
@@ -21,16 +25,17 @@ from textual.theme import Theme
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core.store import Store
+from agent_tui.core.store import Event, Store, StoreError
 from agent_tui.ui import themes
 from agent_tui.ui.bridge import Bridge
 from agent_tui.ui.commands import binding_commands
 from agent_tui.ui.queries import has_goals
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.main import MainScreen
+from agent_tui.ui.writes import DEFERRED, Writes
 
 if TYPE_CHECKING:
-    from agent_tui.core.executor import Executor
+    from agent_tui.core.executor_thread import ExecutorThread
 
 log = logging.getLogger("agent_tui.ui")
 
@@ -55,11 +60,16 @@ class AgentTuiApp(App[None]):
         self.store = store
         self.settings = settings
         watch = settings.executor.watch_interval_ms / 1000
-        self.bridge = Bridge(store, listen=not executor, watch_interval=watch)
+        self.bridge = Bridge(store, listen=True, watch_interval=watch)
         self.embedded = executor
         """Whether this app runs the executor itself (else it is a viewer)."""
-        self.executor: Executor | None = None
-        """The embedded executor, once started (after the first frame)."""
+        self.executor: ExecutorThread | None = None
+        """The embedded executor on its own thread, once started (after the first frame)."""
+        self.writes: Writes | None = None
+        """The TUI's writes (see :mod:`agent_tui.ui.writes`), once mounted."""
+        self._waiting: dict[str, list[int]] = {}
+        """Who waits for the database now ("executor", "tui") and the lock holders' pids."""
+        store.listeners.append(self._forward)
         self.main = MainScreen(store, settings, executor=executor)
         self._stopped = False
         self._signals: list[int] = []
@@ -77,6 +87,13 @@ class AgentTuiApp(App[None]):
         return loaded.message
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.writes = Writes(
+            self.store,
+            loop,
+            on_waiting=lambda waiting, pids: self.database_waiting("tui", waiting, pids),
+            on_error=self._write_failed,
+        )
         if not self.is_headless:
             self._install_signal_handlers()
         self.push_screen(self.main)
@@ -118,16 +135,64 @@ class AgentTuiApp(App[None]):
 
     def _remember_theme(self, theme: Theme) -> None:
         if self.store.setting(THEME_SETTING) != theme.name:
-            self.store.set_setting(THEME_SETTING, theme.name)
+            self.write(Store.set_setting, THEME_SETTING, theme.name, what="remember the theme")
+
+    def write(self, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
+        """One write of the TUI's (see :class:`Writes.run`); a storage error becomes a toast and
+        a log line, never a crash, and :data:`DEFERRED` (not done now) is returned."""
+        assert self.writes is not None
+        try:
+            return self.writes.run(fn, *args, what=what, **kwargs)
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            log.exception("the TUI could not %s", what)
+            self._write_failed(f"could not {what}: {exc}")
+            return DEFERRED
+
+    def _write_failed(self, message: str) -> None:
+        self.notify(message, severity="error", markup=False, timeout=15)
+
+    def _forward(self, event: Event) -> None:
+        """The TUI's own writes reach the executor on its thread (an approval dispatches now)."""
+        if self.executor is not None:
+            self.executor.heard(event)
+
+    def database_waiting(self, who: str, waiting: bool, holders: list[int]) -> None:
+        """Someone here ("executor" or "tui") started or stopped waiting for the database's lock;
+        the header says so while anyone waits. Call it on the app's loop."""
+        was = bool(self._waiting)
+        if waiting:
+            self._waiting[who] = holders
+        else:
+            self._waiting.pop(who, None)
+        if waiting and who == "tui":
+            who_holds = f" (held by pid {', '.join(map(str, holders))})" if holders else ""
+            self.notify(
+                f"the database is busy{who_holds}: your change is saved when it is free",
+                severity="warning",
+                markup=False,
+            )
+        if was != bool(self._waiting) or waiting:
+            pids = sorted({pid for found in self._waiting.values() for pid in found})
+            self.main.database_waiting(bool(self._waiting), pids)
 
     async def _start_executor(self) -> None:
         # Imported here, not at the top: its imports (the scheduler, the tools) would otherwise
         # delay the first frame by some 70 ms.
-        from agent_tui.core.executor import Executor
+        from agent_tui.core.executor_thread import ExecutorThread
 
         if self._stopped:
             return
-        self.executor = Executor(self.store, self.settings, kind="tui", sinks=[self.bridge])
+        loop = asyncio.get_running_loop()
+
+        def busy(waiting: bool, holders: list[int]) -> None:  # on the executor's thread
+            try:
+                loop.call_soon_threadsafe(self.database_waiting, "executor", waiting, holders)
+            except RuntimeError:
+                pass
+
+        self.executor = ExecutorThread(
+            self.store.path, self.settings, kind="tui", sinks=[self.bridge], on_busy=busy
+        )
         try:
             await self.executor.start()
         except Exception as exc:
@@ -151,7 +216,7 @@ class AgentTuiApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; when steps are running here, ask first, because quitting stops them."""
-        running = len(self.executor.running) if self.executor is not None else 0
+        running = self.executor.running if self.executor is not None else 0
         if not running:
             await self.shutdown_core()
             self.exit()
@@ -180,6 +245,12 @@ class AgentTuiApp(App[None]):
         self.bridge.stop()
         if self.executor is not None:
             await self.executor.stop(grace=QUIT_GRACE)
+        if self.writes is not None:
+            if self.writes.waiting:
+                self.notify("saving your changes: waiting for the database", markup=False)
+            await self.writes.close()
+        if self._forward in self.store.listeners:
+            self.store.listeners.remove(self._forward)
 
     def _install_signal_handlers(self) -> None:
         """SIGTERM and SIGHUP (the terminal closed, the SSH session dropped) quit as ``q`` does,

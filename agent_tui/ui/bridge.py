@@ -1,13 +1,16 @@
 """The bridge from the core to the UI: an event sink and a database watcher that post messages.
 
-In-process, the executor calls :meth:`Bridge.on_event` and :meth:`Bridge.on_output` on the loop
-thread; the bridge only buffers them, and a timer posts the buffers as at most ~15 messages a
-second (never one per line). Another process's work is seen by polling ``PRAGMA data_version``
+In-process, the executor calls :meth:`Bridge.on_event` and :meth:`Bridge.on_output` on its own
+thread (see :mod:`agent_tui.core.executor_thread`), and the TUI's own writes call ``on_event`` on
+the UI's; the bridge only buffers them under a lock, and a timer posts the buffers as at most ~15
+messages a second (never one per line). Another process's work is seen by polling ``PRAGMA data_version``
 every ``watch_interval`` and reading the journal from the last event seen. Nothing here touches a
 widget: the target handles the messages.
 """
 
 from __future__ import annotations
+
+import threading
 
 from textual.message_pump import MessagePump
 from textual.timer import Timer
@@ -44,13 +47,21 @@ class Bridge:
         self._version = store.data_version()
         self._timers: list[Timer] = []
         self._listening = listen
+        self._lock = threading.Lock()
+        """Guards the buffers and the cursor: the executor's thread and the UI's both report."""
         if listen:
             store.listeners.append(self.on_event)
 
-    # -- the sink: called by the executor (or the store) on the loop thread ------------------
+    # -- the sink: called by the executor's thread, and by the UI's store on the UI's ----------
 
     def on_event(self, event: Event) -> None:
         """Buffer one event; remember its id so the journal poll does not report it twice."""
+        with self._lock:
+            self._take(event)
+
+    def _take(self, event: Event) -> None:
+        if event.id <= self._cursor:
+            return  # the journal poll read it first (it was committed on another connection)
         if event.id == self._cursor + 1:
             self._cursor = event.id
             while self._cursor + 1 in self._seen:
@@ -72,6 +83,10 @@ class Bridge:
         An action's output is keyed by its id; an agent step's live model text (action 0) by the
         step, negated, so two agent steps streaming at once stay apart.
         """
+        with self._lock:
+            self._take_output(chunk)
+
+    def _take_output(self, chunk: OutputChunk) -> None:
         key = chunk.action_id or -chunk.step_id
         start = self._offsets.get(key, 0)
         self._offsets[key] = start + len(chunk.text)
@@ -108,16 +123,17 @@ class Bridge:
         target = self.target
         if target is None:
             return
-        if self._events:
+        with self._lock:
             events, self._events = self._events, []
-            target.post_message(EventsArrived(events))
-        if self._segments:
             segments = list(self._segments.values())
             self._segments = {}
+            for action_id in self._finished:
+                self._offsets.pop(action_id, None)
+            self._finished.clear()
+        if events:
+            target.post_message(EventsArrived(events))
+        if segments:
             target.post_message(OutputArrived(segments))
-        for action_id in self._finished:
-            self._offsets.pop(action_id, None)
-        self._finished.clear()
 
     def poll(self) -> None:
         """If another connection committed, post :class:`StoreChanged` and the events it logged."""
@@ -129,15 +145,16 @@ class Bridge:
             return
         self._version = version
         events: list[Event] = []
-        while True:
-            batch = self.store.events_after(self._cursor)
-            if not batch:
-                break
-            events.extend(e for e in batch if e.id not in self._seen)
-            self._cursor = batch[-1].id
-            if len(batch) < 1000:
-                break
-        self._seen = {i for i in self._seen if i > self._cursor}
+        with self._lock:
+            while True:
+                batch = self.store.events_after(self._cursor)
+                if not batch:
+                    break
+                events.extend(e for e in batch if e.id not in self._seen)
+                self._cursor = batch[-1].id
+                if len(batch) < 1000:
+                    break
+            self._seen = {i for i in self._seen if i > self._cursor}
         target.post_message(StoreChanged())
         if events:
             target.post_message(EventsArrived(events, external=True))

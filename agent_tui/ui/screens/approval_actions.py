@@ -23,6 +23,7 @@ from agent_tui.ui.queries import GoalRow, Overview
 from agent_tui.ui.screens.approval import ApprovalScreen
 from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.widgets.approvals import Approvals
+from agent_tui.ui.writes import Deferred
 
 T = TypeVar("T")
 
@@ -48,16 +49,32 @@ class ControlActions(Screen[None], inherit_bindings=False):
         raise NotImplementedError
 
     def _control(self, fn: Callable[..., T], *args: Any, done: str = "", **kwargs: Any) -> T | None:
-        """Run one control function; its error becomes a toast, its success an optional one."""
+        """Run one control function; its error becomes a toast, its success an optional one.
+
+        It runs through the app's :class:`~agent_tui.ui.writes.Writes`: when another process
+        holds the database, it is saved once the database is free (``None`` now, the toast and
+        the refresh then) and the loop never waits for it.
+        """
+
+        def finished(result: object) -> None:
+            if done:
+                self.notify(done, markup=False)
+            # The queue and the header both, now: a second key press must not see a stale queue.
+            self.refresh_approvals()
+
+        write = getattr(self.app, "write", None)
         try:
-            result = fn(self.store, *args, **kwargs)
+            if write is None:
+                result = fn(self.store, *args, **kwargs)
+            else:
+                what = fn.__name__.replace("_", " ")
+                result = write(fn, *args, what=what, then=finished, **kwargs)
         except ControlError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None
-        if done:
-            self.notify(done, markup=False)
-        # The queue and the header both, now: a second key press must not see a stale queue.
-        self.refresh_approvals()
+        if isinstance(result, Deferred):
+            return None  # saved later (finished() then says so), or a storage error was told
+        finished(result)
         return result
 
     def _goal_approvals(self) -> list[Row]:

@@ -62,6 +62,8 @@ class MainScreen(MainActions):
         self.overview = Overview(paused=False, dry_run=False, approvals=0)
         self._shown_goal: int | None = None
         """The goal whose steps and documents were last loaded in full."""
+        self._db_waiting: str | None = None
+        """"waiting for the database …" while this process waits for another's write lock."""
         self.terminal_notices: deque[str] = deque(maxlen=20)
         """The last desktop notifications sent to the terminal (escape sequences)."""
         self._announced: deque[int] = deque(maxlen=ANNOUNCED_MEMORY)
@@ -207,7 +209,7 @@ class MainScreen(MainActions):
         self.overview = overview(self.store)
         model = self.settings.model
         executor = getattr(self.app, "executor", None)
-        if model is None and executor is not None:
+        if model is None and executor is not None and executor.model is not None:
             model = executor.model.model
         if model and self.query("#banner"):
             self.query_one("#banner").display = False
@@ -217,9 +219,20 @@ class MainScreen(MainActions):
             executor=self.executor,
             overview=self.overview,
             sandbox=None if sandbox.active else sandbox.label,
+            waiting=self._db_waiting,
         )
         self.describe_panes()
         self.refresh_bindings()
+
+    def database_waiting(self, waiting: bool, holders: list[int]) -> None:
+        """Say in the header that this process waits for another's write lock (or no longer)."""
+        if not waiting:
+            self._db_waiting = None
+        else:
+            who = f" (held by pid {', '.join(map(str, holders))})" if holders else ""
+            self._db_waiting = f"waiting for the database{who}"
+        if self.is_mounted:
+            self.refresh_status()
 
     def welcomed(self, goal_id: int | None, *, new_goal: bool = False) -> None:
         """The welcome closed: show the example it started, or open the new-goal dialog."""

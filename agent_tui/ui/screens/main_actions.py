@@ -25,7 +25,6 @@ from textual.widgets import TabbedContent
 from agent_tui.core import control
 from agent_tui.core.search import Hit
 from agent_tui.core.states import GOAL_TERMINAL
-from agent_tui.ui.queries import archive_goal
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen
@@ -305,11 +304,8 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            if archive_goal(self.store, goal.id):
-                self.notify(f"goal {goal.id} archived")
-                self.refresh_goals({goal.id})
-            else:
-                self.notify(f"goal {goal.id} is not finished: cancel it first", severity="error")
+            self._control(control.archive_goal, goal.id, done=f"goal {goal.id} archived")
+            self.refresh_goals({goal.id})
 
         question = f"Archive goal {goal.id} “{goal.title}”?"
         detail = "It leaves the list; its steps, output and documents stay in the database."

@@ -11,9 +11,10 @@ the ones ``agent-tui add`` makes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -28,6 +29,7 @@ from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
 from agent_tui.core.recipes import Budget, RecipeError, validate_cron
 from agent_tui.core.store import Store
+from agent_tui.ui.writes import Deferred
 
 
 class PathSuggester(Suggester):
@@ -204,8 +206,8 @@ class NewGoalScreen(ModalScreen[int | None]):
             )
             self.app.notify(f"schedule {schedule_id} added: '{recipe.title}' ({cron})")
             return None
-        return add_recipe_goal(
-            self.store,
+        return self._write(
+            add_recipe_goal,
             recipe,
             recipe_path=path,
             priority=options.priority,
@@ -214,13 +216,13 @@ class NewGoalScreen(ModalScreen[int | None]):
             max_attempts=self.settings.retry.max_attempts,
         )
 
-    def _add_text(self, text: str, options: GoalOptions) -> int:
+    def _add_text(self, text: str, options: GoalOptions) -> int | None:
         if options.schedule:
             raise FieldError(
                 "schedule", "a schedule needs a recipe: goals in words cannot be scheduled yet"
             )
-        return add_text_goal(
-            self.store,
+        return self._write(
+            add_text_goal,
             text,
             priority=options.priority or 5,
             dry_run=options.dry_run,
@@ -229,6 +231,20 @@ class NewGoalScreen(ModalScreen[int | None]):
             approval_timeout=options.approval_timeout,
             max_attempts=self.settings.retry.max_attempts,
         )
+
+    def _write(self, add: Callable[..., int], *args: Any, **kwargs: Any) -> int | None:
+        """Add through the app's writes: ``None`` when it waits for the database (a toast says
+        the goal was added once it is)."""
+        write = getattr(self.app, "write", None)
+        if write is None:
+            return add(self.store, *args, **kwargs)
+        app = self.app
+
+        def added(goal_id: int) -> None:
+            app.notify(f"goal {goal_id} added", markup=False)
+
+        result = write(add, *args, what="add the goal", then=added, **kwargs)
+        return None if isinstance(result, Deferred) else int(result)
 
     def _error(self, message: str, field: str | None = None) -> None:
         """Show ``message`` below the fields; mark ``field``, focus it and scroll it into view."""

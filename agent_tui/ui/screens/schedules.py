@@ -7,7 +7,8 @@ core functions back ``agent-tui schedules --pause/--resume/--run-now``.
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +20,7 @@ from textual.widgets import DataTable, Static
 from agent_tui.config import Settings
 from agent_tui.core import schedules
 from agent_tui.core.store import Row, Store
+from agent_tui.ui.writes import Deferred
 
 COLUMNS = ("id", "title", "cron", "state", "next run", "last run", "streak", "recipe")
 
@@ -98,27 +100,58 @@ class SchedulesScreen(ModalScreen[None]):
         row = self.current
         if row is None:
             return
+
+        def paused(_: object) -> None:
+            self.notify(f"schedule {row['id']} paused")
+            self.reload()
+
+        def resumed(upcoming: float | None) -> None:
+            self.notify(f"schedule {row['id']} resumed; next run {_when(upcoming)}")
+            self.reload()
+
         try:
             if row["enabled"]:
-                schedules.pause(self.store, row["id"])
-                self.notify(f"schedule {row['id']} paused")
+                self._write(schedules.pause, row["id"], what="pause the schedule", then=paused)
             else:
-                upcoming = schedules.resume(self.store, row["id"])
-                self.notify(f"schedule {row['id']} resumed; next run {_when(upcoming)}")
+                self._write(schedules.resume, row["id"], what="resume the schedule", then=resumed)
         except schedules.ScheduleError as exc:
             self.notify(str(exc), severity="error", markup=False)
-        self.reload()
+            self.reload()
+
+    def _write(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        what: str,
+        then: Callable[[Any], None],
+        **kwargs: Any,
+    ) -> None:
+        """Through the app's writes (never waiting on the loop); ``then`` gets the result, now
+        or once the database is free."""
+        write = getattr(self.app, "write", None)
+        if write is None:
+            then(fn(self.store, *args, **kwargs))
+            return
+        result = write(fn, *args, what=what, then=then, **kwargs)
+        if not isinstance(result, Deferred):
+            then(result)
 
     def action_run_now(self) -> None:
         row = self.current
         if row is None:
             return
+
+        def started(goal_id: int) -> None:
+            self.notify(f"schedule {row['id']} started goal {goal_id}")
+            self.reload()
+
         try:
-            goal_id = schedules.run_now(
-                self.store, row["id"], max_attempts=self.settings.retry.max_attempts
+            self._write(
+                schedules.run_now,
+                row["id"],
+                what="run the schedule now",
+                then=started,
+                max_attempts=self.settings.retry.max_attempts,
             )
         except schedules.ScheduleError as exc:
             self.notify(str(exc), severity="error", markup=False)
-            return
-        self.notify(f"schedule {row['id']} started goal {goal_id}")
-        self.reload()

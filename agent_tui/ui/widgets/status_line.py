@@ -28,9 +28,16 @@ class StatusLine(Static):
         self._right = Content("")
 
     def show(
-        self, *, model: str | None, executor: bool, overview: Overview, sandbox: str | None = None
+        self,
+        *,
+        model: str | None,
+        executor: bool,
+        overview: Overview,
+        sandbox: str | None = None,
+        waiting: str | None = None,
     ) -> None:
-        """Render the line from the current state."""
+        """Render the line from the current state; ``waiting`` says this process waits for the
+        database (never cut, like the approvals count)."""
         left: list[Part] = [("agent-tui", "bold"), SEP]
         left.append((model, "") if model else ("no model", "$text-muted"))
         left += [SEP, "executor "]
@@ -49,6 +56,8 @@ class StatusLine(Static):
         left += [SEP, "dry-run "]
         left.append(("on", "$text-warning bold") if overview.dry_run else "off")
         right: list[Part] = []
+        if waiting:
+            right += [(waiting, "$text-warning bold"), SEP]
         if sandbox:  # a safety warning is never cut, like the approvals count
             right += [(sandbox, "$text-warning bold"), SEP]
         if overview.today_calls:
