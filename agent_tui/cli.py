@@ -152,8 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ok.add_argument(
         "--choice",
-        choices=["run_again", "mark_done", "skip"],
-        help="for an interrupted action: run it again, mark it done, or skip it",
+        choices=["wait", "run_again", "mark_done", "skip"],
+        help="for an interrupted action: run it again, mark it done, or skip it (wait: its "
+        "command still runs; leave the question open until it ends)",
     )
     ok.add_argument(
         "--always",

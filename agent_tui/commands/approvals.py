@@ -35,7 +35,9 @@ def cmd_approvals(args: argparse.Namespace) -> int:
             print(f"    why asked: {item['decision_reason']}")
         for line in (item["detail"] or "").splitlines() or [""]:
             print(f"    {line}")
-        if item["kind"] == "unknown":
+        if item["kind"] == "unknown" and ", still running (pid" in item["title"]:
+            print(f"    decide: agent-tui approve {item['id']} --choice wait|mark_done|skip")
+        elif item["kind"] == "unknown":
             print(f"    decide: agent-tui approve {item['id']} --choice run_again|mark_done|skip")
         else:
             print(

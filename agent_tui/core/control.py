@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent_tui.core import bindings, budget, limits, transcript
+from agent_tui.core import bindings, budget, limits, liveness, transcript
 from agent_tui.core.commands_run import files_run
 from agent_tui.core.lifecycle import (
     cancel_step,
@@ -24,7 +24,8 @@ from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalSt
 from agent_tui.core.store import Row, Store, Tx
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
-UNKNOWN_CHOICES = ("run_again", "mark_done", "skip")
+UNKNOWN_CHOICES = ("wait", "run_again", "mark_done", "skip")
+"""What an interrupted action's question offers; ``wait`` only while its command still runs."""
 RESUMABLE_WAITS = ("model", "no model", "model unreachable")
 """Waiting reasons a plain resume clears (after the user fixed the cause)."""
 
@@ -278,6 +279,27 @@ def approve(
             choice = choice or "run_again"
             if choice not in UNKNOWN_CHOICES:
                 raise ControlError(f"choice must be one of {', '.join(UNKNOWN_CHOICES)}")
+            action = tx.one("SELECT process FROM actions WHERE id = ?", (approval["action_id"],))
+            pid = liveness.command_still_running(action["process"] if action else None)
+            if choice == "wait":
+                if pid is None:
+                    raise ControlError(
+                        f"approval {approval_id}: its command is not running (any more): "
+                        "run again, mark done or skip"
+                    )
+                tx.event(
+                    "approval.waiting",
+                    f"approval {approval_id}: waiting for its command (pid {pid}) to end"
+                    f" (by {by}); the question stays open and says when it has",
+                    **ids,
+                )
+                return "wait"
+            if choice == "run_again" and pid is not None:
+                raise ControlError(
+                    f"approval {approval_id}: its command is still running (pid {pid}); "
+                    f"running it again would run it twice at once. Wait for it, or stop it "
+                    f"first: kill -TERM -- -{pid}"
+                )
             _decide(tx, approval, "approved", by, None, choice)
             _resolve_unknown(tx, approval, choice)
             tx.event(

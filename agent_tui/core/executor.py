@@ -182,6 +182,7 @@ class Executor:
             )
             tx.event("executor.started", f"{self.kind} executor started ({self.owner})")
         self._replay_spool()
+        self._note_outlived()
         self._data_version = self.store.data_version()
         ex = self.settings.executor
         sched = AsyncIOScheduler(event_loop=loop)
@@ -509,6 +510,7 @@ class Executor:
             "SELECT 1 AS x FROM steps WHERE status = 'running' AND lease_expires < ? LIMIT 1",
             (self.store.clock(),),
         )
+        self._note_outlived()
         if not dead and expired is None:
             return  # nothing to recover: no write (an idle executor commits nothing here)
         with self.store.write() as tx:
@@ -525,6 +527,14 @@ class Executor:
             log.warning(note)
         if notes:
             self.wake()
+
+    def _note_outlived(self) -> None:
+        """Questions about commands that outlived their executor say when the command ended."""
+        if self.store.one(runs.OUTLIVED) is None:
+            return  # a read first: nothing to write most of the time
+        with self.store.write() as tx:
+            for note in runs.outlived_commands_ended(tx):
+                log.warning(note)
 
     def _check_lost(self) -> None:
         """Cancel local work whose step was cancelled or taken over by another process."""
@@ -797,6 +807,18 @@ class Executor:
             finally:
                 writer.close()
 
+    def _record_process(self, action_id: int, pid: int) -> None:
+        """Store the command's process on its action (see :func:`liveness.process_record`); a
+        failure to store it never stops the command."""
+        try:
+            with self.store.write() as tx:
+                tx.execute(
+                    "UPDATE actions SET process = ? WHERE id = ?",
+                    (liveness.process_record(pid), action_id),
+                )
+        except Exception:
+            log.exception("could not record the process of action %s", action_id)
+
     async def _run_tool(
         self, running: RunningStep, tool: Tool, args: ToolArgs, action_id: int, workspace: Path
     ) -> tuple[ToolResult | None, OutputWriter]:
@@ -825,6 +847,7 @@ class Executor:
             settings=self.settings,
             decision=decided["decision"] if decided else "allow",
             decision_reason=(decided["decision_reason"] or "") if decided else "",
+            on_process=lambda pid: self._record_process(action_id, pid),
         )
         pending = None
         if tool.side_effects:

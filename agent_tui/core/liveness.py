@@ -7,6 +7,7 @@ once: its steps need not wait for their leases to expire.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from functools import cache
@@ -89,3 +90,28 @@ def dead_local_owners(store: Store) -> list[str]:
         (f"{host}:%",),
     )
     return gone + [r["lease_owner"] for r in orphans]
+
+
+def process_record(pid: int) -> str:
+    """A command's process as stored on its action: this host, the pid and its start time."""
+    return json.dumps(
+        {"host": socket.gethostname(), "pid": pid, "started": process_started_at(pid)}
+    )
+
+
+def command_still_running(record: str | None) -> int | None:
+    """The pid of an action's command if it runs on this host now (the same process: its start
+    time matches), else ``None`` (gone, reused, another host's, or never recorded)."""
+    if not record:
+        return None
+    try:
+        found = json.loads(record)
+        pid, started = int(found["pid"]), found.get("started")
+    except (ValueError, KeyError, TypeError):
+        return None
+    if found.get("host") != socket.gethostname():
+        return None
+    now = process_started_at(pid)
+    if now is None or started is None or abs(now - float(started)) > 1.0:
+        return None
+    return pid

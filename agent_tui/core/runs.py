@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from agent_tui.core import liveness
 from agent_tui.core.lifecycle import promote_dependents, settle_goal
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, StaleState, Store, Tx
@@ -599,6 +601,15 @@ def ask_about_unknown(tx: Tx, step: Row, action: Row, why: str) -> str:
         f"This {action['tool']} action was interrupted ({why}); it may or may not have "
         f"taken effect.\n\n{action['preview']}"
     )
+    title = f"interrupted {action['tool']}: run again, mark done or skip?"
+    pid = liveness.command_still_running(action.get("process"))
+    if pid is not None:
+        title = f"interrupted {action['tool']}, still running (pid {pid}): wait for it?"
+        detail = f"{still_running_note(pid)}\n\n{detail}"
+        record = json.loads(action["process"]) | {"outlived": True}
+        tx.execute(
+            "UPDATE actions SET process = ? WHERE id = ?", (json.dumps(record), action["id"])
+        )
     approval_id = tx.insert(
         "approvals",
         {
@@ -607,7 +618,7 @@ def ask_about_unknown(tx: Tx, step: Row, action: Row, why: str) -> str:
             "step_id": step["id"],
             "action_id": action["id"],
             "status": "pending",
-            "title": f"interrupted {action['tool']}: run again, mark done or skip?",
+            "title": title,
             "detail": detail,
             "created_at": tx.now,
         },
@@ -625,6 +636,70 @@ def ask_about_unknown(tx: Tx, step: Row, action: Row, why: str) -> str:
         approval_id=approval_id,
     )
     return note
+
+
+def still_running_note(pid: int) -> str:
+    """What the question about an interrupted action says while its command still runs."""
+    return (
+        f"Its command is still running on this host (pid {pid}), without agent-tui watching it. "
+        "Wait for it (choice: wait; this question says when it has ended), or stop it "
+        f"(kill -TERM -- -{pid}) before running it again: run again is refused while it runs."
+    )
+
+
+OUTLIVED = (
+    "SELECT 1 FROM approvals ap JOIN actions a ON a.id = ap.action_id WHERE ap.kind = 'unknown'"
+    " AND ap.status = 'pending' AND a.process LIKE '%outlived%' AND a.process NOT LIKE '%ended%'"
+    " LIMIT 1"
+)
+"""Whether any question waits for a command that outlived its executor (a read, before writing)."""
+
+
+def outlived_commands_ended(tx: Tx) -> list[str]:
+    """Pending questions about commands that outlived their executor, whose command has now
+    ended: say so in the question and the journal. Called by the reaper of a process on the
+    same host; returns a line per command."""
+    rows = tx.all(
+        "SELECT ap.id AS approval_id, a.id AS action_id, a.process, a.tool, ap.goal_id,"
+        " ap.step_id FROM approvals ap JOIN actions a ON a.id = ap.action_id"
+        " WHERE ap.kind = 'unknown' AND ap.status = 'pending' AND a.process LIKE '%outlived%'"
+    )
+    notes: list[str] = []
+    for row in rows:
+        record = json.loads(row["process"])
+        if record.get("ended") or not record.get("outlived"):
+            continue
+        if record.get("host") != socket.gethostname():
+            continue  # only its own host can tell
+        if liveness.command_still_running(row["process"]) is not None:
+            continue
+        record["ended"] = True
+        tx.execute(
+            "UPDATE actions SET process = ? WHERE id = ?", (json.dumps(record), row["action_id"])
+        )
+        note = (
+            f"its command (pid {record['pid']}) has ended; whether it succeeded is not known "
+            "(its exit status went with the process that started it)"
+        )
+        tx.execute(
+            "UPDATE approvals SET title = ?, detail = ? || char(10) || char(10) || detail"
+            " WHERE id = ?",
+            (
+                f"interrupted {row['tool']}, since ended: run again, mark done or skip?",
+                f"Update: {note}. Check its effects, then run it again, mark it done or skip it.",
+                row["approval_id"],
+            ),
+        )
+        tx.event(
+            "action.process_ended",
+            note,
+            goal_id=row["goal_id"],
+            step_id=row["step_id"],
+            action_id=row["action_id"],
+            approval_id=row["approval_id"],
+        )
+        notes.append(note)
+    return notes
 
 
 def interrupted_unknown(tx: Tx, step: Row, action_id: int, why: str) -> None:

@@ -272,6 +272,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;
     """,
+    # 7 -> 8: the process a command runs in (host, pid, start time), so an interrupted action
+    # whose command outlived its executor is told apart from one that is gone.
+    """
+    ALTER TABLE actions ADD COLUMN process TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -463,3 +463,65 @@ def test_a_spooled_result_answers_the_question_about_its_interrupted_action(
     assert "succeeded (exit 0)" in approval[2]
     assert conn.execute("SELECT status FROM actions").fetchone()[0] == "succeeded"
     assert not target.exists()
+
+
+def test_a_command_that_outlived_its_executor_is_waited_for_never_run_twice_at_once(
+    home: Path, tmp_path: Path
+) -> None:
+    # Without the sandbox (whose PID namespace ends a command with its runner) a command can
+    # outlive its executor: SIGKILL the worker, and the command goes on under PID 1.
+    marker = f"4.{os.getpid()}"
+    _config(home, '[policy.tools]\nshell = "allow"\n[sandbox]\nmode = "off"\n')
+    recipe = _recipe(tmp_path / "r.toml", [("long", f"sleep {marker} && echo ran >> effects")])
+    assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
+    first = subprocess.Popen(
+        [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    conn = sqlite3.connect(_db(home))
+    _wait(
+        lambda: (
+            _running_sleep(marker)
+            and conn.execute("SELECT process FROM actions").fetchone()[0] is not None
+        ),
+        "the command to start and its process to be recorded",
+    )
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert _running_sleep(marker)  # it outlived its executor
+
+    second = _cli(home, "worker", "--until-idle", timeout=60)
+    assert second.returncode == 3, second.stderr  # the question waits for a person
+    approval_id, title, detail = conn.execute(
+        "SELECT id, title, detail FROM approvals WHERE kind = 'unknown'"
+    ).fetchone()
+    pid = json.loads(conn.execute("SELECT process FROM actions").fetchone()[0])["pid"]
+    assert f"still running (pid {pid})" in title
+    assert "Wait for it" in detail
+    listed = _cli(home, "approvals")
+    assert "--choice wait|mark_done|skip" in listed.stdout
+
+    again = _cli(home, "approve", str(approval_id), "--choice", "run_again")
+    assert again.returncode != 0
+    assert f"still running (pid {pid})" in again.stderr + again.stdout
+    waited = _cli(home, "approve", str(approval_id), "--choice", "wait")
+    assert waited.returncode == 0, waited.stderr
+    status = conn.execute("SELECT status FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+    assert status[0] == "pending"  # waiting decides nothing
+
+    _wait(lambda: not _running_sleep(marker), "the orphaned command to end", timeout=30)
+    workspace = Path(conn.execute("SELECT workspace FROM goals").fetchone()[0])
+    assert (workspace / "effects").read_text() == "ran\n"
+    third = _cli(home, "worker", "--until-idle", timeout=60)
+    assert third.returncode == 3, third.stderr
+    title, detail = conn.execute(
+        "SELECT title, detail FROM approvals WHERE id = ?", (approval_id,)
+    ).fetchone()
+    assert "since ended" in title and f"(pid {pid}) has ended" in detail
+    kinds = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
+    assert "approval.waiting" in kinds and "action.process_ended" in kinds
+
+    # Ended: run again is taken now, and runs it once more.
+    assert _cli(home, "approve", str(approval_id), "--choice", "run_again").returncode == 0
+    assert _cli(home, "worker", "--until-idle", timeout=60).returncode == 0
+    assert (workspace / "effects").read_text() == "ran\nran\n"
+    conn.close()

@@ -66,6 +66,9 @@ class ToolContext:
     it in the queue)."""
     decision_reason: str = ""
     """The reason recorded with that decision, as the approvals queue showed it."""
+    on_process: Callable[[int], None] | None = None
+    """Told the pid of a command's process as soon as it started (the executor records it, so an
+    interrupted action whose command outlived it is told apart from one that is gone)."""
 
     @property
     def approved(self) -> bool:

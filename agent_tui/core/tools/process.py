@@ -159,6 +159,8 @@ async def run_process(
     started = time.monotonic()
     transport, protocol = await _spawn(argv, ctx.workspace, env)
     pid = transport.get_pid()
+    if ctx.on_process is not None:
+        ctx.on_process(pid)
     out, err = Tail(OUTPUT_TAIL), Tail(DATA_TAIL)
     assert protocol.stdout is not None and protocol.stderr is not None
     readers = [

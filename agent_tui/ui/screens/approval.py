@@ -16,10 +16,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from agent_tui.core.store import Row
-from agent_tui.ui.widgets.approvals import KEYS_ACTION, KEYS_UNKNOWN, describe
+from agent_tui.ui.widgets.approvals import describe, keys_for, still_running
 
 ACTION_KEYS = {"approve", "always_allow", "reject", "approve_goal"}
 UNKNOWN_KEYS = {"run_again", "mark_done", "skip", "reject"}
+STILL_RUNNING_KEYS = {"wait_for_it", "mark_done", "skip", "reject"}
 
 
 class ApprovalScreen(ModalScreen[str | None]):
@@ -30,6 +31,7 @@ class ApprovalScreen(ModalScreen[str | None]):
         Binding("escape,q", "choose(None)", "Close", id="approval_close"),
         Binding("a", "choose('approve')", "Approve", id="approval_approve"),
         Binding("a", "choose('run_again')", "Run again", id="approval_run_again"),
+        Binding("W", "choose('wait_for_it')", "Wait for it", id="approval_wait"),
         Binding("A", "choose('always_allow')", "Always allow", id="approval_always"),
         Binding("G", "choose('approve_goal')", "All of goal", id="approval_goal"),
         Binding("r", "choose('reject')", "Reject", id="approval_reject"),
@@ -46,8 +48,7 @@ class ApprovalScreen(ModalScreen[str | None]):
         return bool(self.row["kind"] == "unknown")
 
     def compose(self) -> ComposeResult:
-        keys = KEYS_UNKNOWN if self.unknown else KEYS_ACTION
-        keys = keys.replace(" · v: full view", "") + " · escape: back"
+        keys = keys_for(self.row).replace(" · v: full view", "") + " · escape: back"
         with Vertical(id="approval-full"):
             with VerticalScroll(id="approval-full-scroll"):
                 yield Static(describe(self.row), id="approval-full-detail")
@@ -56,6 +57,8 @@ class ApprovalScreen(ModalScreen[str | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "choose" or parameters[0] is None:
             return True
+        if still_running(self.row):
+            return parameters[0] in STILL_RUNNING_KEYS
         return parameters[0] in (UNKNOWN_KEYS if self.unknown else ACTION_KEYS)
 
     def action_choose(self, action: str | None) -> None:

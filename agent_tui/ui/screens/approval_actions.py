@@ -119,6 +119,18 @@ class ControlActions(Screen[None], inherit_bindings=False):
         if row := self._approval():
             self._control(control.approve, row["id"], choice="run_again", by="tui")
 
+    def action_wait_for_it(self) -> None:
+        """An interrupted action whose command still runs: leave the question open until it
+        ends (the question then says so); nothing runs twice."""
+        if row := self._approval():
+            self._control(
+                control.approve,
+                row["id"],
+                choice="wait",
+                by="tui",
+                done="waiting for its command to end: this question says when it has",
+            )
+
     def action_mark_done(self) -> None:
         if row := self._approval():
             self._control(control.approve, row["id"], choice="mark_done", by="tui")

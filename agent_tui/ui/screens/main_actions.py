@@ -30,7 +30,7 @@ from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen
 from agent_tui.ui.screens.schedules import SchedulesScreen
 from agent_tui.ui.screens.undo_actions import UndoActions
-from agent_tui.ui.widgets.approvals import Approvals
+from agent_tui.ui.widgets.approvals import Approvals, still_running
 from agent_tui.ui.widgets.documents import Documents, export
 from agent_tui.ui.widgets.goal_list import GoalList
 from agent_tui.ui.widgets.goal_pane import GoalPane
@@ -73,6 +73,13 @@ BINDINGS: list[BindingType] = [
         "View",
         tooltip="Show the highlighted approval in full, from any pane",
         id="view_approval",
+    ),
+    Binding(
+        "W",
+        "wait_for_it",
+        "Wait for it",
+        tooltip="Wait for the interrupted action's command, which still runs, to end",
+        id="wait_for_it",
     ),
     Binding(
         "d", "mark_done", "Mark done", tooltip="Mark the interrupted action done", id="mark_done"
@@ -211,7 +218,12 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             "cancel_goal": lambda: status is not None and status not in GOAL_TERMINAL,
             "retry_goal": lambda: status is not None and self._has_failed_steps(),
             "approve": lambda: approval is not None and approval["kind"] != "unknown",
-            "run_again": lambda: approval is not None and approval["kind"] == "unknown",
+            "run_again": lambda: (
+                approval is not None
+                and approval["kind"] == "unknown"
+                and not still_running(approval)
+            ),
+            "wait_for_it": lambda: approval is not None and still_running(approval),
             "reject": lambda: approval is not None,
             "view_approval": lambda: approval is not None,
             "gantt": lambda: goal is not None,

@@ -20,6 +20,22 @@ from agent_tui.ui.format import one_line
 EMPTY = "Nothing waits for a decision."
 KEYS_ACTION = "a approve · A always · r reject · G all of goal · v: full view"
 KEYS_UNKNOWN = "a run again · d mark done · s skip · r reject · v: full view"
+KEYS_STILL_RUNNING = "W wait for it · d mark done · s skip · r reject · v: full view"
+"""The keys of a question about a command that still runs (run again is refused until it ends)."""
+
+
+def keys_for(row: Row) -> str:
+    """The keys that decide ``row``, as the queue and the full view show them."""
+    if row["kind"] != "unknown":
+        return KEYS_ACTION
+    return KEYS_STILL_RUNNING if still_running(row) else KEYS_UNKNOWN
+
+
+def still_running(row: Row) -> bool:
+    """Whether the question is about a command that outlived its executor and still runs."""
+    return row["kind"] == "unknown" and ", still running (pid" in str(row.get("title") or "")
+
+
 DIFF_STYLES = (
     ("+++ ", "bold"),
     ("--- ", "bold"),
@@ -86,9 +102,7 @@ class Approvals(Vertical):
         if row["step"]:
             where += f" · step {row['step']}"
         detail.update(describe(row))
-        keys.update(
-            Content.styled(KEYS_UNKNOWN if row["kind"] == "unknown" else KEYS_ACTION, "bold")
-        )
+        keys.update(Content.styled(keys_for(row), "bold"))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
