@@ -241,6 +241,9 @@ class Store:
         switch writes). The check stops after :data:`CHECK_BUDGET` seconds on a very large file
         (``agent-tui doctor`` runs it whole).
         """
+        wal = self.path.with_name(self.path.name + "-wal")
+        shm = self.path.with_name(self.path.name + "-shm")
+        wal_missing = shm.exists() and not wal.exists()  # before the probe, which may make one
         try:
             probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
         except sqlite3.Error:
@@ -262,11 +265,34 @@ class Store:
         if found and found[0][0] == "ok":
             return
         first = found[0][0] if found else "no answer"
+        if "i/o error" in first.lower() and wal_missing:
+            self._refuse_missing_wal()
         raise StoreError(
             f"database {self.path} is damaged ({first}); it was left untouched. Recover what can "
             f"be read into a new file: sqlite3 {self.path} .recover | sqlite3 recovered.db (the sqlite3 program: "
             "apt install sqlite3), then "
             "move the damaged file aside and the recovered one in its place"
+        )
+
+    def _refuse_missing_wal(self) -> None:
+        """The write-ahead log was deleted from under the database (its ``-shm`` index was there,
+        the ``-wal`` was not, and reading failed): say that, not "damaged", and what to do, which
+        depends on whether a process still has it open (its copy of the log is then not lost)."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        shm = self.path.with_name(self.path.name + "-shm")
+        holders = lock_holders(self.path)
+        if holders:
+            pids = ", ".join(map(str, holders))
+            raise StoreError(
+                f"the write-ahead log of database {self.path} ({wal.name}) is missing while "
+                f"another process (pid {pids}) has the database open: it was deleted from under "
+                "it. Nothing was written. Stop that process cleanly (q, or Ctrl+C for a worker): "
+                "it still holds the log and writes it back when it closes; then start again"
+            )
+        raise StoreError(
+            f"the write-ahead log of database {self.path} ({wal.name}) is missing: it was "
+            f"deleted, and the changes it held since the last checkpoint are lost. Nothing was "
+            f"written. To open the database as of that checkpoint, move {shm} aside"
         )
 
     def _refuse_newer(self, conn: sqlite3.Connection) -> None:

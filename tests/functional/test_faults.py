@@ -264,6 +264,30 @@ def test_a_database_damaged_mid_file_is_refused_and_never_written(
     assert hashlib.sha256(_db(home).read_bytes()).hexdigest() == before
 
 
+def test_a_write_ahead_log_deleted_under_a_running_worker_is_named_and_nothing_lost(
+    home: Path,
+) -> None:
+    worker = subprocess.Popen(
+        [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    wal = _db(home).with_name("agent-tui.db-wal")
+    _wait(
+        lambda: json.loads(_cli(home, "doctor", "--json").stdout)["database"]["executors"],
+        "the worker to register",
+    )
+    assert _cli(home, "add", "keep this goal").returncode == 0  # in the log, not yet in the file
+    wal.unlink()
+    done = _cli(home, "ls", timeout=30)
+    assert done.returncode == 1
+    assert "write-ahead log" in done.stderr and "is missing" in done.stderr, done.stderr
+    assert f"pid {worker.pid}" in done.stderr and "damaged" not in done.stderr
+    worker.send_signal(signal.SIGINT)  # stopped cleanly, it writes its copy of the log back
+    worker.wait(timeout=30)
+    listed = _cli(home, "ls")
+    assert listed.returncode == 0, listed.stderr
+    assert "keep this goal" in listed.stdout
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 512 KiB tmpfs, mounted for real (root only; CI runs as root)."""
