@@ -245,6 +245,9 @@ def _parser() -> argparse.ArgumentParser:
 
     search_arguments(se)
 
+    ks = cmd("keys", "list the TUI's keys by binding id (remap them in [keys] of config.toml)")
+    ks.add_argument("--json", action="store_true")
+
     dr = cmd("doctor", "check paths, config, database, model and tools")
     dr.add_argument("--json", action="store_true")
     lo = cmd("locate", "print where agent-tui keeps a file or folder")
@@ -311,6 +314,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands.search import cmd_search
 
         return cmd_search
+    if command == "keys":
+        from agent_tui.ui.keymap import cmd_keys
+
+        return cmd_keys
     if command in ("doctor", "locate"):
         from agent_tui.commands import doctor
 

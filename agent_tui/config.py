@@ -217,6 +217,9 @@ class Settings(BaseModel):
     mcp: McpSettings = Field(default_factory=McpSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    keys: dict[str, str] = Field(default_factory=dict)
+    """``[keys]``: the TUI's keys by binding id, for example ``approve = "y"`` or
+    ``pause_goal = "p,space"`` (``agent-tui keys`` lists the ids); the rest keep their keys."""
     webhooks: list[WebhookSpec] = Field(default_factory=list)
     """``[[webhooks]]``: a JSON POST to ``url`` for each event in ``events`` (by default
     goal.completed, goal.failed, approval.requested), retried with backoff."""

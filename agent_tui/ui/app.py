@@ -26,12 +26,13 @@ from textual.theme import Theme
 from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core.store import Event, Store, StoreError
-from agent_tui.ui import themes
+from agent_tui.ui import keymap, themes
 from agent_tui.ui.bridge import Bridge
 from agent_tui.ui.commands import binding_commands
 from agent_tui.ui.queries import has_goals
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.main import MainScreen
+from agent_tui.ui.worker_errors import ReportsWorkerErrors
 from agent_tui.ui.writes import DEFERRED, Writes
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ THEME_SETTING = "ui.theme"
 """The settings row that remembers the chosen theme across runs."""
 
 
-class AgentTuiApp(App[None]):
+class AgentTuiApp(ReportsWorkerErrors, App[None]):
     """Mission control: goals, steps, output, approvals and documents, live."""
 
     TITLE = "agent-tui"
@@ -74,6 +75,8 @@ class AgentTuiApp(App[None]):
         self._stopped = False
         self._signals: list[int] = []
         self.theme_problems = self._load_themes()
+        self.set_keymap(settings.keys)
+        self.keymap_problems = keymap.problems(settings.keys) if settings.keys else ""
 
     def _load_themes(self) -> str:
         """Register the built-in and user themes, apply the saved one; return any problems."""
@@ -98,8 +101,9 @@ class AgentTuiApp(App[None]):
             self._install_signal_handlers()
         self.push_screen(self.main)
         self.bridge.start(self, self.main)
-        if self.theme_problems:
-            self.notify(self.theme_problems, severity="error", markup=False, timeout=15)
+        for problem in (self.theme_problems, self.keymap_problems):
+            if problem:
+                self.notify(problem, severity="error", markup=False, timeout=15)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if not has_goals(self.store):
             self.action_welcome()

@@ -491,12 +491,14 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         self.app.push_screen(SchedulesScreen(self.store, self.settings))
 
     def _key_names(self, binding: Binding) -> str:
-        """Each key of a binding as the footer shows it (``ctrl+c,super+c`` is ``^c, super+c``)."""
-        if binding.key_display:
+        """Each key of a binding as the footer shows it (``ctrl+c,super+c`` is ``^c, super+c``),
+        after the user's ``[keys]``."""
+        remapped = self.app._keymap.get(binding.id or "")
+        if binding.key_display and not remapped:
             return binding.key_display
         return ", ".join(
             self.app.get_key_display(Binding(key.strip(), binding.action))
-            for key in binding.key.split(",")
+            for key in (remapped or binding.key).split(",")
         )
 
     def action_help(self) -> None:

@@ -17,9 +17,10 @@ from agent_tui.core.store import Store, open_store
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.widgets.step_timeline import StepTimeline
+from agent_tui.ui.worker_errors import ReportsWorkerErrors
 
 
-class UndoActions(ControlActions, inherit_bindings=False):
+class UndoActions(ReportsWorkerErrors, ControlActions, inherit_bindings=False):
     """The undo keys' actions; the bindings are declared with the main screen's."""
 
     settings: Settings

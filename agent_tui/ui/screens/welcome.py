@@ -30,6 +30,7 @@ from agent_tui.core.llm import ModelChoice, choose_model
 from agent_tui.core.recipes import RecipeError, load_recipe
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
+from agent_tui.ui.worker_errors import ReportsWorkerErrors
 
 __all__ = ["Example", "WelcomeScreen", "find_examples", "shown_path"]
 
@@ -61,7 +62,7 @@ def _model_line(choice: ModelChoice | None) -> Content:
     )
 
 
-class WelcomeScreen(ModalScreen[int | None]):
+class WelcomeScreen(ReportsWorkerErrors, ModalScreen[int | None]):
     """Returns the id of the goal started from an example, or ``None`` when closed."""
 
     CSS_PATH = "welcome.tcss"
