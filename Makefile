@@ -30,6 +30,7 @@ format: setup
 
 check: lint
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: setup

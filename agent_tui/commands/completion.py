@@ -76,7 +76,9 @@ def script(parser: argparse.ArgumentParser, shell: str) -> str:
     return str(shtab.complete(parser, shell=shell))
 
 
-def cmd_completion(args: argparse.Namespace) -> int:
+def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Print the script for ``args.shell`` from ``parser`` (the CLI's, which it passes in: commands
+    never import the CLI), or the ids ``--ids`` asks for."""
     from agent_tui.commands.common import UsageError
 
     if args.ids:
@@ -85,7 +87,5 @@ def cmd_completion(args: argparse.Namespace) -> int:
         return 0
     if not args.shell:
         raise UsageError(f"completion for which shell? one of: {', '.join(SHELLS)}")
-    from agent_tui.cli import _parser
-
-    print(script(_parser(), args.shell))
+    print(script(parser, args.shell))
     return 0

@@ -211,14 +211,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m agent_tui.commands.serve``: the same command before the CLI names it."""
-    from agent_tui import cli
+    from agent_tui import logs
     from agent_tui.config import ConfigError
     from agent_tui.core.store import StoreError
 
     parser = argparse.ArgumentParser(prog="agent-tui serve")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    cli._setup_logging()
+    logs.setup()
     try:
         return cmd_serve(args)
     except (UsageError, ValueError, ConfigError, StoreError) as exc:

@@ -105,7 +105,7 @@ class ModelStep:
         self.goal = goal
 
     def stream(self, text: str) -> None:
-        self.ex._on_output(OutputChunk(self.step["goal_id"], self.step["id"], 0, "model", text))
+        self.ex.report_output(OutputChunk(self.step["goal_id"], self.step["id"], 0, "model", text))
 
     def check_budget(self) -> None:
         hit = budget.check(self.store, self.goal, self.settings, self.store.clock())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_tui.config import Settings
-from agent_tui.core.runs import start_of_day
+from agent_tui.core.clock import start_of_day
 from agent_tui.core.store import Row, Store, Tx
 
 KINDS = {

@@ -310,7 +310,8 @@ class Executor:
             except Exception:
                 log.exception("an event sink failed")
 
-    def _on_output(self, chunk: OutputChunk) -> None:
+    def report_output(self, chunk: OutputChunk) -> None:
+        """Pass a chunk of live output (a tool's, or a model's text) to the sinks."""
         for sink in self.sinks:
             try:
                 sink.on_output(chunk)
@@ -392,7 +393,7 @@ class Executor:
         model = self.model.model
         configured = self.settings.llm.context_window
         if model not in self._windows:
-            if not configured and llm._litellm is None:
+            if not configured and not llm.litellm_loaded():
                 return None  # litellm's map is read once it is loaded (by the first call)
             self._windows[model] = context.window_of(model, configured)
         return self._windows[model]
@@ -831,7 +832,7 @@ class Executor:
             action_id=action_id,
             cap=self.settings.limits.output_cap_bytes,
             log_dir=self.output_dir,
-            on_chunk=self._on_output,
+            on_chunk=self.report_output,
         )
         decided = self.store.one(
             "SELECT decision, decision_reason FROM actions WHERE id = ?", (action_id,)

@@ -8,10 +8,9 @@ the window opens without polling.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from agent_tui.config import Settings
-from agent_tui.core.runs import next_midnight, start_of_day
+from agent_tui.core.clock import local_time, next_midnight, start_of_day
 from agent_tui.core.store import Row, Tx
 
 _DURATION = re.compile(
@@ -63,7 +62,7 @@ def hold_goal(
     goal = tx.one("SELECT status, wait_reason, resume_at FROM goals WHERE id = ?", (goal_id,))
     if goal is None or goal["status"] not in ("queued", "running", "planning", "waiting"):
         return
-    when = datetime.fromtimestamp(resume_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    when = local_time(resume_at)
     text = f"{message}; {until} {when}"
     if goal["status"] == "waiting":
         if goal["wait_reason"] == reason and goal["resume_at"] == resume_at:

@@ -34,6 +34,11 @@ _lock = threading.Lock()
 _litellm: Any = None
 
 
+def litellm_loaded() -> bool:
+    """Whether litellm is imported already (its model map can be read without waiting)."""
+    return _litellm is not None
+
+
 def load_litellm() -> Any:
     """Import litellm once (blocking, 2–3 s): call it off the event loop."""
     global _litellm

@@ -11,10 +11,10 @@ import random
 import socket
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from agent_tui.core import liveness
+from agent_tui.core.clock import next_midnight, start_of_day
 from agent_tui.core.lifecycle import promote_dependents, settle_goal
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, StaleState, Store, Tx
@@ -32,17 +32,6 @@ class ClaimLimits:
     daily_executions: int = 0
     tools: Mapping[str, int] = field(default_factory=dict)
     """Most executions per day of a tool (``[limits.tools]``): a tool step over it is not taken."""
-
-
-def start_of_day(now: float) -> float:
-    day = (
-        datetime.fromtimestamp(now).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-    )
-    return day.timestamp()
-
-
-def next_midnight(now: float) -> float:
-    return start_of_day(now) + timedelta(days=1, seconds=1).total_seconds()
 
 
 def executions_today(tx: Tx) -> int:

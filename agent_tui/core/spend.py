@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from agent_tui.core.runs import start_of_day
+from agent_tui.core.clock import start_of_day
 from agent_tui.core.store import Store
 from agent_tui.core.views import usage_by_day
 

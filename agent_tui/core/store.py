@@ -75,10 +75,10 @@ class Tx:
         return self.store.conn.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> Row | None:
-        return self.store._one(sql, params)
+        return self.store.one(sql, params)
 
     def all(self, sql: str, params: Any = ()) -> list[Row]:
-        return self.store._all(sql, params)
+        return self.store.all(sql, params)
 
     def insert(self, table: str, row: Row) -> int:
         cols = ", ".join(row)

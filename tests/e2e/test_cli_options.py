@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_tui.cli import _setup_logging
+from agent_tui.logs import setup as setup_logging
 from tests.conftest import CLI, cli_env
 
 
@@ -77,7 +77,7 @@ def test_the_log_file_rotates(home: Path, tmp_path: Path, monkeypatch: pytest.Mo
     root = logging.getLogger()
     before = list(root.handlers)
     try:
-        _setup_logging()
+        setup_logging()
         log = logging.getLogger("agent_tui.test")
         for n in range(3000):
             log.info("line %d %s", n, "x" * 80)

@@ -184,8 +184,8 @@ def test_config_secret_in_recipe_args_is_stored_nowhere(tmp_path: Path, home: Pa
             sys.executable,
             "-c",
             "import logging, os\n"
-            "from agent_tui import cli\n"
-            "cli._setup_logging()\n"
+            "from agent_tui import logs\n"
+            "logs.setup()\n"
             "logging.getLogger('agent_tui.test').warning('dsn %s', os.environ['MY_DSN'])\n",
         ],
         env=env,

@@ -82,3 +82,40 @@ def test_builtin_names_match_the_tools() -> None:
     from agent_tui.core.tools.registry import BUILTIN_NAMES, builtin_tools
 
     assert set(builtin_tools()) == BUILTIN_NAMES
+
+
+def test_the_import_contracts_hold() -> None:
+    # pyproject.toml's [tool.importlinter]: the layers, a headless core, no cycles in the core.
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "0 broken" in done.stdout
+
+
+def _private_reaches(path: Path) -> list[str]:
+    """Names starting with one underscore that ``path`` takes from another object or module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agent_tui"):
+            found += [
+                f"{path.name}:{node.lineno} imports {a.name}"
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            if node.attr.startswith("__"):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_no_core_module_reaches_into_another_s_private_names() -> None:
+    found = [hit for path in sorted(CORE.rglob("*.py")) for hit in _private_reaches(path)]
+    assert found == []

@@ -11,11 +11,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_tui.core.sandbox.hidden import hidden_paths, homes
 from agent_tui.core.sandbox.probe import SandboxStatus, sandbox_status
-from agent_tui.core.tools.base import ToolContext, ToolError
+from agent_tui.core.tool_errors import ToolError
+
+if TYPE_CHECKING:
+    from agent_tui.core.tools.base import ToolContext
 
 SANDBOXED_TOOLS = frozenset({"shell", "python"})
 """Tools whose processes run in the sandbox."""

@@ -10,19 +10,15 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from agent_tui.core.tool_errors import ToolError, TransientToolError
+
+__all__ = ["ToolError", "TransientToolError"]  # their home is core.tool_errors
+
 
 class ToolArgs(BaseModel):
     """Base of every tool's arguments: unknown keys are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class ToolError(Exception):
-    """The tool could not do what was asked; the message is shown to the user (and the model)."""
-
-
-class TransientToolError(ToolError):
-    """A failure worth retrying with backoff (network hiccup, rate limit)."""
 
 
 @dataclass
