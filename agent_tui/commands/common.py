@@ -48,17 +48,6 @@ def when(ts: float | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def duration(start: float | None, end: float | None) -> str:
-    if start is None:
-        return ""
-    seconds = (end or time.time()) - start
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)

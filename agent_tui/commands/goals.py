@@ -21,29 +21,13 @@ from agent_tui.commands.common import (
 from agent_tui.core import control, schedules, spend, timeline, transcript
 from agent_tui.core.checkpoints import record
 from agent_tui.core.clock import start_of_day
+from agent_tui.core.display import GLYPHS
 from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
 from agent_tui.core.limits import parse_approval_timeout
 from agent_tui.core.llm import choose_model
 from agent_tui.core.recipes import Budget, validate_cron
 from agent_tui.core.store import Store
 from agent_tui.core.views import goal_detail, list_goals, usage_by_day, usage_totals
-
-GLYPHS = {
-    "queued": "·",
-    "planning": "▶",
-    "running": "▶",
-    "paused": "‖",
-    "waiting": "…",
-    "completed": "✓",
-    "failed": "✗",
-    "cancelled": "⊘",
-    "pending": "·",
-    "ready": "•",
-    "waiting_approval": "…",
-    "retry_wait": "↻",
-    "skipped": "↷",
-    "unknown": "?",
-}
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 from agent_tui import __version__
 from agent_tui.core import timeline, transcript
 from agent_tui.core.checkpoints.record import summary
+from agent_tui.core.display import duration
 from agent_tui.core.store import Store
 from agent_tui.core.views import goal_detail
 
@@ -333,12 +334,7 @@ def _time(ts: float | None) -> str:
 def _took(start: float | None, end: float | None) -> str:
     if start is None or end is None:
         return ""
-    seconds = end - start
-    if seconds < 60:
-        return f" ({seconds:.1f} s)"
-    if seconds < 3600:
-        return f" ({seconds / 60:.1f} min)"
-    return f" ({seconds / 3600:.1f} h)"
+    return f" ({duration(start, end)})"
 
 
 def _when(action: dict[str, Any]) -> str:
