@@ -8,7 +8,6 @@ import sys
 import time
 from typing import Any
 
-from agent_tui.bundled import resolve_recipe
 from agent_tui.commands.common import (
     UsageError,
     emit_json,
@@ -22,89 +21,63 @@ from agent_tui.core import control, schedules, spend, timeline, transcript
 from agent_tui.core.checkpoints import record
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.display import GLYPHS
-from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
-from agent_tui.core.limits import parse_approval_timeout
 from agent_tui.core.llm import choose_model
-from agent_tui.core.recipes import Budget, validate_cron
 from agent_tui.core.store import Store
 from agent_tui.core.views import goal_detail, list_goals, usage_by_day, usage_totals
+from agent_tui.goal_requests import GoalRequest, RequestError, check, submit
+
+FLAGS = {
+    "recipe": "--recipe",
+    "text": "TEXT",
+    "priority": "--priority",
+    "schedule": "--schedule",
+    "budget": "--budget-usd",
+    "timeout": "--approval-timeout",
+}
+"""The flag each field of a goal request comes from, to name it in an error."""
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    if bool(args.recipe) == bool(args.text):
-        raise UsageError("give either goal TEXT or --recipe FILE (not both, not neither)")
-    if args.priority is not None and not 1 <= args.priority <= 10:
-        raise UsageError("--priority must be between 1 and 10")
-    if args.schedule is not None:
-        try:
-            validate_cron(args.schedule)
-        except ValueError as exc:
-            raise UsageError(f"--schedule: {exc}") from None
-    if args.budget_usd is not None and args.budget_usd <= 0:
-        raise UsageError("--budget-usd must be more than 0")
-    budget = {"max_usd": args.budget_usd} if args.budget_usd else None
-    if args.approval_timeout is not None:
-        try:
-            parse_approval_timeout(args.approval_timeout)
-        except ValueError as exc:
-            raise UsageError(f"--approval-timeout: {exc}") from None
+    request = GoalRequest(
+        recipe=args.recipe,
+        text=args.text,
+        priority=args.priority,
+        schedule=args.schedule,
+        budget_usd=args.budget_usd,
+        approval_timeout=args.approval_timeout,
+        dry_run=args.dry_run,
+        review_plan=args.review_plan,
+    )
+    try:
+        check(request)
+    except RequestError as exc:
+        if exc.field in ("recipe", "text"):
+            raise UsageError(
+                "give either goal TEXT or --recipe FILE (not both, not neither)"
+            ) from None
+        raise UsageError(f"{FLAGS[exc.field]}: {exc}") from None
     conf = settings()
-    if args.recipe:
-        path, recipe = resolve_recipe(args.recipe)
-        if budget:
-            recipe = recipe.model_copy(
-                update={
-                    "budget": Budget(
-                        **((recipe.budget.model_dump() if recipe.budget else {}) | budget)
-                    )
-                }
+    done = submit(open_store(conf), request, max_attempts=conf.retry.max_attempts)
+    if done.schedule_id is not None:
+        if args.json:
+            emit_json({"schedule_id": done.schedule_id, "next_run_at": done.next_run_at})
+        else:
+            print(
+                f"schedule {done.schedule_id}: '{done.title}' runs at '{done.cron}' "
+                f"(next {when(done.next_run_at)})"
             )
-        cron = args.schedule or recipe.schedule
-        store = open_store(conf)
-        if cron:
-            schedule_id, next_run = add_schedule(
-                store, recipe, cron, recipe_path=path, priority=args.priority, dry_run=args.dry_run
-            )
-            if args.json:
-                emit_json({"schedule_id": schedule_id, "next_run_at": next_run})
-            else:
-                print(
-                    f"schedule {schedule_id}: '{recipe.title}' runs at '{cron}' "
-                    f"(next {when(next_run)})"
-                )
-            return 0
-        goal_id = add_recipe_goal(
-            store,
-            recipe,
-            recipe_path=path,
-            priority=args.priority,
-            dry_run=args.dry_run,
-            max_attempts=conf.retry.max_attempts,
-            approval_timeout=args.approval_timeout,
-        )
-    else:
-        if args.schedule:
-            raise UsageError("--schedule needs --recipe: free-text goals cannot be scheduled yet")
-        store = open_store(conf)
-        goal_id = add_text_goal(
-            store,
-            args.text,
-            priority=args.priority or 5,
-            dry_run=args.dry_run,
-            review_plan=args.review_plan,
-            approval_timeout=args.approval_timeout,
-            budget=budget,
-            max_attempts=conf.retry.max_attempts,
-        )
+        return 0
+    if args.text:
         choice = choose_model(conf.model, conf.llm.api_base)
         if choice.model is None:
             print(
-                f"goal {goal_id} waits: {choice.why}. Recipes run without a model.", file=sys.stderr
+                f"goal {done.goal_id} waits: {choice.why}. Recipes run without a model.",
+                file=sys.stderr,
             )
     if args.json:
-        emit_json({"id": goal_id})
+        emit_json({"id": done.goal_id})
     else:
-        print(goal_id)
+        print(done.goal_id)
     return 0
 
 

@@ -118,7 +118,7 @@ def test_usage_errors_are_one_line(home: Path) -> None:
         (("export", "99"), "no goal 99"),
         (("undo", "99"), "no goal 99"),
         (("add",), "give either goal TEXT or --recipe FILE"),
-        (("add", "x", "--priority", "11"), "--priority must be between 1 and 10"),
+        (("add", "x", "--priority", "11"), "--priority: must be from 1 to 10, not 11"),
         (("add", "--recipe", "r.toml", "--schedule", "61 * * * *"), "--schedule"),
         (("retry", "7:nope"), "no goal 7"),
         (("locate", "nowhere"), "locate what?"),

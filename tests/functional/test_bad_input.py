@@ -284,7 +284,7 @@ USAGE = [
     pytest.param(
         ["add", "--recipe", "{recipe}", "--priority", "11"],
         2,
-        "--priority must be between 1 and 10",
+        "--priority: must be from 1 to 10, not 11",
         id="priority-option",
     ),
     pytest.param(
@@ -296,7 +296,7 @@ USAGE = [
     pytest.param(
         ["add", "tidy up", "--schedule", "0 9 * * *"],
         2,
-        "--schedule needs --recipe",
+        "--schedule: needs a recipe",
         id="text-schedule",
     ),
     pytest.param(["add", "   "], 1, "the goal text is empty", id="blank-text"),

@@ -37,12 +37,12 @@ async def test_new_goal_options(store: Store, settings: Settings, tmp_path: Path
         screen.query_one("#schedule", Input).value = "0 9 * * 1"
         await pilot.press("ctrl+s")
         error = str(screen.query_one("#new-goal-error", Static).content)
-        assert error == "a schedule needs a recipe: goals in words cannot be scheduled yet"
+        assert error == "schedule: needs a recipe: goals in words cannot be scheduled yet"
 
         screen.query_one("#schedule", Input).value = ""
         screen.query_one("#priority", Input).value = "11"
         await pilot.press("ctrl+s")
-        assert "priority must be from 1 to 10" in str(screen.query_one("#new-goal-error").content)
+        assert "priority: must be from 1 to 10" in str(screen.query_one("#new-goal-error").content)
 
         screen.query_one("#priority", Input).value = "9"
         screen.query_one("#budget", Input).value = "1.5"

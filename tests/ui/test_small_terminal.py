@@ -76,7 +76,7 @@ async def test_the_new_goal_error_is_visible_at_80x24(store: Store, settings: Se
         for selector in ("#new-goal-error", "#new-goal-keys"):
             widget = app.screen.query_one(selector)
             assert widget.display and screen.contains_region(widget.region), selector
-        assert "priority must be from 1 to 10" in str(
+        assert "priority: must be from 1 to 10" in str(
             app.screen.query_one("#new-goal-error").render()
         )
         priority = app.screen.query_one("#priority", Input)

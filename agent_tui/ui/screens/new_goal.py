@@ -11,10 +11,8 @@ the ones ``agent-tui add`` makes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,12 +21,9 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Checkbox, Input, Label, Static
 
-from agent_tui.bundled import resolve_recipe
 from agent_tui.config import Settings
-from agent_tui.core.goals import add_recipe_goal, add_schedule, add_text_goal
-from agent_tui.core.limits import parse_approval_timeout
-from agent_tui.core.recipes import Budget, RecipeError, validate_cron
 from agent_tui.core.store import Store
+from agent_tui.goal_requests import GoalRequest, RequestError, Submitted, check, submit
 from agent_tui.ui.writes import Deferred
 
 
@@ -55,26 +50,6 @@ class PathSuggester(Suggester):
             if name.endswith(".toml") or name.endswith(os.sep):
                 return value + name[len(stem) :]
         return None
-
-
-class FieldError(ValueError):
-    """A field's value is wrong; ``field`` is the id of the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-@dataclass(frozen=True, slots=True)
-class GoalOptions:
-    """What the dialog's fields say besides the goal itself, validated."""
-
-    priority: int | None
-    schedule: str | None
-    budget_usd: float | None
-    approval_timeout: str | None
-    dry_run: bool
-    review_plan: bool
 
 
 class NewGoalScreen(ModalScreen[int | None]):
@@ -132,31 +107,26 @@ class NewGoalScreen(ModalScreen[int | None]):
     def _value(self, field: str) -> str:
         return self.query_one(f"#{field}", Input).value.strip()
 
-    def options(self) -> GoalOptions:
-        """The option fields, checked; raise :class:`ValueError` naming the field at fault."""
-        priority = int(self._value("priority")) if self._value("priority") else None
-        if priority is not None and not 1 <= priority <= 10:
-            raise FieldError("priority", f"priority must be from 1 to 10, not {priority}")
-        schedule = self._value("schedule") or None
-        if schedule is not None:
-            try:
-                validate_cron(schedule)
-            except ValueError as exc:
-                raise FieldError("schedule", f"schedule: {exc}") from None
-        budget = float(self._value("budget")) if self._value("budget") else None
-        if budget is not None and budget <= 0:
-            raise FieldError("budget", "the budget must be more than 0 dollars")
-        timeout = self._value("timeout") or None
-        if timeout is not None:
-            try:
-                parse_approval_timeout(timeout)
-            except ValueError as exc:
-                raise FieldError("timeout", f"approval timeout: {exc}") from None
-        return GoalOptions(
-            priority=priority,
-            schedule=schedule,
-            budget_usd=budget,
-            approval_timeout=timeout,
+    def request(self) -> GoalRequest:
+        """What the fields ask for (checked by :func:`submit`; a number field that does not
+        parse is its own error)."""
+        priority = self._value("priority")
+        budget = self._value("budget")
+        try:
+            priority_value = int(priority) if priority else None
+        except ValueError:
+            raise RequestError("priority", f"must be a whole number, not {priority!r}") from None
+        try:
+            budget_value = float(budget) if budget else None
+        except ValueError:
+            raise RequestError("budget", f"must be a number of dollars, not {budget!r}") from None
+        return GoalRequest(
+            recipe=self._value("recipe") or None,
+            text=self._value("text") or None,
+            priority=priority_value,
+            schedule=self._value("schedule") or None,
+            budget_usd=budget_value,
+            approval_timeout=self._value("timeout") or None,
             dry_run=self.query_one("#dry-run", Checkbox).value,
             review_plan=self.query_one("#review-plan", Checkbox).value,
         )
@@ -167,84 +137,44 @@ class NewGoalScreen(ModalScreen[int | None]):
 
     def action_add(self) -> None:
         """Add the goal (or the schedule) the fields describe, or say what is wrong."""
-        recipe, text = self._value("recipe"), self._value("text")
-        if not recipe and not text:
-            self._error("type a recipe path or a goal first", "recipe")
-            return
-        if recipe and text:
-            self._error("a recipe path or a goal in words, not both", "text")
-            return
         try:
-            options = self.options()
-            goal_id = self._add_recipe(recipe, options) if recipe else self._add_text(text, options)
-        except FieldError as exc:
-            self._error(str(exc), exc.field)
+            request = self.request()
+            check(request)
+        except RequestError as exc:
+            self._error(_said(exc), exc.field)
             return
-        except RecipeError as exc:
-            self._error(str(exc), "recipe")
-            return
-        except ValueError as exc:
-            self._error(str(exc), "recipe" if recipe else "text")
-            return
-        self.dismiss(goal_id)
-
-    def _add_recipe(self, arg: str, options: GoalOptions) -> int | None:
-        path, recipe = resolve_recipe(arg)
-        if options.budget_usd is not None:
-            limits = recipe.budget.model_dump() if recipe.budget else {}
-            budget = Budget(**(limits | {"max_usd": options.budget_usd}))
-            recipe = recipe.model_copy(update={"budget": budget})
-        cron = options.schedule or recipe.schedule
-        if cron:
-            schedule_id, _ = add_schedule(
-                self.store,
-                recipe,
-                cron,
-                recipe_path=path,
-                priority=options.priority,
-                dry_run=options.dry_run,
-            )
-            self.app.notify(f"schedule {schedule_id} added: '{recipe.title}' ({cron})")
-            return None
-        return self._write(
-            add_recipe_goal,
-            recipe,
-            recipe_path=path,
-            priority=options.priority,
-            dry_run=options.dry_run,
-            approval_timeout=options.approval_timeout,
-            max_attempts=self.settings.retry.max_attempts,
-        )
-
-    def _add_text(self, text: str, options: GoalOptions) -> int | None:
-        if options.schedule:
-            raise FieldError(
-                "schedule", "a schedule needs a recipe: goals in words cannot be scheduled yet"
-            )
-        return self._write(
-            add_text_goal,
-            text,
-            priority=options.priority or 5,
-            dry_run=options.dry_run,
-            review_plan=options.review_plan,
-            budget={"max_usd": options.budget_usd} if options.budget_usd else None,
-            approval_timeout=options.approval_timeout,
-            max_attempts=self.settings.retry.max_attempts,
-        )
-
-    def _write(self, add: Callable[..., int], *args: Any, **kwargs: Any) -> int | None:
-        """Add through the app's writes: ``None`` when it waits for the database (a toast says
-        the goal was added once it is)."""
-        write = getattr(self.app, "write", None)
-        if write is None:
-            return add(self.store, *args, **kwargs)
         app = self.app
 
-        def added(goal_id: int) -> None:
-            app.notify(f"goal {goal_id} added", markup=False)
+        def later(done: Submitted) -> None:  # saved once the database was free
+            what = f"goal {done.goal_id}" if done.goal_id is not None else "the schedule"
+            app.notify(f"{what} added: '{done.title}'", markup=False)
 
-        result = write(add, *args, what="add the goal", then=added, **kwargs)
-        return None if isinstance(result, Deferred) else int(result)
+        write = getattr(self.app, "write", None)
+        try:
+            if write is None:
+                result: Submitted | Deferred = submit(
+                    self.store, request, max_attempts=self.settings.retry.max_attempts
+                )
+            else:
+                result = write(
+                    submit,
+                    request,
+                    what="add the goal",
+                    then=later,
+                    max_attempts=self.settings.retry.max_attempts,
+                )
+        except RequestError as exc:
+            self._error(_said(exc), exc.field)
+            return
+        if isinstance(result, Deferred):
+            self.dismiss(None)
+            return
+        if result.schedule_id is not None:
+            app.notify(
+                f"schedule {result.schedule_id} added: '{result.title}' ({result.cron})",
+                markup=False,
+            )
+        self.dismiss(result.goal_id)
 
     def _error(self, message: str, field: str | None = None) -> None:
         """Show ``message`` below the fields; mark ``field``, focus it and scroll it into view."""
@@ -260,3 +190,15 @@ class NewGoalScreen(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+LABELS = {"timeout": "approval timeout"}
+"""How the dialog names a field in an error, where its id would not do."""
+
+
+def _said(exc: RequestError) -> str:
+    """An error as the dialog shows it: the field's name, then what is wrong with it (a recipe's
+    own errors and the "which one" questions say it themselves)."""
+    if exc.field in ("recipe", "text"):
+        return str(exc)
+    return f"{LABELS.get(exc.field, exc.field)}: {exc}"

@@ -21,16 +21,16 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from agent_tui import bundled, paths
-from agent_tui.bundled import Example, for_here
+from agent_tui.bundled import Example
 from agent_tui.bundled import list_examples as find_examples
 from agent_tui.config import Settings
 from agent_tui.core import model_probe
-from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.llm import ModelChoice, choose_model
-from agent_tui.core.recipes import RecipeError, load_recipe
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
+from agent_tui.goal_requests import GoalRequest, RequestError, Submitted, submit
 from agent_tui.ui.worker_errors import ReportsWorkerErrors
+from agent_tui.ui.writes import Deferred
 
 __all__ = ["Example", "WelcomeScreen", "find_examples", "shown_path"]
 
@@ -208,19 +208,34 @@ class WelcomeScreen(ReportsWorkerErrors, ModalScreen[int | None]):
         if not 0 <= index < len(self.examples):
             return
         example = self.examples[index]
+        request = GoalRequest(recipe=str(example.path), example=True)
+        write = getattr(self.app, "write", None)
+        app = self.app
+
+        def started(done: Submitted) -> None:
+            app.notify(f"started “{done.title}” (goal {done.goal_id})", markup=False)
+
         try:
-            recipe = for_here(load_recipe(example.path))
-        except RecipeError as exc:
+            if write is None:
+                result: Submitted | Deferred = submit(
+                    self.store, request, max_attempts=self.settings.retry.max_attempts
+                )
+            else:
+                result = write(
+                    submit,
+                    request,
+                    what="start the example",
+                    then=started,
+                    max_attempts=self.settings.retry.max_attempts,
+                )
+        except RequestError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        goal_id = add_recipe_goal(
-            self.store,
-            recipe,
-            recipe_path=example.path,
-            max_attempts=self.settings.retry.max_attempts,
-        )
-        self.notify(f"started “{recipe.title}” (goal {goal_id})", markup=False)
-        self.dismiss(goal_id)
+        if isinstance(result, Deferred):
+            self.dismiss(None)
+            return
+        started(result)
+        self.dismiss(result.goal_id)
 
     def action_new_goal(self) -> None:
         self.wants_new_goal = True
