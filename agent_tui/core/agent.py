@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from agent_tui.core import budget, context, limits, llm, model_calls, planner, runs, transcript
+from agent_tui.core import (
+    budget,
+    context,
+    lifecycle,
+    limits,
+    llm,
+    model_calls,
+    planner,
+    runs,
+    transcript,
+)
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.store import Row, StaleState
@@ -290,23 +300,13 @@ class ModelStep:
                 return
             message = f"model error: {exc}" + (f" — fix: {exc.fix}" if exc.fix else "")
             runs.release_step(tx, step)
-            goal = tx.one("SELECT status FROM goals WHERE id = ?", (step["goal_id"],))
-            assert goal is not None
-            if goal["status"] in ("running", "planning", "queued"):
-                tx.set_status(
-                    "goal",
-                    step["goal_id"],
-                    goal["status"],
-                    "waiting",
-                    wait_reason="model",
-                    status_message=message,
-                )
-            tx.event(
-                "goal.waiting",
-                f"{message}; resume the goal once fixed",
-                goal_id=step["goal_id"],
+            lifecycle.wait_goal(
+                tx,
+                step["goal_id"],
+                "model",
+                message,
+                note=f"{message}; resume the goal once fixed",
                 step_id=step["id"],
-                reason="model",
             )
 
     def fail_for_good(self, tx: Any, step: Row, error: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent_tui.config import Settings
 from agent_tui.core.clock import start_of_day
+from agent_tui.core.lifecycle import release_step, wait_goal
 from agent_tui.core.store import Row, Store, Tx
 
 KINDS = {
@@ -104,25 +105,7 @@ def check(store: Store | Tx, goal: Row, settings: Settings, now: float) -> Hit |
 def hold(tx: Tx, goal: Row, step: Row, hit: Hit) -> int:
     """Put the goal in waiting (reason budget), give the step back, and ask; return the approval."""
     message = hit.describe()
-    tx.set_status(
-        "step",
-        step["id"],
-        "running",
-        "ready",
-        lease_owner=None,
-        lease_expires=None,
-        wait_reason="resume",
-    )
-    current = tx.one("SELECT status FROM goals WHERE id = ?", (goal["id"],))
-    assert current is not None
-    tx.set_status(
-        "goal",
-        goal["id"],
-        current["status"],
-        "waiting",
-        wait_reason="budget",
-        status_message=message,
-    )
+    release_step(tx, step)
     raise_to = hit.limit * 2
     detail = (
         f"{message}.\n\nApprove to raise this limit to {raise_to:g} and go on; reject to "
@@ -141,7 +124,7 @@ def hold(tx: Tx, goal: Row, step: Row, hit: Hit) -> int:
             "created_at": tx.now,
         },
     )
-    tx.event("goal.waiting", message, goal_id=goal["id"], reason="budget", approval_id=approval_id)
+    wait_goal(tx, goal["id"], "budget", message, approval_id=approval_id)
     return approval_id
 
 

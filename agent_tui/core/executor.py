@@ -29,6 +29,7 @@ from agent_tui.config import Settings
 from agent_tui.core import (
     context,
     control,
+    lifecycle,
     limits,
     liveness,
     llm,
@@ -434,7 +435,7 @@ class Executor:
                 if current is None or current["wait_reason"] != "model unreachable":
                     continue
                 if probe.ok:
-                    limits.resume_goal(tx, row, f"the model answers again: {probe.detail}")
+                    lifecycle.resume_goal(tx, row, f"the model answers again: {probe.detail}")
                     continue
                 when = datetime.fromtimestamp(resume_at).strftime("%H:%M:%S")
                 head = (row["status_message"] or "").split("; next check at")[0]
@@ -636,15 +637,7 @@ class Executor:
         )
         message = f"no model is configured: {llm.HOW_TO_CONFIGURE}; recipes run without one"
         for row in rows:
-            tx.set_status(
-                "goal",
-                row["id"],
-                row["status"],
-                "waiting",
-                wait_reason="no model",
-                status_message=message,
-            )
-            tx.event("goal.waiting", message, goal_id=row["id"], reason="no model")
+            lifecycle.wait_goal(tx, row["id"], "no model", message)
 
     def _arm_timer(self) -> None:
         """A date trigger at the next timed event: a retry, a reopening window, an approval

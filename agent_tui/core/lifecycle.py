@@ -1,7 +1,13 @@
-"""Goal-level bookkeeping shared by the executor and user commands: settle a goal from its steps."""
+"""Goal-level bookkeeping shared by the executor and user commands: settle a goal from its steps,
+and the one way a goal starts and stops waiting for a reason (:func:`wait_goal`,
+:func:`resume_goal`).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from agent_tui.core.clock import local_time
 from agent_tui.core.states import GOAL_TERMINAL, ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, Tx
 
@@ -9,6 +15,86 @@ A, G, S = ActionStatus, GoalStatus, StepStatus
 
 # Waiting reasons that only a decision clears (settle may lift them when work becomes possible).
 SETTLED_REASONS = {None, "approval"}
+
+
+WAITABLE = (G.QUEUED, G.RUNNING, G.PLANNING, G.WAITING)
+"""Goals that may be put to wait (a paused or finished goal is not held by anything)."""
+
+
+def wait_goal(
+    tx: Tx,
+    goal_id: int,
+    reason: str,
+    message: str,
+    *,
+    resume_at: float | None = None,
+    until: str = "resumes at",
+    note: str | None = None,
+    step_id: int | None = None,
+    **data: Any,
+) -> bool:
+    """The goal waits for ``reason`` (a limit's window, a budget decision, the model): its status,
+    reason and message, and one ``goal.waiting`` event with ``note`` (default: the message).
+
+    With ``resume_at`` the message says when it goes on. A goal already waiting for the same
+    reason until the same time is left alone (nothing new to journal); ``False`` then, and for a
+    goal that cannot wait (paused, finished).
+    """
+    goal = tx.one("SELECT status, wait_reason, resume_at FROM goals WHERE id = ?", (goal_id,))
+    if goal is None or goal["status"] not in WAITABLE:
+        return False
+    text = message if resume_at is None else f"{message}; {until} {local_time(resume_at)}"
+    if goal["status"] == G.WAITING:
+        if goal["wait_reason"] == reason and goal["resume_at"] == resume_at:
+            return False
+        tx.execute(
+            "UPDATE goals SET wait_reason = ?, status_message = ?, resume_at = ? WHERE id = ?",
+            (reason, text, resume_at, goal_id),
+        )
+    else:
+        tx.set_status(
+            "goal",
+            goal_id,
+            goal["status"],
+            G.WAITING,
+            wait_reason=reason,
+            status_message=text,
+            resume_at=resume_at,
+        )
+    data["reason"] = reason
+    if resume_at is not None:
+        data["resume_at"] = resume_at
+    tx.event("goal.waiting", note or text, goal_id=goal_id, step_id=step_id, **data)
+    return True
+
+
+def resume_goal(tx: Tx, goal: Row, why: str) -> None:
+    """A waiting goal goes on (running if it had started, else queued), with a ``goal.resumed``."""
+    tx.set_status(
+        "goal",
+        goal["id"],
+        G.WAITING,
+        G.RUNNING if goal["started_at"] else G.QUEUED,
+        wait_reason=None,
+        status_message=None,
+        resume_at=None,
+    )
+    tx.event("goal.resumed", why, goal_id=goal["id"])
+
+
+def release_step(tx: Tx, step: Row, *, reason: str | None = "resume", **fields: Any) -> None:
+    """Give a running step back (ready, same attempt) without finishing it; ``fields`` are set
+    with it (``started_at=None``: it never really started)."""
+    tx.set_status(
+        "step",
+        step["id"],
+        S.RUNNING,
+        S.READY,
+        lease_owner=None,
+        lease_expires=None,
+        wait_reason=reason,
+        **fields,
+    )
 
 
 def step_counts(tx: Tx, goal_id: int, plan_version: int) -> dict[str, int]:

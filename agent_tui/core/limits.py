@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from agent_tui.config import Settings
-from agent_tui.core.clock import local_time, next_midnight, start_of_day
+from agent_tui.core.clock import next_midnight, start_of_day
+from agent_tui.core.lifecycle import release_step, resume_goal, wait_goal
 from agent_tui.core.store import Row, Tx
 
 _DURATION = re.compile(
@@ -59,29 +60,7 @@ def hold_goal(
 ) -> None:
     """Put a goal in ``waiting`` until ``resume_at`` (a rate limit, the daily limit, or the
     next check of an unreachable model server)."""
-    goal = tx.one("SELECT status, wait_reason, resume_at FROM goals WHERE id = ?", (goal_id,))
-    if goal is None or goal["status"] not in ("queued", "running", "planning", "waiting"):
-        return
-    when = local_time(resume_at)
-    text = f"{message}; {until} {when}"
-    if goal["status"] == "waiting":
-        if goal["wait_reason"] == reason and goal["resume_at"] == resume_at:
-            return  # already held for this, until then: nothing new to journal
-        tx.execute(
-            "UPDATE goals SET wait_reason = ?, status_message = ?, resume_at = ? WHERE id = ?",
-            (reason, text, resume_at, goal_id),
-        )
-    else:
-        tx.set_status(
-            "goal",
-            goal_id,
-            goal["status"],
-            "waiting",
-            wait_reason=reason,
-            status_message=text,
-            resume_at=resume_at,
-        )
-    tx.event("goal.waiting", text, goal_id=goal_id, reason=reason, resume_at=resume_at)
+    wait_goal(tx, goal_id, reason, message, resume_at=resume_at, until=until)
 
 
 def release_due(tx: Tx) -> int:
@@ -95,20 +74,6 @@ def release_due(tx: Tx) -> int:
     for row in rows:
         resume_goal(tx, row, "the limit's window has opened")
     return len(rows)
-
-
-def resume_goal(tx: Tx, goal: Row, why: str) -> None:
-    """A waiting goal goes on (running if it had started, else queued), with a ``goal.resumed``."""
-    tx.set_status(
-        "goal",
-        goal["id"],
-        "waiting",
-        "running" if goal["started_at"] else "queued",
-        wait_reason=None,
-        status_message=None,
-        resume_at=None,
-    )
-    tx.event("goal.resumed", why, goal_id=goal["id"])
 
 
 def tool_limit(tx: Tx, tool: str, settings: Settings) -> tuple[str, float] | None:
@@ -149,16 +114,7 @@ def hold_step(
     action yet did not really start: its start time is cleared, so no duration runs on."""
     acted = tx.one("SELECT 1 AS x FROM actions WHERE step_id = ? LIMIT 1", (step["id"],))
     started = {} if acted or step["kind"] != "tool" else {"started_at": None}
-    tx.set_status(
-        "step",
-        step["id"],
-        "running",
-        "ready",
-        lease_owner=None,
-        lease_expires=None,
-        wait_reason="resume",
-        **started,
-    )
+    release_step(tx, step, **started)
     hold_goal(tx, step["goal_id"], reason, message, resume_at, until=until)
 
 

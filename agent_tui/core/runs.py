@@ -15,7 +15,7 @@ from typing import Any
 
 from agent_tui.core import liveness
 from agent_tui.core.clock import next_midnight, start_of_day
-from agent_tui.core.lifecycle import promote_dependents, settle_goal
+from agent_tui.core.lifecycle import promote_dependents, release_step, resume_goal, settle_goal
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Row, StaleState, Store, Tx
 
@@ -53,18 +53,10 @@ def _hold_for_daily_limit(tx: Tx, limit: int) -> None:
 
 def _release_daily_limit(tx: Tx) -> None:
     for row in tx.all(
-        "SELECT id FROM goals WHERE status = 'waiting' AND wait_reason = ?", ("daily limit",)
+        "SELECT id, started_at FROM goals WHERE status = 'waiting' AND wait_reason = ?",
+        ("daily limit",),
     ):
-        tx.set_status(
-            "goal",
-            row["id"],
-            G.WAITING,
-            G.RUNNING,
-            wait_reason=None,
-            status_message=None,
-            resume_at=None,
-        )
-        tx.event("goal.resumed", "the daily limit has reset", goal_id=row["id"])
+        resume_goal(tx, row, "the daily limit has reset")
 
 
 def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool = True) -> list[Row]:
@@ -545,19 +537,6 @@ def finish_action(
         transient=outcome.transient,
         retry_delay=retry_delay,
         current=current,
-    )
-
-
-def release_step(tx: Tx, step: Row, *, reason: str | None = "resume") -> None:
-    """Give a running step back (ready, same attempt) without finishing it."""
-    tx.set_status(
-        "step",
-        step["id"],
-        S.RUNNING,
-        S.READY,
-        lease_owner=None,
-        lease_expires=None,
-        wait_reason=reason,
     )
 
 
