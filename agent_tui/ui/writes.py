@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from textual.dom import DOMNode
+
 from agent_tui.core.control import ControlError
 from agent_tui.core.store import Busy, Store
 
@@ -149,3 +151,21 @@ class Writes:
             self.on_error(error)
         elif job.then is not None:
             job.then(result)
+
+
+def write_from(
+    node: DOMNode,
+    store: Store,
+    fn: Callable[..., T],
+    *args: Any,
+    what: str,
+    then: Done | None = None,
+    **kwargs: Any,
+) -> T | Deferred:
+    """``fn(store, …)`` through the app's :class:`Writes` when the node runs in agent-tui's app
+    (anything else, a test's bare app, writes directly): the one way a screen writes."""
+    write = getattr(node.app, "write", None)
+    if write is None:
+        return fn(store, *args, **kwargs)
+    result: T | Deferred = write(fn, *args, what=what, then=then, **kwargs)
+    return result

@@ -23,7 +23,7 @@ from agent_tui.ui.queries import GoalRow, Overview
 from agent_tui.ui.screens.approval import ApprovalScreen
 from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.widgets.approvals import Approvals
-from agent_tui.ui.writes import Deferred
+from agent_tui.ui.writes import Deferred, write_from
 
 T = TypeVar("T")
 
@@ -62,13 +62,9 @@ class ControlActions(Screen[None], inherit_bindings=False):
             # The queue and the header both, now: a second key press must not see a stale queue.
             self.refresh_approvals()
 
-        write = getattr(self.app, "write", None)
+        what = fn.__name__.replace("_", " ")
         try:
-            if write is None:
-                result = fn(self.store, *args, **kwargs)
-            else:
-                what = fn.__name__.replace("_", " ")
-                result = write(fn, *args, what=what, then=finished, **kwargs)
+            result = write_from(self, self.store, fn, *args, what=what, then=finished, **kwargs)
         except ControlError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None

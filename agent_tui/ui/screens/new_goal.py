@@ -24,7 +24,7 @@ from textual.widgets import Checkbox, Input, Label, Static
 from agent_tui.config import Settings
 from agent_tui.core.store import Store
 from agent_tui.goal_requests import GoalRequest, RequestError, Submitted, check, submit
-from agent_tui.ui.writes import Deferred
+from agent_tui.ui.writes import Deferred, write_from
 
 
 class PathSuggester(Suggester):
@@ -149,20 +149,16 @@ class NewGoalScreen(ModalScreen[int | None]):
             what = f"goal {done.goal_id}" if done.goal_id is not None else "the schedule"
             app.notify(f"{what} added: '{done.title}'", markup=False)
 
-        write = getattr(self.app, "write", None)
         try:
-            if write is None:
-                result: Submitted | Deferred = submit(
-                    self.store, request, max_attempts=self.settings.retry.max_attempts
-                )
-            else:
-                result = write(
-                    submit,
-                    request,
-                    what="add the goal",
-                    then=later,
-                    max_attempts=self.settings.retry.max_attempts,
-                )
+            result = write_from(
+                self,
+                self.store,
+                submit,
+                request,
+                what="add the goal",
+                then=later,
+                max_attempts=self.settings.retry.max_attempts,
+            )
         except RequestError as exc:
             self._error(_said(exc), exc.field)
             return

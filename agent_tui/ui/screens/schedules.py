@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static
 from agent_tui.config import Settings
 from agent_tui.core import schedules
 from agent_tui.core.store import Row, Store
-from agent_tui.ui.writes import Deferred
+from agent_tui.ui.writes import Deferred, write_from
 
 COLUMNS = ("id", "title", "cron", "state", "next run", "last run", "streak", "recipe")
 
@@ -128,11 +128,7 @@ class SchedulesScreen(ModalScreen[None]):
     ) -> None:
         """Through the app's writes (never waiting on the loop); ``then`` gets the result, now
         or once the database is free."""
-        write = getattr(self.app, "write", None)
-        if write is None:
-            then(fn(self.store, *args, **kwargs))
-            return
-        result = write(fn, *args, what=what, then=then, **kwargs)
+        result = write_from(self, self.store, fn, *args, what=what, then=then, **kwargs)
         if not isinstance(result, Deferred):
             then(result)
 

@@ -30,7 +30,7 @@ from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
 from agent_tui.goal_requests import GoalRequest, RequestError, Submitted, submit
 from agent_tui.ui.worker_errors import ReportsWorkerErrors
-from agent_tui.ui.writes import Deferred
+from agent_tui.ui.writes import Deferred, write_from
 
 __all__ = ["Example", "WelcomeScreen", "find_examples", "shown_path"]
 
@@ -209,25 +209,21 @@ class WelcomeScreen(ReportsWorkerErrors, ModalScreen[int | None]):
             return
         example = self.examples[index]
         request = GoalRequest(recipe=str(example.path), example=True)
-        write = getattr(self.app, "write", None)
         app = self.app
 
         def started(done: Submitted) -> None:
             app.notify(f"started “{done.title}” (goal {done.goal_id})", markup=False)
 
         try:
-            if write is None:
-                result: Submitted | Deferred = submit(
-                    self.store, request, max_attempts=self.settings.retry.max_attempts
-                )
-            else:
-                result = write(
-                    submit,
-                    request,
-                    what="start the example",
-                    then=started,
-                    max_attempts=self.settings.retry.max_attempts,
-                )
+            result = write_from(
+                self,
+                self.store,
+                submit,
+                request,
+                what="start the example",
+                then=started,
+                max_attempts=self.settings.retry.max_attempts,
+            )
         except RequestError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
