@@ -158,34 +158,54 @@ class Home:
 
 
 class Person:
-    """Answers the questions about interrupted commands from the evidence, in the background."""
+    """Answers the questions about interrupted commands from the evidence, in the background
+    (one ``approve`` process at a time), so the benchmark's clock keeps running meanwhile."""
 
     def __init__(self, home: Home) -> None:
         self.home = home
         self.asked: set[int] = set()
         self.choices: Counter[str] = Counter()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.queue: list[list[str]] = []
+        self.proc: subprocess.Popen[str] | None = None
 
     def busy(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        if self.proc is not None and self.proc.poll() is not None:
+            _, err = self.proc.communicate()
+            assert self.proc.returncode == 0, err
+            self.proc = None
+        return self.proc is not None or bool(self.queue)
 
     def decide(self) -> None:
-        """Answer the pending questions (one ``approve`` per choice), unless still answering."""
-        if self.busy():
+        """Start answering the pending questions, or the next batch; never waits."""
+        if self.proc is not None and self.proc.poll() is None:
             return
-        pending = [(a, k) for a, k in self.home.pending_unknowns() if a not in self.asked]
-        if not pending:
-            return
-        seen = self.home.lines()
-        by_choice: dict[str, list[str]] = {}
-        for approval, key in pending:
-            choice = "mark_done" if seen[key] else "run_again"
-            by_choice.setdefault(choice, []).append(str(approval))
-            self.asked.add(approval)
-            self.choices[choice] += 1
-        for choice, ids in by_choice.items():
-            done = self.home.cli("approve", *ids, "--choice", choice)
-            assert done.returncode == 0, done.stderr
+        self.busy()
+        if not self.queue:
+            pending = [(a, k) for a, k in self.home.pending_unknowns() if a not in self.asked]
+            seen = self.home.lines() if pending else Counter()
+            by_choice: dict[str, list[str]] = {}
+            for approval, key in pending:
+                choice = "mark_done" if seen[key] else "run_again"
+                by_choice.setdefault(choice, []).append(str(approval))
+                self.asked.add(approval)
+                self.choices[choice] += 1
+            self.queue = [[*ids, "--choice", c] for c, ids in by_choice.items()]
+        if self.queue:
+            self.proc = subprocess.Popen(
+                [*CLI, "approve", *self.queue.pop(0)],
+                env=self.home.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+    def settle(self) -> None:
+        """Answer everything pending now, and wait for the answers to be recorded."""
+        self.decide()
+        while self.busy():
+            self.decide()
+            time.sleep(0.05)
 
     def summary(self) -> dict[str, Any]:
         return {"asked": len(self.asked), **{f"chose_{k}": v for k, v in self.choices.items()}}
@@ -250,9 +270,7 @@ def finish(home: Home, person: Person, timeout: float = 180) -> int:
         if worker.poll() is None:
             worker.kill()
         code = worker.wait()
-        person.decide()
-        while person.busy():
-            time.sleep(0.05)
+        person.settle()
     return code
 
 
@@ -260,20 +278,21 @@ def sigkill(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
     """Kill the worker at a random moment after it progresses, restart it at once, ``kills``
     times; then let one worker finish. Recovery: from the kill to the next recorded success."""
     home = Home(root, "sigkill")
-    command = "echo {key} >> effects.log"
+    command = "sleep 0.05; echo {key} >> effects.log; sleep 0.05"
     person = Person(home)
     try:
         for _ in range(3):
-            home.add(60, command)
+            home.add(100, command)
         recovered: list[float] = []
         worker = home.spawn("worker")
         for _ in range(kills):
-            if home.unfinished() < 120:
-                home.add(60, command)
+            if home.unfinished() < 200:
+                home.add(100, command)
             before = home.progress()
-            wait_for(lambda b=before: home.progress() > b, "the worker to progress")
+            wait_for(lambda b=before: home.progress() > b or person.decide(), "progress")
             moment = time.monotonic() + rng.uniform(0.0, 1.2)
             while time.monotonic() < moment:
+                person.decide()
                 time.sleep(POLL_S)
             worker.kill()
             killed_at = time.monotonic()
@@ -283,13 +302,13 @@ def sigkill(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
             while home.progress() <= at_kill:
                 if time.monotonic() - killed_at > 60:
                     raise TimeoutError("no progress within 60 s of a kill")
-                if not person.busy():
-                    person.decide()
+                person.decide()
                 time.sleep(POLL_S)
             recovered.append(time.monotonic() - killed_at)
             person.decide()
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
+        person.settle()
         code = finish(home, person)
         result = {"kills": kills, **tally(home), **person.summary(), "final_exit": code}
         result["recover_p50_s"] = round(statistics.median(recovered), 2)
