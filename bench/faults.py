@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -42,9 +43,10 @@ LOCKER = """
 import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
 conn.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
+print(time.time(), flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
+print(time.time(), flush=True)
 """
 
 
@@ -221,6 +223,18 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60) -> f
     return time.monotonic()
 
 
+def first_success_after(home: Home, wall: float, timeout: float = 60) -> float:
+    """Seconds from the wall-clock moment ``wall`` to the first success recorded after it."""
+    sql = "SELECT min(ts) FROM events WHERE kind = 'action.succeeded' AND ts > ?"
+    wait_for(lambda: home.scalar(sql, (wall,)) is not None, "a success to be recorded", timeout)
+    return float(home.scalar(sql, (wall,))) - wall
+
+
+def successes_between(home: Home, start: float, end: float) -> int:
+    sql = "SELECT count(*) FROM events WHERE kind = 'action.succeeded' AND ts > ? AND ts < ?"
+    return int(home.scalar(sql, (start, end)))
+
+
 def tally(home: Home) -> dict[str, Any]:
     """Lost: a step not completed, or completed with no line; doubled: a line written twice."""
     seen = home.lines()
@@ -240,7 +254,9 @@ def tally(home: Home) -> dict[str, Any]:
         out["completed_without_effect"] = no_effect[:10]
     if doubled:
         out["doubled_keys"] = doubled[:10]
-    spooled = home.scalar("SELECT count(*) FROM events WHERE message LIKE '%recorded from the spool%'")
+    spooled = home.scalar(
+        "SELECT count(*) FROM events WHERE message LIKE '%recorded from the spool%'"
+    )
     out["recorded_from_spool"] = int(spooled)
     out["integrity"] = home.scalar("PRAGMA quick_check")
     return out
@@ -371,13 +387,11 @@ def foreign_lock(root: Path, seconds: float) -> dict[str, Any]:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-        locked_at = time.monotonic()
-        during = home.progress()
-        locker.wait(seconds + 30)
-        released_at = time.monotonic()
-        at_release = home.progress()
-        recovered_at = wait_for(lambda: home.progress() > at_release, "progress after release")
+        assert locker.stdout is not None
+        locked = float(locker.stdout.readline())
+        released = float(locker.stdout.readline())
+        locker.wait(30)
+        recover = first_success_after(home, released)
         code = worker.wait(180)
         if home.unfinished():
             finish(home, person)
@@ -385,11 +399,11 @@ def foreign_lock(root: Path, seconds: float) -> dict[str, Any]:
             "lock_s": seconds,
             **tally(home),
             **person.summary(),
-            "successes_recorded_under_lock": at_release - during,
+            "successes_recorded_under_lock": successes_between(home, locked, released),
             "worker_exit": code,
-            "lock_held_s": round(released_at - locked_at, 2),
+            "lock_held_s": round(released - locked, 2),
         }
-        return verdict(result, recovered_at - released_at)
+        return verdict(result, recover)
     finally:
         home.close()
 
@@ -428,12 +442,11 @@ def full_disk(root: Path, seconds: float) -> dict[str, Any]:
             worker = home.spawn("worker", "--until-idle")
             wait_for(lambda: home.progress() >= 2 and home.running() > 0, "commands to run")
             subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
-            during = home.progress()
+            filled = time.time()
             time.sleep(seconds)
-            at_free = home.progress()
+            freed = time.time()
             filler.unlink()
-            freed_at = time.monotonic()
-            recovered_at = wait_for(lambda: home.progress() > at_free, "progress after freeing")
+            recover = first_success_after(home, freed)
             code = worker.wait(180)
             if home.unfinished():
                 finish(home, person)
@@ -441,10 +454,10 @@ def full_disk(root: Path, seconds: float) -> dict[str, Any]:
                 "full_s": seconds,
                 **tally(home),
                 **person.summary(),
-                "successes_recorded_while_full": at_free - during,
+                "successes_recorded_while_full": successes_between(home, filled, freed),
                 "worker_exit": code,
             }
-            return verdict(result, recovered_at - freed_at)
+            return verdict(result, recover)
         finally:
             filler.unlink(missing_ok=True)
             home.close()
@@ -455,7 +468,7 @@ def guarded(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     started = time.monotonic()
     try:
         result = run()
-    except Exception as exc:  # noqa: BLE001 - a broken scenario is a finding, reported in the JSON
+    except Exception as exc:  # a broken scenario is a finding, reported in the JSON
         result = {"error": f"{type(exc).__name__}: {exc}", "meets_target": False}
     result["took_s"] = round(time.monotonic() - started, 1)
     print(f"faults: {name} done in {result['took_s']} s", file=sys.stderr, flush=True)
@@ -469,6 +482,7 @@ def main() -> None:
     p.add_argument("--full", type=float, default=5.0, help="seconds the disk stays full")
     p.add_argument("--quick", action="store_true", help="5 kills, a 6 s lock: a smoke run")
     p.add_argument("--seed", type=int, default=15)
+    p.add_argument("--keep", action="store_true", help="keep the homes even when all is well")
     p.add_argument("--only", choices=["sigkill", "sigstop", "lock", "disk"], action="append")
     args = p.parse_args()
     if args.quick:
@@ -486,14 +500,18 @@ def main() -> None:
         for name, run in scenarios.items()
         if not args.only or name in args.only
     }
+    met = all(r.get("meets_target") or r.get("skipped") for r in results.values())
+    kept = args.keep or not met
+    if not kept:
+        shutil.rmtree(root, ignore_errors=True)
     report(
         {
             "benchmark": "faults",
             "lease_s": LEASE_S,
             "targets": {"steps_lost": 0, "side_effects_doubled": 0, "recover_s": LEASE_S + 2},
             "scenarios": results,
-            "meets_targets": all(r.get("meets_target") or r.get("skipped") for r in results.values()),
-            "kept": str(root),
+            "meets_targets": met,
+            "homes_kept_in": str(root) if kept else None,
         },
         args.json,
     )
