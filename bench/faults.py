@@ -93,8 +93,9 @@ class Home:
         self.workers.append(proc)
         return proc
 
-    def recipe(self, steps: int, command: str, max_parallel: int) -> Path:
-        """A goal of ``steps`` shell steps; ``command`` holds ``{key}``, the step's unique id."""
+    def recipe(self, steps: int, command: str, max_parallel: int, first: str | None) -> Path:
+        """A goal of ``steps`` shell steps; ``command`` holds ``{key}``, the step's unique id;
+        ``first``, when given, is the first step's command instead."""
         self.goals += 1
         lines = [
             f'title = "faults {self.goals}"',
@@ -108,14 +109,16 @@ class Home:
                 "[[steps]]",
                 f'id = "{key}"',
                 'tool = "shell"',
-                f"args = {{ command = {command.format(key=key)!r} }}",
+                f"args = {{ command = {(first if first and not i else command).format(key=key)!r} }}",
             ]
         path = self.dir / f"recipe-{self.goals}.toml"
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def add(self, steps: int, command: str, max_parallel: int = 4) -> None:
-        done = self.cli("add", "--recipe", str(self.recipe(steps, command, max_parallel)))
+    def add(
+        self, steps: int, command: str, max_parallel: int = 4, first: str | None = None
+    ) -> None:
+        done = self.cli("add", "--recipe", str(self.recipe(steps, command, max_parallel, first)))
         assert done.returncode == 0, done.stderr
 
     @property
@@ -333,17 +336,24 @@ def sigkill(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         home.close()
 
 
-def sigstop(root: Path) -> dict[str, Any]:
+def sigstop(root: Path, outlives: bool) -> dict[str, Any]:
     """Stop the worker mid-command for the lease + 1.5 s, start a second one at once, resume the
     first. One goal, one step at a time, so the second worker waits for the stopped one's lease.
-    Recovery: from the stop to the next success recorded."""
-    home = Home(root, "sigstop")
+
+    ``outlives``: the stopped command (9 s) outlives the stop, so it still runs when the first
+    worker resumes; the first must end it, or it completes beside the copy run again. Otherwise
+    it ends while its worker is stopped (a late result). Recovery: from the stop to the next
+    success recorded."""
+    home = Home(root, "sigstop-outlives" if outlives else "sigstop")
     person = Person(home)
+    command = "sleep 0.6; echo {key} >> effects.log"
+    first_command = "sleep 9; echo {key} >> effects.log" if outlives else None
     try:
-        home.add(8, "sleep 0.6; echo {key} >> effects.log", max_parallel=1)
+        home.add(8, command, max_parallel=1, first=first_command)
         first = home.spawn("worker")
-        wait_for(lambda: home.progress() >= 2 and home.running() > 0, "a command to run")
-        time.sleep(0.2)
+        done = 0 if outlives else 2
+        wait_for(lambda: home.progress() >= done and home.running() > 0, "a command to run")
+        time.sleep(0.3)
         first.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
         at_stop = home.progress()
@@ -351,7 +361,7 @@ def sigstop(root: Path) -> dict[str, Any]:
         recovered_at = wait_for(lambda: home.progress() > at_stop, "the second worker", 60)
         time.sleep(max(0.0, stopped_at + LEASE_S + 1.5 - time.monotonic()))
         first.send_signal(signal.SIGCONT)
-        time.sleep(2.0)  # the first worker notices the lost lease; its command has ended
+        time.sleep(2.0)  # the first worker notices its lost lease, and its command has ended
         code = finish(home, person)
         for proc in (first, second):
             proc.send_signal(signal.SIGTERM)
@@ -360,6 +370,7 @@ def sigstop(root: Path) -> dict[str, Any]:
         late = home.scalar("SELECT count(*) FROM events WHERE kind = 'action.late_result'")
         result = {
             "stopped_s": LEASE_S + 1.5,
+            "command_outlives_stop": outlives,
             **tally(home),
             **person.summary(),
             "fenced_events": int(fenced),
@@ -483,7 +494,11 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="5 kills, a 6 s lock: a smoke run")
     p.add_argument("--seed", type=int, default=15)
     p.add_argument("--keep", action="store_true", help="keep the homes even when all is well")
-    p.add_argument("--only", choices=["sigkill", "sigstop", "lock", "disk"], action="append")
+    p.add_argument(
+        "--only",
+        choices=["sigkill", "sigstop", "sigstop_outlives", "lock", "disk"],
+        action="append",
+    )
     args = p.parse_args()
     if args.quick:
         args.kills, args.lock, args.full = 5, 6.0, 3.0
@@ -491,7 +506,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     scenarios: dict[str, Callable[[], dict[str, Any]]] = {
         "sigkill": lambda: sigkill(root, args.kills, rng),
-        "sigstop": lambda: sigstop(root),
+        "sigstop": lambda: sigstop(root, outlives=False),
+        "sigstop_outlives": lambda: sigstop(root, outlives=True),
         "lock": lambda: foreign_lock(root, args.lock),
         "disk": lambda: full_disk(root, args.full),
     }
