@@ -265,15 +265,21 @@ def tally(home: Home) -> dict[str, Any]:
     return out
 
 
-def verdict(result: dict[str, Any], recover: float | None) -> dict[str, Any]:
+def verdict(result: dict[str, Any], recover: float | None, *, unasked: bool) -> dict[str, Any]:
+    """Whether the targets are met. ``unasked``: nothing was interrupted, so nobody may be asked
+    and every worker exits 0 (a busy or full database is a wait, never a question)."""
     result["recover_s"] = None if recover is None else round(recover, 2)
     result["target_recover_s"] = LEASE_S + 2
-    result["meets_target"] = (
+    met = (
         result["steps_lost"] == 0
         and result["side_effects_doubled"] == 0
         and recover is not None
         and recover <= LEASE_S + 2
     )
+    if unasked:
+        result["target_asked"] = 0
+        met = met and result["asked"] == 0 and not any(result["worker_exits"])
+    result["meets_target"] = met
     return result
 
 
@@ -331,7 +337,7 @@ def sigkill(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         code = finish(home, person)
         result = {"kills": kills, **tally(home), **person.summary(), "final_exit": code}
         result["recover_p50_s"] = round(statistics.median(recovered), 2)
-        return verdict(result, max(recovered))
+        return verdict(result, max(recovered), unasked=False)
     finally:
         home.close()
 
@@ -378,20 +384,22 @@ def sigstop(root: Path, outlives: bool) -> dict[str, Any]:
             "final_exit": code,
             "recover_after_lease_s": round(recovered_at - stopped_at - LEASE_S, 2),
         }
-        return verdict(result, recovered_at - stopped_at)
+        return verdict(result, recovered_at - stopped_at, unasked=False)
     finally:
         home.close()
 
 
-def foreign_lock(root: Path, seconds: float) -> dict[str, Any]:
-    """Another process holds ``BEGIN IMMEDIATE`` for ``seconds`` while commands run.
-    Recovery: from the release to the next success recorded."""
-    home = Home(root, "lock")
+def foreign_lock(root: Path, seconds: float, workers: int) -> dict[str, Any]:
+    """Another process holds ``BEGIN IMMEDIATE`` (in WAL mode ``EXCLUSIVE`` is the same) for
+    ``seconds`` while ``workers`` workers run commands. No process can renew a lease meanwhile,
+    so with two, each may find the other's leases expired when the lock goes. Recovery: from the
+    release to the next success recorded."""
+    home = Home(root, f"lock-{workers}")
     person = Person(home)
     try:
         for _ in range(3):
             home.add(10, "echo {key} >> effects.log; sleep 0.2", max_parallel=2)
-        worker = home.spawn("worker", "--until-idle")
+        procs = [home.spawn("worker", "--until-idle") for _ in range(workers)]
         wait_for(lambda: home.progress() >= 2 and home.running() > 0, "commands to run")
         locker = subprocess.Popen(
             [sys.executable, "-c", LOCKER, str(home.db), str(seconds)],
@@ -403,18 +411,21 @@ def foreign_lock(root: Path, seconds: float) -> dict[str, Any]:
         released = float(locker.stdout.readline())
         locker.wait(30)
         recover = first_success_after(home, released)
-        code = worker.wait(180)
+        codes = [proc.wait(180) for proc in procs]
         if home.unfinished():
             finish(home, person)
+        fenced = home.scalar("SELECT count(*) FROM events WHERE kind = 'action.fenced'")
         result = {
             "lock_s": seconds,
+            "workers": workers,
             **tally(home),
             **person.summary(),
+            "fenced_events": int(fenced),
             "successes_recorded_under_lock": successes_between(home, locked, released),
-            "worker_exit": code,
+            "worker_exits": codes,
             "lock_held_s": round(released - locked, 2),
         }
-        return verdict(result, recover)
+        return verdict(result, recover, unasked=True)
     finally:
         home.close()
 
@@ -422,8 +433,7 @@ def foreign_lock(root: Path, seconds: float) -> dict[str, Any]:
 @contextmanager
 def tmpfs(root: Path, size: str) -> Iterator[Path | str]:
     """A freshly mounted tmpfs, or the reason it cannot be mounted."""
-    mount = root / "small"
-    mount.mkdir()
+    mount = Path(tempfile.mkdtemp(prefix="small-", dir=root))
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
         capture_output=True,
@@ -438,19 +448,19 @@ def tmpfs(root: Path, size: str) -> Iterator[Path | str]:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
-def full_disk(root: Path, seconds: float) -> dict[str, Any]:
-    """The database's disk (a 16 MiB tmpfs) filled with ``dd`` while commands run, freed after
-    ``seconds``. Recovery: from the freeing to the next success recorded."""
+def full_disk(root: Path, seconds: float, workers: int) -> dict[str, Any]:
+    """The database's disk (a 16 MiB tmpfs) filled with ``dd`` while ``workers`` workers run
+    commands, freed after ``seconds``. Recovery: from the freeing to the next success recorded."""
     with tmpfs(root, "16m") as mount:
         if isinstance(mount, str):
             return {"skipped": True, "reason": mount}
-        home = Home(root, "disk", db=mount / "agent-tui.db")
+        home = Home(root, f"disk-{workers}", db=mount / "agent-tui.db")
         person = Person(home)
         filler = mount / "filler"
         try:
             for _ in range(3):
                 home.add(10, "echo {key} >> effects.log; sleep 0.2", max_parallel=2)
-            worker = home.spawn("worker", "--until-idle")
+            procs = [home.spawn("worker", "--until-idle") for _ in range(workers)]
             wait_for(lambda: home.progress() >= 2 and home.running() > 0, "commands to run")
             subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
             filled = time.time()
@@ -458,17 +468,20 @@ def full_disk(root: Path, seconds: float) -> dict[str, Any]:
             freed = time.time()
             filler.unlink()
             recover = first_success_after(home, freed)
-            code = worker.wait(180)
+            codes = [proc.wait(180) for proc in procs]
             if home.unfinished():
                 finish(home, person)
+            fenced = home.scalar("SELECT count(*) FROM events WHERE kind = 'action.fenced'")
             result = {
                 "full_s": seconds,
+                "workers": workers,
                 **tally(home),
                 **person.summary(),
+                "fenced_events": int(fenced),
                 "successes_recorded_while_full": successes_between(home, filled, freed),
-                "worker_exit": code,
+                "worker_exits": codes,
             }
-            return verdict(result, recover)
+            return verdict(result, recover, unasked=True)
         finally:
             filler.unlink(missing_ok=True)
             home.close()
@@ -496,7 +509,15 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the homes even when all is well")
     p.add_argument(
         "--only",
-        choices=["sigkill", "sigstop", "sigstop_outlives", "lock", "disk"],
+        choices=[
+            "sigkill",
+            "sigstop",
+            "sigstop_outlives",
+            "lock",
+            "lock_two_workers",
+            "disk",
+            "disk_two_workers",
+        ],
         action="append",
     )
     args = p.parse_args()
@@ -508,8 +529,10 @@ def main() -> None:
         "sigkill": lambda: sigkill(root, args.kills, rng),
         "sigstop": lambda: sigstop(root, outlives=False),
         "sigstop_outlives": lambda: sigstop(root, outlives=True),
-        "lock": lambda: foreign_lock(root, args.lock),
-        "disk": lambda: full_disk(root, args.full),
+        "lock": lambda: foreign_lock(root, args.lock, workers=1),
+        "lock_two_workers": lambda: foreign_lock(root, args.lock, workers=2),
+        "disk": lambda: full_disk(root, args.full, workers=1),
+        "disk_two_workers": lambda: full_disk(root, args.full, workers=2),
     }
     results = {
         name: guarded(name, run)
