@@ -262,6 +262,11 @@ def tally(home: Home) -> dict[str, Any]:
     )
     out["recorded_from_spool"] = int(spooled)
     out["integrity"] = home.scalar("PRAGMA quick_check")
+    log = home.dir / "state" / "agent-tui.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    out["log_lines"] = text.count("\n")
+    out["log_errors"] = text.count(" ERROR ")
+    out["log_tracebacks"] = text.count("Traceback (most recent call last)")
     return out
 
 
