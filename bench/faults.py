@@ -1,15 +1,23 @@
 """Faults: steps lost, side effects doubled and seconds to recover under real faults.
 
-Each scenario runs real ``agent-tui worker`` processes on a throwaway home and injects the fault for
-real: SIGKILL at random moments (50 times), SIGSTOP past the lease, another process holding the
-write lock for 10 s, and the database's disk filled (a small tmpfs). Every step is a shell command
-that appends its own id to ``effects.log``, so a lost step (never completed, or completed with no
-line) and a doubled side effect (a line written twice) can be counted.
+Real ``agent-tui worker`` processes on a throwaway home, the fault injected for real:
+
+- ``sigkill``: the worker SIGKILLed at a random moment and restarted at once, 50 times;
+- ``sigstop``: a worker SIGSTOPped mid-command past its lease, a second one started, the first
+  resumed; ``sigstop_outlives``: the same with a command still running when the first resumes;
+- ``lock``, ``lock_two_workers``: another process holds the write lock for 10 s;
+- ``disk``, ``disk_two_workers``: the database's disk (a small tmpfs) filled with ``dd`` while
+  commands run, then freed (skipped, with the reason, where a tmpfs cannot be mounted).
+
+Every step is a shell command that appends its own id to ``effects.log``: a lost step (never
+completed, or completed with no line) and a doubled side effect (a line written twice) are
+counted. The lease is shortened to 3 s through ``[executor] lease_seconds``.
 
 When a side-effecting command is interrupted the product asks a person (run again, mark done,
 skip); the benchmark answers as a careful person would, from the evidence: ``mark_done`` when the
 step's line is in the file, ``run_again`` when it is not, and only once the process that ran the
-command is dead or has resumed. The number of such questions is reported as ``asked``.
+command is dead or has resumed. The questions are counted as ``asked``: after SIGKILL and SIGSTOP
+they are the design; under a lock or a full disk nothing was interrupted, so none may be asked.
 
 Targets: 0 lost, 0 doubled, recovery within the lease + 2 s.
 """
@@ -304,6 +312,18 @@ def finish(home: Home, person: Person, timeout: float = 180) -> int:
     return code
 
 
+def await_progress(home: Home, person: Person, count: int, timeout: float = 60) -> float:
+    """Poll until more than ``count`` successes are recorded, the person answering meanwhile;
+    the monotonic time it happened."""
+    deadline = time.monotonic() + timeout
+    while home.progress() <= count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no progress within {timeout:g} s")
+        person.decide()
+        time.sleep(POLL_S)
+    return time.monotonic()
+
+
 def sigkill(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
     """Kill the worker at a random moment after it progresses, restart it at once, ``kills``
     times; then let one worker finish. Recovery: from the kill to the next recorded success."""
@@ -318,8 +338,7 @@ def sigkill(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         for _ in range(kills):
             if home.unfinished() < 200:
                 home.add(100, command)
-            before = home.progress()
-            wait_for(lambda b=before: home.progress() > b or person.decide(), "progress")
+            await_progress(home, person, home.progress())
             moment = time.monotonic() + rng.uniform(0.0, 1.2)
             while time.monotonic() < moment:
                 person.decide()
@@ -329,12 +348,7 @@ def sigkill(root: Path, kills: int, rng: random.Random) -> dict[str, Any]:
             worker.wait()
             at_kill = home.progress()
             worker = home.spawn("worker")
-            while home.progress() <= at_kill:
-                if time.monotonic() - killed_at > 60:
-                    raise TimeoutError("no progress within 60 s of a kill")
-                person.decide()
-                time.sleep(POLL_S)
-            recovered.append(time.monotonic() - killed_at)
+            recovered.append(await_progress(home, person, at_kill) - killed_at)
             person.decide()
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
