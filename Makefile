@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python bench/sandbox.py --json
 	$(BIN)/python bench/schedules.py --json
 	$(BIN)/python bench/search.py --json
+	$(BIN)/python bench/faults.py --json
 
 screenshots: setup
 	$(BIN)/python screenshots/make.py

@@ -524,7 +524,10 @@ class Executor:
                     dead,
                 )
                 tx.execute(f"DELETE FROM workers WHERE id IN ({marks})", dead)
-            notes = runs.recover_expired(tx)
+            # No process could renew a lease while this one waited for the database: for one
+            # lease after such a wait, an expired lease is no sign of death; only the dead lose.
+            stalled = tx.now - self.store.waited_until < self.settings.executor.lease_seconds
+            notes = runs.recover_expired(tx, owners=dead if stalled else None)
         for note in notes:
             log.warning(note)
         if notes:

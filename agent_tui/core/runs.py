@@ -679,14 +679,18 @@ def interrupted_unknown(tx: Tx, step: Row, action_id: int, why: str) -> None:
     settle_goal(tx, step["goal_id"])
 
 
-def recover_expired(tx: Tx) -> list[str]:
+def recover_expired(tx: Tx, owners: Collection[str] | None = None) -> list[str]:
     """Recover steps whose lease expired (their process died); return one line per recovery.
 
     No action in flight: ready again. A read-only action in flight: marked failed and re-run. A
     side-effecting action in flight: step and action ``unknown``, and the approvals queue asks.
+    ``owners``: only the steps of these processes (known to be dead).
     """
     notes: list[str] = []
-    rows = tx.all("SELECT * FROM steps WHERE status = 'running' AND lease_expires < ?", (tx.now,))
+    sql = "SELECT * FROM steps WHERE status = 'running' AND lease_expires < ?"
+    if owners is not None:
+        sql += f" AND lease_owner IN ({','.join('?' for _ in owners)})"
+    rows = tx.all(sql, (tx.now, *(owners or ())))
     for step in rows:
         ids = {"goal_id": step["goal_id"], "step_id": step["id"]}
         inflight = tx.all(

@@ -131,6 +131,8 @@ CHECK_BUDGET = 1.0
 """Seconds the integrity check on open may take; a larger file is checked in part."""
 BUSY_WARN_SECONDS = 3.0
 """How long a wait for the write lock lasts before it is said."""
+STALL_SECONDS = 0.5
+"""A wait for the write lock this long may have kept other processes from renewing their leases."""
 
 
 def is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -202,6 +204,9 @@ class Store:
         """When this process started waiting for another's write lock (``None``: not waiting)."""
         self.busy_hooks: list[Callable[[bool, list[int]], None]] = []
         """Told ``(True, holder pids)`` once a wait passes the warning time, ``(False, [])`` after."""
+        self.waited_until = float("-inf")
+        """When (store clock) this process last got the write lock after a wait of at least
+        :data:`STALL_SECONDS`: other processes could not renew their leases meanwhile either."""
         self.redactor: Redactor = redactor if redactor is not None else secrets.from_environment()
         self._nowait = False
         self.conn = self._connect()
@@ -365,6 +370,8 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
+            if time.monotonic() - started >= STALL_SECONDS:
+                self.waited_until = self.clock()
             if self.busy_since is not None:
                 waited = time.time() - self.busy_since
                 self.busy_since = None
