@@ -46,7 +46,7 @@ from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk, Sink
 from agent_tui.core.output import OutputWriter
 from agent_tui.core.states import StepStatus
-from agent_tui.core.store import Event, Row, StaleState, Store, open_store
+from agent_tui.core.store import Event, Row, StaleState, Store, is_full, open_store
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import (
     Tool,
@@ -334,13 +334,16 @@ class Executor:
         return guarded
 
     def _report_error(self, what: str, exc: BaseException) -> None:
+        if is_full(exc) and self.store.full_since is not None:
+            return  # a full disk: said once by the store; the work waits for space
         self.errors += 1
         log.error("%s: %s", what, exc, exc_info=exc)
         try:
             with self.store.write() as tx:
                 tx.event("executor.error", f"{what}: {type(exc).__name__}: {exc}")
-        except Exception:
-            log.exception("could not record an executor error")
+        except Exception as exc:
+            if not is_full(exc):
+                log.exception("could not record an executor error")
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -704,8 +707,9 @@ class Executor:
         try:
             with self.store.write() as tx:
                 runs.abandon_step(tx, step, self.owner, error, ended=running.ended)
-        except Exception:
-            log.exception("could not record the failure of step %s", step["id"])
+        except Exception as exc:
+            if not is_full(exc):  # a full disk is said once, by the store
+                log.exception("could not record the failure of step %s", step["id"])
 
     def _retry_delay(self, attempt: int) -> float:
         retry = self.settings.retry
@@ -762,8 +766,11 @@ class Executor:
                     note = runs.apply_spooled(
                         tx, entry.action_id, entry.owner, outcome, retry_delay=delay
                     )
-            except Exception:
-                log.exception("could not record the spooled result of action %s", entry.action_id)
+            except Exception as exc:
+                if not is_full(exc):
+                    log.exception(
+                        "could not record the spooled result of action %s", entry.action_id
+                    )
                 continue
             self.spool.done(path)
             if note:
@@ -813,8 +820,9 @@ class Executor:
                     "UPDATE actions SET process = ? WHERE id = ?",
                     (liveness.process_record(pid), action_id),
                 )
-        except Exception:
-            log.exception("could not record the process of action %s", action_id)
+        except Exception as exc:
+            if not is_full(exc):
+                log.exception("could not record the process of action %s", action_id)
 
     async def _run_tool(
         self, running: RunningStep, tool: Tool, args: ToolArgs, action_id: int, workspace: Path

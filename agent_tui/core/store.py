@@ -7,6 +7,7 @@ Events appended inside a transaction reach the in-process listeners only after i
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -135,6 +136,13 @@ STALL_SECONDS = 0.5
 """A wait for the write lock this long may have kept other processes from renewing their leases."""
 
 
+def is_full(exc: BaseException) -> bool:
+    """Whether a write failed because the disk (or the database's size limit) is full."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower()
+
+
 def is_busy(exc: sqlite3.OperationalError) -> bool:
     """Whether SQLite gave up because another connection holds a lock."""
     text = str(exc).lower()
@@ -204,6 +212,8 @@ class Store:
         """When this process started waiting for another's write lock (``None``: not waiting)."""
         self.busy_hooks: list[Callable[[bool, list[int]], None]] = []
         """Told ``(True, holder pids)`` once a wait passes the warning time, ``(False, [])`` after."""
+        self.full_since: float | None = None
+        """Since when writes fail because the disk is full (said once in the log), or ``None``."""
         self.waited_until = float("-inf")
         """When (store clock) this process last got the write lock after a wait of at least
         :data:`STALL_SECONDS`: other processes could not renew their leases meanwhile either."""
@@ -400,11 +410,31 @@ class Store:
         tx = Tx(self, self.clock())
         try:
             yield tx
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:  # a failed COMMIT may leave it open
+                self.conn.execute("ROLLBACK")
+            self._note_full(exc)
             raise
-        self.conn.execute("COMMIT")
+        if self.full_since is not None:
+            log.warning(
+                "the disk holding %s has room again after %.0f s",
+                self.path,
+                time.time() - self.full_since,
+            )
+            self.full_since = None
         self.publish(tx.events)
+
+    def _note_full(self, exc: BaseException) -> None:
+        """Say once, not at every write, that the disk is full (each write still fails)."""
+        if self.full_since is None and is_full(exc):
+            self.full_since = time.time()
+            log.error(
+                "the disk holding %s is full (%s): writes wait for space; free some and work "
+                "goes on by itself",
+                self.path,
+                exc,
+            )
 
     def publish(self, events: list[Event]) -> None:
         for event in events:
