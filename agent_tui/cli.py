@@ -124,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = cmd("ls", "list goals")
     ls.add_argument("--all", action="store_true", help="include archived goals")
+    ls.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="only the newest N goals (default 50; 0 lists every goal)",
+    )
     ls.add_argument("--json", action="store_true")
 
     sh = cmd("show", "show one goal: steps, actions with output, documents, events")
