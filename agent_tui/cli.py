@@ -251,6 +251,11 @@ def _parser() -> argparse.ArgumentParser:
 
     search_arguments(se)
 
+    va = cmd("vacuum", "give the database's free pages (what retention pruned) back to the disk")
+    from agent_tui.commands.vacuum import add_arguments as vacuum_arguments
+
+    vacuum_arguments(va)
+
     dr = cmd("doctor", "check paths, config, database, model and tools")
     dr.add_argument("--json", action="store_true")
     lo = cmd("locate", "print where agent-tui keeps a file or folder")
@@ -317,6 +322,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands.search import cmd_search
 
         return cmd_search
+    if command == "vacuum":
+        from agent_tui.commands.vacuum import cmd_vacuum
+
+        return cmd_vacuum
     if command in ("doctor", "locate"):
         from agent_tui.commands import doctor
 
