@@ -44,7 +44,7 @@ from agent_tui.core.recipes import parse_recipe
 from agent_tui.core.schema import SCHEMA_VERSION
 from agent_tui.core.store import Store
 
-BUILDER = 1
+BUILDER = 2
 """Bump when the built databases change shape, so stale caches are rebuilt."""
 SIZES = (1_000, 10_000, 100_000)
 BIG_STEPS = 1_000

@@ -277,7 +277,7 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX actions_goal ON actions(goal_id, id);
     CREATE INDEX approvals_goal ON approvals(goal_id);
-    CREATE INDEX goals_listed ON goals(archived, status);
+    CREATE INDEX goals_listed ON goals(archived);
     CREATE INDEX goals_finished ON goals(finished_at) WHERE finished_at IS NOT NULL;
     """,
 ]

@@ -127,9 +127,12 @@ class Tx:
             raise StaleState(f"{kind} {row_id} is no longer {old}")
 
 
-CHECK_BUDGET = 0.05
-"""Seconds the integrity check on open may take: opening must not cost more as history grows, so
-a file larger than some 50 MB is checked in part (``agent-tui doctor`` checks it whole)."""
+CHECK_BUDGET = 1.0
+"""Seconds the integrity check on open may take; a larger file is checked in part."""
+CHECK_WHOLE_BYTES = 64 * 2**20
+"""Files up to this size are checked whole on open (some 50 ms); a larger one only its schema,
+because SQLite checks a table in one step that no budget can stop, and opening must not cost
+more as history grows (``agent-tui doctor`` checks it whole)."""
 BUSY_WARN_SECONDS = 3.0
 """How long a wait for the write lock lasts before it is said."""
 
@@ -227,8 +230,9 @@ class Store:
         """``PRAGMA quick_check`` on a read-only connection before anything writes to the file.
 
         A damaged file is refused with how to recover it, and never written to (even the WAL
-        switch writes). The check stops after :data:`CHECK_BUDGET` seconds on a very large file
-        (``agent-tui doctor`` runs it whole).
+        switch writes). A file larger than :data:`CHECK_WHOLE_BYTES` has its schema checked,
+        and the check stops after :data:`CHECK_BUDGET` seconds (``agent-tui doctor`` runs it
+        whole).
         """
         try:
             probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
@@ -237,7 +241,10 @@ class Store:
         deadline = time.monotonic() + CHECK_BUDGET
         probe.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
-            found = probe.execute("PRAGMA quick_check").fetchall()
+            whole = self.path.stat().st_size <= CHECK_WHOLE_BYTES
+            found = probe.execute(
+                "PRAGMA quick_check" if whole else "PRAGMA quick_check(sqlite_schema)"
+            ).fetchall()
         except sqlite3.OperationalError as exc:
             if "interrupt" in str(exc).lower() or is_busy(exc):
                 return  # out of time, or another process holds it: not known to be damaged
