@@ -13,8 +13,10 @@ Figures, from the real ``python -m agent_tui.cli`` process (every one includes i
 - ``ls`` / ``ls_json``: the first page of ``agent-tui ls`` (and ``--json``), to exit.
 - ``show`` / ``show_json``: ``agent-tui show`` of the goal of 1,000 steps, to exit.
 - ``filter``: in the TUI, from typing ``/`` and a title to that goal alone on screen.
-- ``db_bytes`` and ``bytes_per_step``; ``retention_frees_bytes``: what the default retention would
-  prune (finished goals' output, events and old document versions), as ``doctor`` reports it.
+- ``cli_version``: ``agent-tui --version``, the start-up every figure above includes.
+- ``db_bytes`` and ``bytes_per_step``; then the default retention runs as the executor's
+  housekeeping would (finished goals' output after 30 days, events after 90, old document
+  versions after 30), and ``vacuum``: what each freed, how long each took, the size left.
 
 Targets: first frame p50 ≤ 350 ms at 10,000 goals and ≤ 500 ms at 100,000; ``ls`` and ``show`` ≤ 300 ms
 at 100,000; no figure more than 1.5× its 1,000-goal value.
@@ -38,6 +40,7 @@ from ui_latency import Terminal
 
 from agent_tui import paths
 from agent_tui.config import CheckpointSettings, PolicySettings, SandboxSettings, Settings
+from agent_tui.core import retention
 from agent_tui.core.executor import Executor
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.recipes import parse_recipe
@@ -276,6 +279,10 @@ def measure(goals: int, runs: int) -> dict[str, Any]:
     paths_db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(db, paths_db)
     os.environ["AGENT_TUI_SANDBOX__MODE"] = "off"
+    # The TUI's embedded executor would prune the copy while it is measured: retention is
+    # measured on its own, last.
+    for key in retention.KINDS.values():
+        os.environ[f"AGENT_TUI_RETENTION__{key.upper()}"] = "0"
     steps = sqlite3.connect(db).execute("SELECT count(*) FROM steps").fetchone()[0]
     size = db.stat().st_size
     big = goals + 1
@@ -286,25 +293,39 @@ def measure(goals: int, runs: int) -> dict[str, Any]:
         "db_bytes": size,
         "bytes_per_step": round(size / steps),
     }
+    result["cli_version"] = percentiles([_cli("--version") for _ in range(runs)])
     result["first_frame"] = percentiles([_first_frame() for _ in range(runs)])
     result["ls"] = percentiles([_cli("ls") for _ in range(runs)])
     result["ls_json"] = percentiles([_cli("ls", "--json") for _ in range(runs)])
     result["show"] = percentiles([_cli("show", str(big)) for _ in range(runs)])
     result["show_json"] = percentiles([_cli("show", str(big), "--json") for _ in range(runs)])
     result["filter"] = percentiles([_filter(goals) for _ in range(max(1, runs // 2))])
-    result["retention_frees_bytes"] = _retention_frees()
+    result.update(_retention())
     shutil.rmtree(home, ignore_errors=True)
     return result
 
 
-def _retention_frees() -> int | None:
-    try:
-        from agent_tui.core import retention
-    except ImportError:
-        return None
+def _retention() -> dict[str, Any]:
+    """The default retention on the year of history, as the executor's housekeeping runs it,
+    then ``vacuum``: how long each takes and the size left."""
     store = Store(paths.db_path())
     try:
-        return retention.estimate(store, Settings(), time.time()).total_bytes
+        now = time.time()
+        estimated = retention.estimate(store, Settings(), now, paths.outputs_dir())
+        started = time.perf_counter()
+        freed = retention.prune(store, Settings(), now, paths.outputs_dir())
+        pruned = time.perf_counter()
+        mode, returned = retention.vacuum(store)
+        vacuumed = time.perf_counter()
+        return {
+            "retention_would_free_bytes": estimated.total_bytes,
+            "retention_freed_bytes": freed.total_bytes,
+            "retention_prune_s": round(pruned - started, 1),
+            "vacuum": mode,
+            "vacuum_returned_bytes": returned,
+            "vacuum_s": round(vacuumed - pruned, 1),
+            "db_bytes_after_retention": store.path.stat().st_size,
+        }
     finally:
         store.close()
 
@@ -326,7 +347,7 @@ def main() -> None:
     checks: dict[str, Any] = {}
     for goals in sizes[1:]:
         row = result[str(goals)]
-        for key in ("first_frame", "ls", "ls_json", "show", "show_json", "filter"):
+        for key in ("cli_version", "first_frame", "ls", "ls_json", "show", "show_json", "filter"):
             base = first[key]["p50_ms"]
             checks[f"{goals}.{key}_x"] = round(row[key]["p50_ms"] / base, 2) if base else None
     result["ratio_to_smallest_p50"] = checks
