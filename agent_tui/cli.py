@@ -124,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = cmd("ls", "list goals")
     ls.add_argument("--all", action="store_true", help="include archived goals")
+    ls.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="only the newest N goals (default 50; 0 lists every goal)",
+    )
     ls.add_argument("--json", action="store_true")
 
     sh = cmd("show", "show one goal: steps, actions with output, documents, events")
@@ -248,6 +255,11 @@ def _parser() -> argparse.ArgumentParser:
     ks = cmd("keys", "list the TUI's keys by binding id (remap them in [keys] of config.toml)")
     ks.add_argument("--json", action="store_true")
 
+    va = cmd("vacuum", "give the database's free pages (what retention pruned) back to the disk")
+    from agent_tui.commands.vacuum import add_arguments as vacuum_arguments
+
+    vacuum_arguments(va)
+
     dr = cmd("doctor", "check paths, config, database, model and tools")
     dr.add_argument("--json", action="store_true")
     lo = cmd("locate", "print where agent-tui keeps a file or folder")
@@ -318,6 +330,11 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.ui.keymap import cmd_keys
 
         return cmd_keys
+
+    if command == "vacuum":
+        from agent_tui.commands.vacuum import cmd_vacuum
+
+        return cmd_vacuum
     if command in ("doctor", "locate"):
         from agent_tui.commands import doctor
 

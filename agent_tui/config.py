@@ -97,6 +97,18 @@ class CheckpointSettings(_Section):
     """How long checkpoints of finished goals are kept for undo; 0 keeps them forever."""
 
 
+class RetentionSettings(_Section):
+    output_days: float = Field(30.0, ge=0)
+    """How long a finished goal's action output (database rows and log files) is kept; 0 keeps
+    it forever. Steps keep their results; ``show`` then prints no output for those actions."""
+    events_days: float = Field(90.0, ge=0)
+    """How long a finished goal's step and action events are kept (its own goal events stay);
+    0 keeps them forever."""
+    document_versions_days: float = Field(30.0, ge=0)
+    """How long the older versions of a finished goal's documents are kept (the latest stays);
+    0 keeps them forever."""
+
+
 class LLMSettings(_Section):
     api_base: str | None = None
     """Base URL of an OpenAI-compatible server or a proxy (for example http://127.0.0.1:8080/v1)."""
@@ -207,6 +219,7 @@ class Settings(BaseModel):
     shell: ShellSettings = Field(default_factory=ShellSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     web: WebSettings = Field(default_factory=WebSettings)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import time
 from typing import Any
 
 from agent_tui import paths
 from agent_tui.commands import doctor_mcp
 from agent_tui.commands.common import UsageError, emit_json
 from agent_tui.config import ConfigError, Settings, load_settings
-from agent_tui.core import secrets
+from agent_tui.core import retention, secrets
 from agent_tui.core.checkpoints.shadow import store_dir, store_size
 from agent_tui.core.liveness import live_workers
 from agent_tui.core.sandbox.wrap import status_for
@@ -130,6 +131,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         }
         if check != "ok":
             problems.append(f"database quick_check: {check}")
+        report["storage"] = retention.storage(store, conf, time.time(), paths.outputs_dir())
     except StoreError as exc:
         report["database"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
@@ -185,6 +187,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         )
     else:
         print(f"  database    ERROR: {db.get('error') or db.get('quick_check')}")
+    if "storage" in report:
+        print(_storage_line(report["storage"]))
     for line in _model_lines(report["model"]):
         print(line)
     print("  tools       " + ", ".join(f"{n} ({t['decision']})" for n, t in tools.items()))
@@ -208,3 +212,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"  AGENT_TUI_HOME={os.environ['AGENT_TUI_HOME']}")
     print("all good" if not problems else f"{len(problems)} problem(s) above")
     return 0 if not problems else 1
+
+
+def _storage_line(sizes: dict[str, Any]) -> str:
+    """Sizes of the database and the output logs, and what ``[retention]`` would free now."""
+
+    def mib(n: int) -> str:
+        return f"{n / 2**20:.1f} MiB"
+
+    free = sizes["retention_would_free"]["bytes"]
+    inside = f", {mib(sizes['free_bytes'])} free inside" if sizes["free_bytes"] else ""
+    return (
+        f"  storage     database {mib(sizes['database_bytes'] + sizes['wal_bytes'])}{inside}, "
+        f"output logs {mib(sizes['outputs_bytes'])} ({sizes['outputs_files']} files); "
+        f"retention would free {mib(free)} now"
+        + ("; `agent-tui vacuum` returns free pages to the disk" if sizes["free_bytes"] else "")
+    )

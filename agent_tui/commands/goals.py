@@ -23,7 +23,13 @@ from agent_tui.core.clock import start_of_day
 from agent_tui.core.display import GLYPHS
 from agent_tui.core.llm import choose_model
 from agent_tui.core.store import Store
-from agent_tui.core.views import goal_detail, list_goals, usage_by_day, usage_totals
+from agent_tui.core.views import (
+    count_goals,
+    goal_detail,
+    list_goals,
+    usage_by_day,
+    usage_totals,
+)
 from agent_tui.goal_requests import GoalRequest, RequestError, check, submit
 
 FLAGS = {
@@ -82,7 +88,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    goals = list_goals(open_store(), include_archived=args.all)
+    store = open_store()
+    limit = args.limit or None
+    goals = list_goals(store, include_archived=args.all, limit=limit)
     if args.json:
         emit_json(goals)
         return 0
@@ -111,7 +119,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
             ]
         )
     print(table(rows, ["ID", "STATUS", "STEPS", "PRI", "COST", "TITLE"]))
-    today = usage_totals(open_store(), "ts >= ?", (start_of_day(time.time()),))
+    if limit is not None and len(goals) == limit:
+        total = count_goals(store, include_archived=args.all)
+        if total > limit:
+            print(f"the newest {limit} of {total:,} goals (--limit 0 lists them all)")
+    today = usage_totals(store, "ts >= ?", (start_of_day(time.time()),))
     if today["model_calls"]:
         print(f"today: {today['model_calls']} model call(s), {_tokens(today)}, {_money(today)}")
     return 0

@@ -40,6 +40,7 @@ from agent_tui.core import (
     secrets,
     spool,
 )
+from agent_tui.core import retention as history
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.checkpoints import around, retention
 from agent_tui.core.decisions import verdict_for
@@ -373,7 +374,8 @@ class Executor:
         await self._dispatch()
 
     def _housekeep(self) -> None:
-        """Hourly, off the loop: prune the checkpoints of goals finished long ago."""
+        """Hourly, off the loop: prune the checkpoints, output, events and old document
+        versions of goals finished long ago."""
         now = self.store.clock()
         if now < self._next_housekeeping or (
             self._housekeeping is not None and not self._housekeeping.done()
@@ -384,6 +386,7 @@ class Executor:
         def prune() -> None:
             with closing(open_store(self.settings, self.store.path)) as store:
                 retention.prune_finished(store, self.settings, now)
+                history.prune(store, self.settings, now, self.output_dir)
 
         async def housekeeping() -> None:
             await asyncio.to_thread(prune)

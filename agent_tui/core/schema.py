@@ -277,6 +277,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE actions ADD COLUMN process TEXT;
     """,
+    # 8 -> 9: indexes for every query of the panes, `ls` and `show` (none scans steps, actions or
+    # events), and for retention, which walks finished goals in the order they finished.
+    """
+    CREATE INDEX actions_goal ON actions(goal_id, id);
+    CREATE INDEX approvals_goal ON approvals(goal_id);
+    CREATE INDEX goals_listed ON goals(archived);
+    CREATE INDEX goals_finished ON goals(finished_at) WHERE finished_at IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

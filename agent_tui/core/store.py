@@ -130,6 +130,10 @@ class Tx:
 
 CHECK_BUDGET = 1.0
 """Seconds the integrity check on open may take; a larger file is checked in part."""
+CHECK_WHOLE_BYTES = 64 * 2**20
+"""Files up to this size are checked whole on open (some 50 ms); a larger one only its schema,
+because SQLite checks a table in one step that no budget can stop, and opening must not cost
+more as history grows (``agent-tui doctor`` checks it whole)."""
 BUSY_WARN_SECONDS = 3.0
 """How long a wait for the write lock lasts before it is said."""
 STALL_SECONDS = 0.5
@@ -237,6 +241,9 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             self._refuse_newer(conn)
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                # Only a new file can take it; `agent-tui vacuum` then frees pages without a copy.
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StoreError(f"database {self.path} cannot use WAL mode (got {mode})")
@@ -253,8 +260,9 @@ class Store:
         """``PRAGMA quick_check`` on a read-only connection before anything writes to the file.
 
         A damaged file is refused with how to recover it, and never written to (even the WAL
-        switch writes). The check stops after :data:`CHECK_BUDGET` seconds on a very large file
-        (``agent-tui doctor`` runs it whole).
+        switch writes). A file larger than :data:`CHECK_WHOLE_BYTES` has its schema checked,
+        and the check stops after :data:`CHECK_BUDGET` seconds (``agent-tui doctor`` runs it
+        whole).
         """
         wal = self.path.with_name(self.path.name + "-wal")
         shm = self.path.with_name(self.path.name + "-shm")
@@ -266,7 +274,10 @@ class Store:
         deadline = time.monotonic() + CHECK_BUDGET
         probe.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
-            found = probe.execute("PRAGMA quick_check").fetchall()
+            whole = self.path.stat().st_size <= CHECK_WHOLE_BYTES
+            found = probe.execute(
+                "PRAGMA quick_check" if whole else "PRAGMA quick_check(sqlite_schema)"
+            ).fetchall()
         except sqlite3.OperationalError as exc:
             if "interrupt" in str(exc).lower() or is_busy(exc):
                 return  # out of time, or another process holds it: not known to be damaged

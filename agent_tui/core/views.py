@@ -92,9 +92,26 @@ def usage_by_day(store: Store, days: int = 7) -> list[dict[str, Any]]:
     ]
 
 
-def list_goals(store: Store, *, include_archived: bool = False) -> list[dict[str, Any]]:
-    sql = "SELECT * FROM goals" + ("" if include_archived else " WHERE archived = 0")
-    return [goal_summary(store, g) for g in store.all(sql + " ORDER BY id")]
+def list_goals(
+    store: Store, *, include_archived: bool = False, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Goals in id order; with ``limit``, only the newest ``limit`` of them (still in id order),
+    so a page costs the same whatever the history holds."""
+    where = "" if include_archived else " WHERE archived = 0"
+    if limit is None:
+        rows = store.all(f"SELECT * FROM goals{where} ORDER BY id")
+    else:
+        rows = store.all(
+            f"SELECT * FROM (SELECT * FROM goals{where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (limit,),
+        )
+    return [goal_summary(store, g) for g in rows]
+
+
+def count_goals(store: Store, *, include_archived: bool = False) -> int:
+    where = "" if include_archived else " WHERE archived = 0"
+    row = store.one(f"SELECT count(*) AS n FROM goals{where}")
+    return int(row["n"]) if row else 0
 
 
 def _step_view(store: Store, step: Row) -> dict[str, Any]:

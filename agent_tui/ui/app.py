@@ -132,8 +132,7 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
             self._after_first_frame()
 
     def _after_first_frame(self) -> None:
-        """Read the goals' step counts and costs, and start the executor as a task of its own."""
-        self.main.refresh_goals()
+        """Start the executor as a task of its own."""
         if self.embedded:
             self.run_worker(self._start_executor(), name="start the executor", exit_on_error=False)
 

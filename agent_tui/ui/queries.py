@@ -76,6 +76,8 @@ class GoalRow:
     cost: float
     files_changed: int = 0
     """Files its actions changed in the workspace (checkpoints not undone)."""
+    counted: bool = True
+    """Whether the counts above were read (``False``: zeros until the row is shown)."""
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -100,7 +102,8 @@ def goal_rows(
     With ``ids``, only those goals (a goal archived since is simply missing from the answer):
     correlated subqueries, cheap per goal. Without, every goal: the counts come from one grouped
     pass over steps and usage, which keeps 100,000 goals to one scan each; ``counts=False``
-    skips those passes (zeros instead), for a first frame that must not wait for them.
+    skips those passes (zeros, and ``counted`` false): the UI reads the goals table alone and
+    then the counts of the rows on screen, with ``ids``.
     """
     if ids is not None:
         wanted = sorted(set(ids))
@@ -126,7 +129,7 @@ def goal_rows(
     if not counts:
         return _goal_rows(
             store,
-            f"SELECT {GOAL_COLUMNS}, 0, 0, 0, 0, 0, 0 FROM goals g WHERE g.archived = 0"
+            f"SELECT {GOAL_COLUMNS}, 0, 0, 0, 0, 0, 0, 0 FROM goals g WHERE g.archived = 0"
             " ORDER BY g.id",
         )
     return _goal_rows(

@@ -40,6 +40,7 @@ SIMPLEST: list[tuple[str, list[str], tuple[int, ...]]] = [
     ("schedules", ["schedules"], (0,)),
     ("examples", ["examples"], (0,)),
     ("completion", ["completion", "bash"], (0,)),
+    ("vacuum", ["vacuum"], (0,)),
     ("doctor", ["doctor", "--json"], (0, 1)),  # 1 when a check fails (no sandbox, say)
     ("locate", ["locate", "db"], (0,)),
 ]

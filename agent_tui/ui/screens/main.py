@@ -91,7 +91,7 @@ class MainScreen(MainActions):
         self.query_one(StepTimeline).border_title = "Steps"
         self.query_one(ToolOutput).border_title = "Output"
         self.query_one("#goal-pane").add_class("-current")
-        self.refresh_all(counts=False)  # the app reads the counts once the first frame is out
+        self.refresh_all()
 
     # -- small terminals: one pane at a time ------------------------------------------------
 
@@ -146,20 +146,22 @@ class MainScreen(MainActions):
         goal_id = self.goal_id
         return self.query_one(GoalList).row(goal_id) if goal_id is not None else None
 
-    def refresh_all(self, *, counts: bool = True) -> None:
+    def refresh_all(self) -> None:
         """Read everything the screen shows from the database."""
-        self.refresh_goals(counts=counts)
+        self.refresh_goals()
         self.refresh_goal(documents_too=True)
         self.refresh_approvals()
 
-    def refresh_goals(self, ids: set[int] | None = None, *, counts: bool = True) -> None:
+    def refresh_goals(self, ids: set[int] | None = None) -> None:
         """Re-read ``ids`` (every goal when ``None`` or when too many changed at once).
 
-        ``counts=False`` (the first frame) leaves the step counts and costs for the next call.
+        Every goal is read from the goals table alone; the list asks for the step counts and
+        costs of the rows it draws (:class:`GoalList.CountsWanted`), so the cost follows what is
+        on screen, not the history.
         """
         goals = self.query_one(GoalList)
         if ids is None or len(ids) > PARTIAL_LIMIT or not goals.loaded:
-            goals.show(goal_rows(self.store, counts=counts))
+            goals.show(goal_rows(self.store, counts=False))
         elif ids:
             goals.update(ids, goal_rows(self.store, ids))
         self.query_one(GoalPane).describe()
@@ -261,6 +263,9 @@ class MainScreen(MainActions):
 
     def on_store_changed(self, message: StoreChanged) -> None:
         self.query_one(ToolOutput).sync(self.store)
+
+    def on_goal_list_counts_wanted(self, message: GoalList.CountsWanted) -> None:
+        self.query_one(GoalList).update(message.ids, goal_rows(self.store, message.ids))
 
     def on_goal_list_highlighted(self, message: GoalList.Highlighted) -> None:
         if message.goal_id != self._shown_goal:

@@ -132,6 +132,13 @@ class GoalList(ScrollView, can_focus=True):
     }
     """
 
+    class CountsWanted(Message):
+        """Rows on screen whose step counts and cost were not read yet."""
+
+        def __init__(self, ids: frozenset[int]) -> None:
+            super().__init__()
+            self.ids = ids
+
     class Highlighted(Message):
         """The highlighted goal changed (``None``: no goal)."""
 
@@ -149,6 +156,8 @@ class GoalList(ScrollView, can_focus=True):
         self.filter = ""
         self.loaded = False
         self._current: int | None = None
+        self._uncounted: set[int] = set()
+        """Rows drawn without their counts, asked for once the frame is out."""
 
     # -- what is shown -----------------------------------------------------------------------
 
@@ -162,9 +171,22 @@ class GoalList(ScrollView, can_focus=True):
         return self.rows.get(goal_id) if goal_id is not None else None
 
     def show(self, rows: Iterable[GoalRow]) -> None:
-        """Replace every row (the first load, or a full reload); keep the highlighted goal."""
+        """Replace every row (the first load, or a full reload); keep the highlighted goal.
+
+        A row read without its counts keeps the counts last read for it until it is shown again
+        and they are read afresh, so a reload never blanks the progress bars.
+        """
         keep = self.goal_id
-        self.rows = {r.id: r for r in rows}
+        old = self.rows
+        fresh: dict[int, GoalRow] = {}
+        for row in rows:
+            before = old.get(row.id)
+            if not row.counted and before is not None and before.counted:
+                row.steps_total, row.steps_done = before.steps_total, before.steps_done
+                row.model_calls, row.costs_known = before.model_calls, before.costs_known
+                row.cost, row.files_changed = before.cost, before.files_changed
+            fresh[row.id] = row
+        self.rows = fresh
         self.loaded = True
         self._rebuild(keep)
 
@@ -305,10 +327,22 @@ class GoalList(ScrollView, can_focus=True):
                 return Strip([Segment(text, muted)]).extend_cell_length(width, base)
             return Strip.blank(width, base)
         row = self.rows[self.order[index]]
+        if not row.counted:
+            self._want_counts(row.id)
         line = base
         if index == self.cursor:
             line = base + self.get_component_rich_style("goal-list--cursor")
         return Strip(self._segments(row, width, line), width)
+
+    def _want_counts(self, goal_id: int) -> None:
+        if not self._uncounted:
+            self.call_later(self._ask_counts)
+        self._uncounted.add(goal_id)
+
+    def _ask_counts(self) -> None:
+        wanted, self._uncounted = frozenset(self._uncounted), set()
+        if wanted:
+            self.post_message(self.CountsWanted(wanted))
 
     def _style(self, line: Style, name: str | None) -> Style:
         if name is None:
