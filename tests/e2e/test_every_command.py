@@ -41,6 +41,7 @@ SIMPLEST: list[tuple[str, list[str], tuple[int, ...]]] = [
     ("examples", ["examples"], (0,)),
     ("completion", ["completion", "bash"], (0,)),
     ("vacuum", ["vacuum"], (0,)),
+    ("keys", ["keys"], (0,)),
     ("doctor", ["doctor", "--json"], (0, 1)),  # 1 when a check fails (no sandbox, say)
     ("locate", ["locate", "db"], (0,)),
 ]
