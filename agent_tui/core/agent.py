@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from agent_tui.core import (
+    approvals,
     budget,
     context,
     lifecycle,
@@ -700,17 +701,13 @@ class PlanStep(ModelStep):
                         "created_at": tx.now,
                     },
                 )
-            approval_id = tx.insert(
-                "approvals",
-                {
-                    "kind": "plan",
-                    "goal_id": self.goal["id"],
-                    "step_id": self.step["id"],
-                    "status": "pending",
-                    "title": f"plan of {len(steps)} steps for review",
-                    "detail": detail,
-                    "created_at": tx.now,
-                },
+            approval_id = approvals.request(
+                tx,
+                "plan",
+                goal_id=self.goal["id"],
+                step_id=self.step["id"],
+                title=f"plan of {len(steps)} steps for review",
+                detail=detail,
             )
             tx.set_status(
                 "step",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_tui.config import Settings
+from agent_tui.core import approvals
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.lifecycle import release_step, wait_goal
 from agent_tui.core.store import Row, Store, Tx
@@ -111,18 +112,14 @@ def hold(tx: Tx, goal: Row, step: Row, hit: Hit) -> int:
         f"{message}.\n\nApprove to raise this limit to {raise_to:g} and go on; reject to "
         "stop the goal."
     )
-    approval_id = tx.insert(
-        "approvals",
-        {
-            "kind": "budget",
-            "goal_id": goal["id"],
-            "step_id": step["id"],
-            "status": "pending",
-            "title": f"budget: {message}",
-            "detail": detail,
-            "choice": json.dumps({"key": hit.key, "raise_to": raise_to}),
-            "created_at": tx.now,
-        },
+    approval_id = approvals.request(
+        tx,
+        "budget",
+        goal_id=goal["id"],
+        step_id=step["id"],
+        title=f"budget: {message}",
+        detail=detail,
+        offer=json.dumps({"key": hit.key, "raise_to": raise_to}),
     )
     wait_goal(tx, goal["id"], "budget", message, approval_id=approval_id)
     return approval_id

@@ -7,6 +7,7 @@ request does not fit the current state (for example approving an approval alread
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -261,76 +262,101 @@ def approve(
                 f"{rule.summary} saved from approval {approval_id}",
                 goal_id=approval["goal_id"],
             )
-        ids = {
-            "goal_id": approval["goal_id"],
-            "step_id": approval["step_id"],
-            "action_id": approval["action_id"],
-        }
-        if approval["kind"] == "action":
-            _decide(tx, approval, "approved", by, None, None)
-            tx.set_status("action", approval["action_id"], A.AWAITING_APPROVAL, A.APPROVED)
-            tx.set_status(
-                "step", approval["step_id"], S.WAITING_APPROVAL, S.READY, wait_reason="approved"
+        decide = APPROVERS.get(approval["kind"])
+        if decide is None:
+            raise ControlError(
+                f"approval {approval_id} is of kind {approval['kind']}, "
+                "which this version cannot decide"
             )
-            tx.event("approval.approved", f"approval {approval_id} approved by {by}", **ids)
-            settle_goal(tx, approval["goal_id"])
-            return "approved"
-        if approval["kind"] == "unknown":
-            choice = choice or "run_again"
-            if choice not in UNKNOWN_CHOICES:
-                raise ControlError(f"choice must be one of {', '.join(UNKNOWN_CHOICES)}")
-            action = tx.one("SELECT process FROM actions WHERE id = ?", (approval["action_id"],))
-            pid = liveness.command_still_running(action["process"] if action else None)
-            if choice == "wait":
-                if pid is None:
-                    raise ControlError(
-                        f"approval {approval_id}: its command is not running (any more): "
-                        "run again, mark done or skip"
-                    )
-                tx.event(
-                    "approval.waiting",
-                    f"approval {approval_id}: waiting for its command (pid {pid}) to end"
-                    f" (by {by}); the question stays open and says when it has",
-                    **ids,
-                )
-                return "wait"
-            if choice == "run_again" and pid is not None:
-                raise ControlError(
-                    f"approval {approval_id}: its command is still running (pid {pid}); "
-                    f"running it again would run it twice at once. Wait for it, or stop it "
-                    f"first: kill -TERM -- -{pid}"
-                )
-            _decide(tx, approval, "approved", by, None, choice)
-            _resolve_unknown(tx, approval, choice)
-            tx.event(
-                "approval.approved",
-                f"approval {approval_id}: {choice} (by {by})",
-                **ids,
-                choice=choice,
+        return decide(tx, approval, choice, by)
+
+
+def _ids(approval: Row) -> dict[str, int | None]:
+    return {
+        "goal_id": approval["goal_id"],
+        "step_id": approval["step_id"],
+        "action_id": approval["action_id"],
+    }
+
+
+def _approve_action(tx: Tx, approval: Row, choice: str | None, by: str) -> str:
+    """The action runs: approved, its step ready again."""
+    _decide(tx, approval, "approved", by, None, None)
+    tx.set_status("action", approval["action_id"], A.AWAITING_APPROVAL, A.APPROVED)
+    tx.set_status("step", approval["step_id"], S.WAITING_APPROVAL, S.READY, wait_reason="approved")
+    tx.event("approval.approved", f"approval {approval['id']} approved by {by}", **_ids(approval))
+    settle_goal(tx, approval["goal_id"])
+    return "approved"
+
+
+def _approve_unknown(tx: Tx, approval: Row, choice: str | None, by: str) -> str:
+    """An interrupted action: run again, mark done, skip, or wait for a command that still
+    runs (which decides nothing: the question stays open)."""
+    approval_id = approval["id"]
+    choice = choice or "run_again"
+    if choice not in UNKNOWN_CHOICES:
+        raise ControlError(f"choice must be one of {', '.join(UNKNOWN_CHOICES)}")
+    action = tx.one("SELECT process FROM actions WHERE id = ?", (approval["action_id"],))
+    pid = liveness.command_still_running(action["process"] if action else None)
+    if choice == "wait":
+        if pid is None:
+            raise ControlError(
+                f"approval {approval_id}: its command is not running (any more): "
+                "run again, mark done or skip"
             )
-            settle_goal(tx, approval["goal_id"])
-            return choice
-        if approval["kind"] == "plan":
-            _decide(tx, approval, "approved", by, None, None)
-            tx.set_status(
-                "step", approval["step_id"], S.WAITING_APPROVAL, S.READY, wait_reason="approved"
-            )
-            tx.event("approval.approved", f"plan approved by {by}", **ids)
-            settle_goal(tx, approval["goal_id"])
-            return "plan approved"
-        if approval["kind"] == "budget":
-            _decide(tx, approval, "approved", by, None, approval["choice"])
-            outcome = budget.raise_limit(tx, approval)
-            goal = _goal(tx, approval["goal_id"])
-            if goal["status"] == G.WAITING:
-                set_goal_status(tx, goal["id"], G.RUNNING if goal["started_at"] else G.QUEUED)
-            tx.event("approval.approved", f"{outcome} (by {by})", **ids)
-            settle_goal(tx, approval["goal_id"])
-            return outcome
-        raise ControlError(
-            f"approval {approval_id} is of kind {approval['kind']}, "
-            "which this version cannot decide"
+        tx.event(
+            "approval.waiting",
+            f"approval {approval_id}: waiting for its command (pid {pid}) to end"
+            f" (by {by}); the question stays open and says when it has",
+            **_ids(approval),
         )
+        return "wait"
+    if choice == "run_again" and pid is not None:
+        raise ControlError(
+            f"approval {approval_id}: its command is still running (pid {pid}); "
+            f"running it again would run it twice at once. Wait for it, or stop it "
+            f"first: kill -TERM -- -{pid}"
+        )
+    _decide(tx, approval, "approved", by, None, choice)
+    _resolve_unknown(tx, approval, choice)
+    tx.event(
+        "approval.approved",
+        f"approval {approval_id}: {choice} (by {by})",
+        **_ids(approval),
+        choice=choice,
+    )
+    settle_goal(tx, approval["goal_id"])
+    return choice
+
+
+def _approve_plan(tx: Tx, approval: Row, choice: str | None, by: str) -> str:
+    """The reviewed plan goes ahead."""
+    _decide(tx, approval, "approved", by, None, None)
+    tx.set_status("step", approval["step_id"], S.WAITING_APPROVAL, S.READY, wait_reason="approved")
+    tx.event("approval.approved", f"plan approved by {by}", **_ids(approval))
+    settle_goal(tx, approval["goal_id"])
+    return "plan approved"
+
+
+def _approve_budget(tx: Tx, approval: Row, choice: str | None, by: str) -> str:
+    """The limit that was reached is raised to what the item offered; the goal goes on."""
+    _decide(tx, approval, "approved", by, None, approval["choice"])
+    outcome = budget.raise_limit(tx, approval)
+    goal = _goal(tx, approval["goal_id"])
+    if goal["status"] == G.WAITING:
+        set_goal_status(tx, goal["id"], G.RUNNING if goal["started_at"] else G.QUEUED)
+    tx.event("approval.approved", f"{outcome} (by {by})", **_ids(approval))
+    settle_goal(tx, approval["goal_id"])
+    return outcome
+
+
+APPROVERS: dict[str, Callable[[Tx, Row, str | None, str], str]] = {
+    "action": _approve_action,
+    "unknown": _approve_unknown,
+    "plan": _approve_plan,
+    "budget": _approve_budget,
+}
+"""How approving each kind of item decides it (:data:`approvals.KINDS`)."""
 
 
 def _resolve_unknown(tx: Tx, approval: Row, choice: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_tui.core import liveness
+from agent_tui.core import approvals, liveness
 from agent_tui.core.clock import next_midnight, start_of_day
 from agent_tui.core.lifecycle import promote_dependents, release_step, resume_goal, settle_goal
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
@@ -310,19 +310,15 @@ def propose_action(
         return action_id, "dry_run"
     if decision == "ask":
         tx.set_status("action", action_id, A.PROPOSED, A.AWAITING_APPROVAL)
-        approval_id = tx.insert(
-            "approvals",
-            {
-                "kind": "action",
-                "goal_id": step["goal_id"],
-                "step_id": step["id"],
-                "action_id": action_id,
-                "status": "pending",
-                "title": f"{tool}: {preview.splitlines()[0][:120] if preview else tool}",
-                "detail": preview,
-                "created_at": tx.now,
-                "expires_at": _approval_expiry(tx, step["goal_id"]),
-            },
+        approval_id = approvals.request(
+            tx,
+            "action",
+            goal_id=step["goal_id"],
+            step_id=step["id"],
+            action_id=action_id,
+            title=f"{tool}: {preview.splitlines()[0][:120] if preview else tool}",
+            detail=preview,
+            expires_at=_approval_expiry(tx, step["goal_id"]),
         )
         tx.set_status(
             "step",
@@ -578,18 +574,14 @@ def ask_about_unknown(tx: Tx, step: Row, action: Row, why: str) -> str:
         tx.execute(
             "UPDATE actions SET process = ? WHERE id = ?", (json.dumps(record), action["id"])
         )
-    approval_id = tx.insert(
-        "approvals",
-        {
-            "kind": "unknown",
-            "goal_id": step["goal_id"],
-            "step_id": step["id"],
-            "action_id": action["id"],
-            "status": "pending",
-            "title": title,
-            "detail": detail,
-            "created_at": tx.now,
-        },
+    approval_id = approvals.request(
+        tx,
+        "unknown",
+        goal_id=step["goal_id"],
+        step_id=step["id"],
+        action_id=action["id"],
+        title=title,
+        detail=detail,
     )
     note = (
         f"step '{step['key']}' interrupted in a side-effecting {action['tool']} "

@@ -290,11 +290,12 @@ def test_a_write_ahead_log_deleted_under_a_running_worker_is_named_and_nothing_l
 
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    """A 512 KiB tmpfs, mounted for real (root only; CI runs as root)."""
+    """A 2 MiB tmpfs, mounted for real (root only; CI runs as root): room for the database and
+    its write-ahead log while a worker starts, and little enough to fill."""
     mount = tmp_path / "small"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
     )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
@@ -407,7 +408,11 @@ def test_a_result_that_could_not_be_written_is_recorded_once_it_can_be(
                 conn.execute("SELECT count(*) FROM actions WHERE status = 'running'").fetchone()[0]
             )
 
-        _wait(running, "the command to start")
+        try:
+            _wait(running, "the command to start")
+        except AssertionError:
+            worker.kill()
+            raise AssertionError(worker.communicate()[1][-3000:]) from None
         subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k"], capture_output=True)
         (workspace / "go").write_text("")
         _wait(lambda: (workspace / "count.log").exists(), "the command to run")

@@ -1,0 +1,47 @@
+"""The approvals queue's items: the one place one is created.
+
+Four kinds ask a person: ``action`` (a tool call the policy says to ask about), ``unknown`` (a
+side-effecting action that was interrupted: run again, mark done, skip, or wait for a command that
+still runs), ``budget`` (a limit was reached: raise it or stop) and ``plan`` (a plan to review).
+:mod:`agent_tui.core.control` decides them, one routine per kind.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from agent_tui.core.store import Tx
+
+Kind = Literal["action", "unknown", "budget", "plan"]
+KINDS: tuple[Kind, ...] = ("action", "unknown", "budget", "plan")
+
+
+def request(
+    tx: Tx,
+    kind: Kind,
+    *,
+    goal_id: int,
+    title: str,
+    detail: str,
+    step_id: int | None = None,
+    action_id: int | None = None,
+    expires_at: float | None = None,
+    offer: str | None = None,
+) -> int:
+    """A pending item for a person; its id. ``offer`` is what approving it does where that is
+    data (a budget's new limit, as JSON); ``expires_at`` when it times out into a denial."""
+    return tx.insert(
+        "approvals",
+        {
+            "kind": kind,
+            "goal_id": goal_id,
+            "step_id": step_id,
+            "action_id": action_id,
+            "status": "pending",
+            "title": title,
+            "detail": detail,
+            "choice": offer,
+            "created_at": tx.now,
+            "expires_at": expires_at,
+        },
+    )
