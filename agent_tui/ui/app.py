@@ -25,7 +25,7 @@ from textual.theme import Theme
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core.store import Event, Store, StoreError
+from agent_tui.core.store import Event, Store, StoreError, open_store
 from agent_tui.ui import keymap, themes
 from agent_tui.ui.bridge import Bridge
 from agent_tui.ui.commands import binding_commands
@@ -94,6 +94,7 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
         self.writes = Writes(
             self.store,
             loop,
+            connect=lambda: open_store(self.settings, self.store.path),
             on_waiting=lambda waiting, pids: self.database_waiting("tui", waiting, pids),
             on_error=self._write_failed,
         )

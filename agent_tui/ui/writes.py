@@ -59,10 +59,13 @@ class Writes:
         store: Store,
         loop: asyncio.AbstractEventLoop,
         *,
+        connect: Callable[[], Store],
         on_waiting: Waiting,
         on_error: Failed,
     ) -> None:
         self.store = store
+        self.connect = connect
+        """Opens the writer thread's own connection (``open_store`` with the app's settings)."""
         self.loop = loop
         self.on_waiting = on_waiting
         self.on_error = on_error
@@ -124,7 +127,7 @@ class Writes:
                 break
             try:
                 if own is None:
-                    own = Store(self.store.path, redactor=self.store.redactor)
+                    own = self.connect()
                     own.listeners = self.store.listeners  # the bridge and the executor hear it
                 result = job.fn(own, *job.args, **job.kwargs)
             except ControlError as exc:
