@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
 from agent_tui.config import Settings
 from agent_tui.core.store import Store
 from agent_tui.ui.app import create_app
 from agent_tui.ui.queries import GoalRow, goal_rows
-from agent_tui.ui.widgets.goal_list import GoalList, cost_text, matches
+from agent_tui.ui.widgets.goal_list import GoalList, cost_text, matches, narrows
 from agent_tui.ui.widgets.goal_pane import GoalPane
 from tests.ui.conftest import SIZE, add_file_goal, shell_recipe
 from tests.ui.demo import bulk_goals
@@ -136,3 +140,38 @@ async def test_the_list_shows_ids_and_the_whole_empty_hint(
         await pilot.pause()
         lines = [goals.render_line(y).text for y in range(2)]
         assert [line.split()[1] for line in lines] == ["#1", "#2"]
+
+
+ALPHABET = "abcxyz 12#"
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@example(titles=["axbxc"], old="ab", typed="c")  # a 3-letter word matches by letters in order
+@example(titles=["xyz"], old="xyz", typed=" a")  # a new word is no narrowing of the old ones
+@given(
+    titles=st.lists(st.text(alphabet="abcxyz 12", max_size=12), min_size=1, max_size=25),
+    old=st.text(alphabet=ALPHABET, max_size=6),
+    typed=st.text(alphabet=ALPHABET, min_size=1, max_size=3),
+)
+def test_narrowing_the_filter_finds_exactly_what_a_full_pass_finds(
+    titles: list[str], old: str, typed: str
+) -> None:
+    # The list filters only the previous matches when the new filter narrows the old one
+    # (typing on): that must never lose a goal a full pass over every goal would show.
+    statuses = ["running", "failed", "waiting", "completed"]
+    rows = [_row(i, t, statuses[i % 4]) for i, t in enumerate(titles, 1)]
+    new = old + typed
+    if not narrows(old, new):
+        return
+    before = [r for r in rows if matches(old, r)]
+    assert [r.id for r in before if matches(new, r)] == [r.id for r in rows if matches(new, r)]
+
+
+def test_a_longer_number_is_never_a_narrowing() -> None:
+    # "100" shows goal 100; "1001" shows goal 1001, which "100" did not (ids, not titles).
+    rows = [_row(100, "x", "running"), _row(1001, "y", "running")]
+    assert [r.id for r in rows if matches("1001", r)] == [1001]
+    assert [r.id for r in rows if matches("100", r)] == [100]
+    assert not narrows("100", "1001")
+    assert not narrows("#100", "#1001")
+    assert narrows("rep", "repo")

@@ -72,10 +72,11 @@ def _subsequence(needle: str, haystack: str) -> bool:
     return all(char in letters for char in needle)
 
 
-def matches(text: str, row: GoalRow) -> bool:
+def matches(text: str, row: GoalRow, title: str | None = None) -> bool:
     """Whether a goal matches the filter: every word must match its status (a prefix: ``fail``),
-    its id (``#12`` or ``12``) or its title (a part, or its letters in order)."""
-    title = row.title.casefold()
+    its id (``#12`` or ``12``) or its title (a part, or its letters in order). ``title``: the
+    title already case-folded (the list keeps them)."""
+    title = row.title.casefold() if title is None else title
     for word in text.casefold().split():
         ident = word.removeprefix("#")
         if ident.isdigit() and int(ident) == row.id:
@@ -86,6 +87,23 @@ def matches(text: str, row: GoalRow) -> bool:
             continue
         return False
     return True
+
+
+def narrows(old: str, new: str) -> bool:
+    """Whether every goal matching ``new`` also matches ``old``, so the new filter need only look
+    at the old one's matches: the same words, the last one typed further, once it has three
+    characters (shorter words match titles by part only, longer ones by their letters in order
+    too) and is no number (a longer number names another goal)."""
+    old_words, new_words = old.casefold().split(), new.casefold().split()
+    if not old_words or len(old_words) != len(new_words) or old_words[:-1] != new_words[:-1]:
+        return False
+    last, typed = old_words[-1], new_words[-1]
+    return (
+        typed.startswith(last)
+        and len(last) >= 3
+        and not typed.removeprefix("#").isdigit()
+        and not new.endswith(" ")
+    )
 
 
 def bar(done: int, total: int) -> tuple[str, str]:
@@ -158,6 +176,11 @@ class GoalList(ScrollView, can_focus=True):
         self._current: int | None = None
         self._uncounted: set[int] = set()
         """Rows drawn without their counts, asked for once the frame is out."""
+        self._base: list[int] | None = None
+        """Every id in the current sort order (filtered from, never re-sorted per keystroke);
+        ``None`` once rows or the sort changed."""
+        self._folded: dict[int, str] = {}
+        """Case-folded titles, by id, for the filter."""
 
     # -- what is shown -----------------------------------------------------------------------
 
@@ -187,6 +210,8 @@ class GoalList(ScrollView, can_focus=True):
                 row.cost, row.files_changed = before.cost, before.files_changed
             fresh[row.id] = row
         self.rows = fresh
+        self._base = None
+        self._folded = {}
         self.loaded = True
         self._rebuild(keep)
 
@@ -201,6 +226,8 @@ class GoalList(ScrollView, can_focus=True):
             if old == new:
                 continue
             changed = True
+            self._base = None
+            self._folded.pop(goal_id, None)
             was_shown = old is not None and self._matches(old)
             if was_shown and old is not None and (new is None or key(old) != key(new)):
                 self._remove(goal_id, key(old), key)
@@ -225,10 +252,16 @@ class GoalList(ScrollView, can_focus=True):
 
     def set_sort(self, mode: str) -> None:
         self.sort = mode
+        self._base = None
         self._rebuild(self.goal_id)
 
     def set_filter(self, text: str) -> None:
-        self.filter = text
+        old, self.filter = self.filter, text
+        if narrows(old, text):  # typing on: only the goals that matched so far can match
+            keep = self.goal_id
+            self.order = [i for i in self.order if self._matches(self.rows[i])]
+            self._placed(keep)
+            return
         self._rebuild(self.goal_id)
 
     def select_goal(self, goal_id: int) -> None:
@@ -245,12 +278,21 @@ class GoalList(ScrollView, can_focus=True):
             self._move_to(index)
 
     def _matches(self, row: GoalRow) -> bool:
-        return not self.filter or matches(self.filter, row)
+        if not self.filter:
+            return True
+        title = self._folded.get(row.id)
+        if title is None:
+            title = self._folded[row.id] = row.title.casefold()
+        return matches(self.filter, row, title)
 
     def _rebuild(self, keep: int | None) -> None:
-        key = sort_key(self.sort)
-        matching = (r for r in self.rows.values() if self._matches(r))
-        self.order = [r.id for r in sorted(matching, key=key)]
+        if self._base is None:
+            key = sort_key(self.sort)
+            self._base = [r.id for r in sorted(self.rows.values(), key=key)]
+        if self.filter:
+            self.order = [i for i in self._base if self._matches(self.rows[i])]
+        else:
+            self.order = list(self._base)
         self._placed(keep)
 
     def _placed(self, keep: int | None) -> None:
