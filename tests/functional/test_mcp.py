@@ -200,9 +200,7 @@ async def test_restarts_are_bounded(
 
 async def test_a_slow_call_times_out(rec: Recorder, tmp_path: Path) -> None:
     async with manager(rec, {"srv": stdio(tmp_path, timeout=0.5)}) as mgr:
-        started = time.monotonic()
-        result = await call(mgr, rec, "srv.slow", seconds=30)
-        assert time.monotonic() - started < 10
+        result = await call(mgr, rec, "srv.slow", seconds=30)  # it would answer after 30 s
         assert not result.ok and result.transient
         assert result.error == "timed out after 0.5 s"
         assert (await call(mgr, rec, "srv.echo", text="still here")).ok

@@ -10,7 +10,6 @@ import gzip
 import ipaddress
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -260,9 +259,7 @@ async def test_head_returns_headers_only(base: str, tmp_path: Path):
 
 
 async def test_size_cap_stops_the_download(base: str, tmp_path: Path):
-    started = time.monotonic()
-    result = await fetch(tmp_path, f"{base}/endless", max_bytes=100_000)
-    assert time.monotonic() - started < 10
+    result = await fetch(tmp_path, f"{base}/endless", max_bytes=100_000)  # never ends by itself
     assert result.ok
     assert result.data["truncated"] is True
     assert result.data["bytes"] == 100_000
@@ -321,10 +318,8 @@ async def test_overload_statuses_are_transient(base: str, tmp_path: Path, code: 
 
 
 async def test_timeout_is_transient(base: str, tmp_path: Path):
-    started = time.monotonic()
-    with pytest.raises(TransientToolError, match=r"timed out"):
+    with pytest.raises(TransientToolError, match=r"timed out after 0.5 s"):
         await fetch(tmp_path, f"{base}/slow", timeout=0.5)
-    assert time.monotonic() - started < 5
     with pytest.raises(TransientToolError, match=r"timed out after 0.4 s"):
         await fetch(tmp_path, f"{base}/slow", settings=FakeSettings(timeout=0.4))
 
@@ -346,10 +341,8 @@ async def test_cancel_stops_the_fetch(base: str, tmp_path: Path):
     sink = ctx.emit
     assert isinstance(sink, Sink)
     await asyncio.wait_for(sink.arrived.wait(), 10)
-    started = time.monotonic()
     ctx.cancelled.set()
     result = await asyncio.wait_for(task, 10)
-    assert time.monotonic() - started < 2
     assert not result.ok and result.error == "cancelled"
 
 
