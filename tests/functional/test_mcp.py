@@ -236,7 +236,9 @@ async def test_stop_leaves_no_process(rec: Recorder, tmp_path: Path) -> None:
 async def test_stop_during_a_restart_leaves_no_process(
     rec: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(mcp_session, "RESTART_DELAY", 0.3)
+    # Long enough that the restart is surely still pending when stop comes, however loaded the
+    # machine; stop must not wait for it (the wait_for below would then time out).
+    monkeypatch.setattr(mcp_session, "RESTART_DELAY", 60)
     mgr = manager(rec, {"srv": stdio(tmp_path)})
     await mgr.start()
     assert (await call(mgr, rec, "srv.crash")).transient
