@@ -112,7 +112,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             budget=budget,
             max_attempts=conf.retry.max_attempts,
         )
-        choice = choose_model(conf.model, conf.llm.api_base)
+        choice = choose_model(conf.model, conf.llm.api_base, ollama_url=conf.llm.ollama_url)
         if choice.model is None:
             print(
                 f"goal {goal_id} waits: {choice.why}. Recipes run without a model.", file=sys.stderr
