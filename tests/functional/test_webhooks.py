@@ -16,8 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent_tui.config import Settings
-from agent_tui.core.secrets import Redactor
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, open_store
 from agent_tui.core.webhooks import CURSOR_KEY, WebhookDelivery, WebhookSpec
 from tests.helpers import add, echo, run_idle, shell
 
@@ -258,19 +257,21 @@ async def test_a_slow_receiver_holds_up_no_other(
 async def test_headers_read_secrets_from_the_environment_not_the_payload(
     store: Store, settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HOOK_API_TOKEN", "s3cret-value-123")
-    store.redactor = Redactor({"HOOK_API_TOKEN": "s3cret-value-123"})
+    # A name only the config calls secret, through the one way front ends open the database.
+    monkeypatch.setenv("HOOK_AUTH", "s3cret-value-123")
+    settings.secrets.names = ["HOOK_AUTH"]
+    store.close()
+    store = open_store(settings, store.path)
     goal = add(store, {"title": "Say s3cret-value-123", "steps": [echo("x", "s3cret-value-123")]})
     await run_idle(store, settings)
-    spec = WebhookSpec(
-        url=f"{receiver.url}/ok", headers={"Authorization": "Bearer ${HOOK_API_TOKEN}"}
-    )
+    spec = WebhookSpec(url=f"{receiver.url}/ok", headers={"Authorization": "Bearer ${HOOK_AUTH}"})
     hooks = WebhookDelivery(store, [spec])
     assert await _drain(hooks) == 1
     [got] = receiver.got
     assert got.headers["Authorization"] == "Bearer s3cret-value-123"
     assert got.body["goal"]["id"] == goal
     assert "s3cret-value-123" not in json.dumps(got.body)
+    assert "[redacted:HOOK_AUTH]" in json.dumps(got.body)
 
 
 async def test_old_events_and_unlisted_kinds_are_not_sent(
