@@ -133,6 +133,9 @@ class LLMSettings(_Section):
     """How often a goal is replanned after a step fails for good."""
     review_plan: bool = False
     """Put every plan in the approvals queue before anything runs."""
+    ollama_url: str = "http://127.0.0.1:11434"
+    """Where a running Ollama is looked for when no model is configured and no provider key is
+    set; an empty string turns the probe off."""
 
 
 class BudgetSettings(_Section):

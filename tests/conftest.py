@@ -15,6 +15,9 @@ from agent_tui.config import Settings
 from agent_tui.core.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
+NO_OLLAMA = ""
+"""``[llm] ollama_url`` in tests: no probe, so an Ollama running on this machine (at its usual
+127.0.0.1:11434) never gives a test a model it did not ask for."""
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +35,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     path = tmp_path / "home"
     monkeypatch.setenv("AGENT_TUI_HOME", str(path))
+    monkeypatch.setenv("AGENT_TUI_LLM__OLLAMA_URL", NO_OLLAMA)
     return path
 
 
@@ -42,9 +46,18 @@ def store(home: Path) -> Iterator[Store]:
     s.close()
 
 
+def offline_settings() -> Settings:
+    """The default settings, except that nothing on this machine is picked up by chance: no
+    probe for a local Ollama (environment variables only reach settings through the CLI's
+    ``load_settings``; tests that build settings in-process use this)."""
+    conf = Settings()
+    conf.llm.ollama_url = NO_OLLAMA
+    return conf
+
+
 @pytest.fixture
 def settings() -> Settings:
-    conf = Settings()
+    conf = offline_settings()
     conf.executor.heartbeat_seconds = 0.5
     conf.retry.base_delay = 0.05
     return conf
@@ -67,6 +80,7 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment for running the real ``agent-tui`` as a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_TUI_")}
     env["AGENT_TUI_HOME"] = str(home)
+    env["AGENT_TUI_LLM__OLLAMA_URL"] = NO_OLLAMA
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env

@@ -81,6 +81,10 @@ class FakeLLM:
         self._down = False
         self.most_active = 0
         """The most streams that were ever running at once."""
+        self.meet = 0
+        """When set, a stream of an agent turn (a request that offers tools) waits, up to 10 s,
+        until this many are running before it answers: concurrency shown without a race."""
+        self._arrived = threading.Condition(self.lock)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -190,6 +194,9 @@ class FakeLLM:
                 with fake.lock:
                     fake._active.add(interrupted)
                     fake.most_active = max(fake.most_active, len(fake._active))
+                    fake._arrived.notify_all()
+                    if fake.meet and body.get("tools"):
+                        fake._arrived.wait_for(lambda: len(fake._active) >= fake.meet, timeout=10)
                 try:
                     chunks = _chunks(body, reply)
                     for n, chunk in enumerate(chunks):

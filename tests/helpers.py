@@ -16,6 +16,10 @@ from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.recipes import load_recipe, parse_recipe
 from agent_tui.core.store import Store
 
+HANG = 60.0
+"""A hang guard's timeout: far above any expected duration, below what the broken behaviour
+takes (a 100 s sleeper waited for). Tests never assert an upper bound on time otherwise."""
+
 
 def add(store: Store, recipe: dict[str, Any] | Path, **kwargs: Any) -> int:
     parsed = load_recipe(recipe) if isinstance(recipe, Path) else parse_recipe(recipe)

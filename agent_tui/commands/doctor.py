@@ -46,14 +46,14 @@ CHECK_TIMEOUT = 10.0
 """Seconds the tiny completion of the model check may take."""
 
 
-def _model_report(model: str | None, api_base: str | None) -> dict[str, Any]:
+def _model_report(model: str | None, api_base: str | None, ollama_url: str) -> dict[str, Any]:
     """The model chosen, and a real check of it: its server's models and one tiny completion."""
     import asyncio
 
     from agent_tui.core.llm import choose_model
     from agent_tui.core.model_probe import check
 
-    choice = choose_model(model, api_base)
+    choice = choose_model(model, api_base, ollama_url=ollama_url)
     report: dict[str, Any] = {
         "model": choice.model,
         "ok": choice.model is not None,
@@ -135,7 +135,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except StoreError as exc:
         report["database"] = {"ok": False, "error": str(exc)}
         problems.append(str(exc))
-    report["model"] = _model_report(model, api_base)
+    report["model"] = _model_report(model, api_base, conf.llm.ollama_url)
     if not report["model"].get("check", {"ok": True})["ok"]:
         problems.append(f"model check: {report['model']['check']['detail']}")
     tools = {}

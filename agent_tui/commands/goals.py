@@ -74,7 +74,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             )
         return 0
     if args.text:
-        choice = choose_model(conf.model, conf.llm.api_base)
+        choice = choose_model(conf.model, conf.llm.api_base, ollama_url=conf.llm.ollama_url)
         if choice.model is None:
             print(
                 f"goal {done.goal_id} waits: {choice.why}. Recipes run without a model.",

@@ -27,6 +27,7 @@ from agent_tui.core import (
 )
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
+from agent_tui.core.secrets import StreamRedactor
 from agent_tui.core.store import Row, StaleState
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
@@ -114,9 +115,22 @@ class ModelStep:
         goal = self.store.one("SELECT * FROM goals WHERE id = ?", (self.step["goal_id"],))
         assert goal is not None
         self.goal = goal
+        self._redactor = StreamRedactor(self.store.redactor)
 
     def stream(self, text: str) -> None:
-        self.ex.report_output(OutputChunk(self.step["goal_id"], self.step["id"], 0, "model", text))
+        """Model text as it arrives, to the sinks, redacted like everything stored (a secret
+        split across chunks is held back until :meth:`end_stream`)."""
+        self._emit(self._redactor.feed(text))
+
+    def end_stream(self) -> None:
+        """The end of one reply: what the redactor held back goes out."""
+        self._emit(self._redactor.flush())
+
+    def _emit(self, text: str) -> None:
+        if text:
+            self.ex.report_output(
+                OutputChunk(self.step["goal_id"], self.step["id"], 0, "model", text)
+            )
 
     def check_budget(self) -> None:
         hit = budget.check(self.store, self.goal, self.settings, self.store.clock())
@@ -161,13 +175,16 @@ class ModelStep:
                         choice, sent, tools=tools, on_text=self.stream, timeout=conf.timeout
                     )
                 except llm.IncompleteReply as exc:
+                    self.end_stream()
                     if exc.partial:
-                        self.stream("\n[agent-tui: that reply was cut off; it is discarded]\n")
+                        self._emit("\n[agent-tui: that reply was cut off; it is discarded]\n")
                     fitter.incomplete(sent)
                     raise
                 except llm.LLMError as exc:
                     if exc.kind != "overflow" or not fitter.shrink(sent):
                         raise
+                finally:
+                    self.end_stream()
             raise llm.LLMError(
                 "the conversation still overflows the model's window after compaction",
                 transient=False,

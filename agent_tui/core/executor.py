@@ -170,7 +170,10 @@ class Executor:
             self._mcp_ready = asyncio.create_task(self.mcp.start(), name="mcp-start")
         if detect_model and self.model.model is None:
             self.model = await asyncio.to_thread(
-                llm.choose_model, self.settings.model, self.settings.llm.api_base
+                llm.choose_model,
+                self.settings.model,
+                self.settings.llm.api_base,
+                ollama_url=self.settings.llm.ollama_url,
             )
         if self.model.model is not None:
             # Import litellm (2–3 s of CPU) a little later, off the loop, so it does not compete

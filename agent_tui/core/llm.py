@@ -77,11 +77,11 @@ class ModelChoice:
     api_base: str | None = None
 
 
-def _ollama_model(timeout: float = 0.3) -> str | None:
+def _ollama_model(url: str, timeout: float = 0.3) -> str | None:
     import httpx
 
     try:
-        reply = httpx.get(f"{OLLAMA_URL}/api/tags", timeout=timeout)
+        reply = httpx.get(f"{url.rstrip('/')}/api/tags", timeout=timeout)
         models = reply.json().get("models") or []
     except (httpx.HTTPError, ValueError):
         return None
@@ -94,16 +94,18 @@ def choose_model(
     environ: Mapping[str, str] | None = None,
     *,
     probe_ollama: bool = True,
+    ollama_url: str = OLLAMA_URL,
 ) -> ModelChoice:
-    """Config (or ``AGENT_TUI_MODEL``, already merged into it), then provider keys, then Ollama."""
+    """Config (or ``AGENT_TUI_MODEL``, already merged into it), then provider keys, then Ollama
+    at ``ollama_url`` (``[llm] ollama_url``; empty: not probed)."""
     env = os.environ if environ is None else environ
     if configured:
         return ModelChoice(configured, "configured", api_base)
     for key, model in PROVIDER_KEYS:
         if env.get(key):
             return ModelChoice(model, f"{key} is set", api_base)
-    if probe_ollama and (local := _ollama_model()):
-        return ModelChoice(local, f"Ollama is running at {OLLAMA_URL}", api_base or OLLAMA_URL)
+    if probe_ollama and ollama_url and (local := _ollama_model(ollama_url)):
+        return ModelChoice(local, f"Ollama is running at {ollama_url}", api_base or ollama_url)
     return ModelChoice(None, f"no model: {HOW_TO_CONFIGURE}")
 
 

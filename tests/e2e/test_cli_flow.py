@@ -103,8 +103,22 @@ def test_pause_resume_cancel_retry_by_cli(tmp_path: Path, home: Path) -> None:
     assert "1 step(s)" in run(home, "retry", f"{goal}:a").stdout
     run(home, "cancel", goal)
     assert json.loads(run(home, "show", goal, "--json").stdout)["goal"]["status"] == "cancelled"
-    run(home, "pause", "--all")
-    assert "paused" in run(home, "resume", "--all").stdout or True
+    assert "all work paused" in run(home, "pause", "--all").stdout
+
+    # The global pause holds a ready step back until the resume.
+    echo = tmp_path / "echo.toml"
+    echo.write_text('title = "e"\n[[steps]]\nid = "a"\ntool = "echo"\nargs = { text = "x" }\n')
+    held = run(home, "add", "--recipe", str(echo)).stdout.strip()
+    run(home, "worker", "--until-idle")
+    shown = json.loads(run(home, "show", held, "--json").stdout)
+    assert shown["goal"]["status"] == "queued"
+    assert [s["status"] for s in shown["steps"]] == ["ready"]
+    assert shown["actions"] == []
+    assert run(home, "resume", "--all").stdout.strip() == "work resumed"
+    run(home, "worker", "--until-idle")
+    shown = json.loads(run(home, "show", held, "--json").stdout)
+    assert shown["goal"]["status"] == "completed"
+    assert [s["status"] for s in shown["steps"]] == ["completed"]
 
 
 def test_usage_errors_are_one_line(home: Path) -> None:

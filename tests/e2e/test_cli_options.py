@@ -30,8 +30,19 @@ def test_config_names_the_file_for_any_command(home: Path, tmp_path: Path, where
     conf = tmp_path / "other.toml"
     conf.write_text('model = "openai/from-other-file"\n')
     args = ["--config", str(conf)]
-    out = run(
-        home, *([*args, "doctor", "--json"] if where == "before" else ["doctor", "--json", *args])
+    # Only the file configures this run (the model it names means no Ollama probe either).
+    env = cli_env(home)
+    del env["AGENT_TUI_LLM__OLLAMA_URL"]
+    out = subprocess.run(
+        [
+            *CLI,
+            *([*args, "doctor", "--json"] if where == "before" else ["doctor", "--json", *args]),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     report = json.loads(out.stdout)
     assert report["config"] == {"ok": True, "source": str(conf)}

@@ -137,9 +137,7 @@ def test_sigterm_ends_every_child_process(home: Path, tmp_path: Path) -> None:
                 for tab in tabs:
                     await tab.close()
 
-        started = time.monotonic()
         asyncio.run(open_tabs())
-        assert time.monotonic() - started < 30
 
 
 def test_viewers_end_even_when_serve_is_killed_outright(home: Path) -> None:

@@ -206,6 +206,20 @@ async def test_budget_reached_raised_and_continued(
     assert len(fake.requests) == 3
 
 
+async def test_goal_iterations_is_the_default_turn_budget(
+    store: Store, llm_settings: Settings, fake: FakeLLM
+) -> None:
+    """``[llm] goal_iterations``: a goal with no budget of its own stops for a decision there."""
+    llm_settings.llm.goal_iterations = 2
+    fake.script(plan(step("a")), call("write_file", {"path": "a.txt", "content": "a"}))
+    goal = add_text_goal(store, "no budget of its own")
+    await run_idle(store, llm_settings)
+    row = store.one("SELECT * FROM goals WHERE id = ?", (goal,))
+    assert row["status"] == "waiting" and row["wait_reason"] == "budget"
+    assert "model turns budget is used up: 2 turns of 2 turns" in row["status_message"]
+    assert len(fake.requests) == 2
+
+
 async def test_budget_refused_stops_the_goal(
     store: Store, llm_settings: Settings, fake: FakeLLM
 ) -> None:

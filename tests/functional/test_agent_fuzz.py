@@ -7,7 +7,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent_tui.config import Settings
@@ -15,6 +16,19 @@ from agent_tui.core.executor import Executor
 from agent_tui.core.goals import add_text_goal
 from agent_tui.core.store import Store
 from tests.fake_llm import FakeLLM, Reply
+
+CANARY = Path(tempfile.mkdtemp(prefix="agent-tui-fuzz-canary-"))
+"""A directory outside every workspace: no reply may make a tool write here."""
+ESCAPES = [
+    "../escape.txt",
+    "../../escape.txt",
+    "../../../escape.txt",
+    "../../../../escape.txt",
+    "sub/../../escape.txt",
+    str(CANARY / "escape.txt"),
+]
+"""Paths that leave the workspace (the workspace is ``<home>/data/workspaces/<id>/``, so the
+relative ones land in the test's own temporary directory if a tool follows them)."""
 
 NAMES = st.sampled_from(
     [
@@ -41,6 +55,7 @@ JSONISH = st.one_of(
     ).map(json.dumps),
     st.just(json.dumps({"path": "a" * 5000, "content": "x" * 100_000})),  # huge arguments
     st.just(json.dumps({"path": "../../etc/passwd"})),
+    st.sampled_from(ESCAPES).map(lambda p: json.dumps({"path": p, "content": "escaped"})),
     st.just(json.dumps({"path": "notes.txt", "content": 42})),  # wrong type
     st.just("[1, 2, 3]"),
 )
@@ -93,7 +108,18 @@ async def _run(replies: list[Reply], api_base: str) -> tuple[Store, Executor, in
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(replies=st.lists(REPLY, min_size=1, max_size=5))
-def test_arbitrary_model_output_ends_in_a_clear_state(replies: list[Reply], monkeypatch) -> None:
+@example(  # always tried: one reply that names every escape at once
+    replies=[
+        Reply(
+            tool_calls=[
+                ("write_file", json.dumps({"path": p, "content": "escaped"})) for p in ESCAPES
+            ]
+        )
+    ]
+)
+def test_arbitrary_model_output_ends_in_a_clear_state(
+    replies: list[Reply], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fuzz")
     with FakeLLM() as fake:
         fake.script(PLAN, *replies)
@@ -112,4 +138,7 @@ def test_arbitrary_model_output_ends_in_a_clear_state(replies: list[Reply], monk
         ), row
     running = store.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
     assert running["n"] == 0
-    assert not Path("/etc/passwd.agent-tui-fuzz").exists()
+    # Nothing was written outside the workspace, whatever path the model named.
+    assert Path(row["workspace"]).is_relative_to(tmp_path)
+    assert not list(tmp_path.rglob("escape.txt")), list(tmp_path.rglob("escape.txt"))
+    assert not (CANARY / "escape.txt").exists()

@@ -345,3 +345,31 @@ async def test_parallel_steps_in_a_new_workspace_all_get_checkpoints(
     assert changed == {f"file{i}.txt" for i in range(6)}
     apply_undo(store, plan_undo(store, goal))
     assert list(ws.iterdir()) == []
+
+
+async def test_large_files_and_nested_repositories_are_left_out_and_named(
+    store: Store, allowing: Settings, home: Path
+) -> None:
+    """Files over 10 MiB and nested git repositories are not snapshotted; the record names them,
+    and undo leaves them alone."""
+    ws = home / "big"
+    ws.mkdir(parents=True)
+    command = (
+        "head -c 11000000 /dev/zero > big.bin && echo small > small.txt && "
+        "mkdir inner && git -C inner init -q && echo x > inner/file.txt && "
+        "git -C inner -c user.name=t -c user.email=t@t add file.txt && "
+        "git -C inner -c user.name=t -c user.email=t@t commit -qm one"
+    )
+    goal = add(store, {"title": "big", "workspace": str(ws), "steps": [shell("s", command)]})
+    await run_idle(store, allowing)
+    assert steps(store, goal)["s"]["status"] == "completed"
+    [cp] = record.for_goal(store, goal)
+    skipped = record.skipped_of(cp)
+    assert any(s.startswith("big.bin (11000000 bytes, over the ") for s in skipped), skipped
+    assert "inner/ (a git repository of its own)" in skipped
+    paths = {f["path"] for f in record.files_of(cp)}
+    assert "small.txt" in paths
+    assert not any(p == "big.bin" or p.startswith("inner/") for p in paths), paths
+    apply_undo(store, plan_undo(store, goal))
+    assert not (ws / "small.txt").exists()
+    assert (ws / "big.bin").stat().st_size == 11_000_000 and (ws / "inner" / "file.txt").exists()

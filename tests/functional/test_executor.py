@@ -143,9 +143,19 @@ async def test_dry_run_records_and_runs_nothing(
 
 
 async def test_independent_steps_overlap_within_limits(store: Store, settings: Settings) -> None:
-    goal = add(store, {"title": "par", "steps": [shell(f"s{i}", "sleep 0.4") for i in range(3)]})
-    await run_idle(store, allow_shell(settings))
+    # Each step announces itself, then waits for the other two: they can only all complete if
+    # they run at the same time (one at a time, the first would give up after 60 s and fail).
+    barrier = (
+        "touch s{i}; for n in $(seq 1200); do"
+        " [ -f s0 ] && [ -f s1 ] && [ -f s2 ] && exit 0; sleep 0.05; done; exit 1"
+    )
+    goal = add(
+        store,
+        {"title": "par", "steps": [shell(f"s{i}", barrier.format(i=i)) for i in range(3)]},
+    )
+    await run_idle(store, allow_shell(settings), timeout=120)
     rows = list(steps(store, goal).values())
+    assert [r["status"] for r in rows] == ["completed"] * 3
     assert max(r["started_at"] for r in rows) < min(r["finished_at"] for r in rows)
 
 

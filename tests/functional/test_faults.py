@@ -148,7 +148,7 @@ def test_a_dead_local_executor_is_recovered_at_once_not_at_lease_expiry(
     home: Path, tmp_path: Path
 ) -> None:
     marker = f"300.{os.getpid()}"
-    _config(home, '[policy.tools]\nshell = "allow"\n[executor]\nlease_seconds = 60\n')
+    _config(home, '[policy.tools]\nshell = "allow"\n[executor]\nlease_seconds = 3600\n')
     recipe = _recipe(tmp_path / "r.toml", [("long", f"sleep {marker}")])
     assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
     first = subprocess.Popen(
@@ -162,12 +162,10 @@ def test_a_dead_local_executor_is_recovered_at_once_not_at_lease_expiry(
     first.wait()
     doctor = json.loads(_cli(home, "doctor", "--json").stdout)
     assert doctor["database"]["executors"] == []  # the dead one is not counted
-    started = time.monotonic()
-    second = _cli(home, "worker", "--until-idle", timeout=40)
-    took = time.monotonic() - started
+    # Waiting out the lease would take an hour: the timeout is a hang guard, not a timing check.
+    second = _cli(home, "worker", "--until-idle", timeout=120)
     assert second.returncode == 3, second.stderr  # stopped: the unknown step waits for a person
     assert "interrupted in a side-effecting shell action" in second.stderr
-    assert took < 30, f"waited {took:.0f} s: the lease (60 s) was waited out"
     assert not _running_sleep(marker)
 
 
@@ -314,11 +312,8 @@ def test_a_full_disk_fails_the_step_plainly_and_never_hangs(
     recipe = _recipe(tmp_path / "r.toml", [("big", "yes 0123456789abcdef | head -c 3000000")])
     env = {"AGENT_TUI_DB": str(db)}
     assert _cli(home, "add", "--recipe", str(recipe), **env).returncode == 0
-    started = time.monotonic()
-    done = _cli(home, "worker", "--until-idle", timeout=120, **env)
-    took = time.monotonic() - started
+    done = _cli(home, "worker", "--until-idle", timeout=120, **env)  # a hang guard
     assert done.returncode == 0, done.stderr
-    assert took < 60, f"took {took:.0f} s"
     assert "Traceback" not in done.stderr and done.stderr.count("\n") < 30
     conn = sqlite3.connect(db)
     step = conn.execute("SELECT status, error FROM steps").fetchone()

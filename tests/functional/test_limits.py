@@ -107,6 +107,25 @@ async def test_tool_daily_limit_waits_for_the_next_day(home: Path, settings: Set
     assert goal_status(store, goal) == "completed"
 
 
+async def test_the_daily_execution_limit_resumes_the_next_day(
+    home: Path, settings: Settings
+) -> None:
+    clock = Clock()
+    store = Store(home / "clocked.db", clock=clock)
+    settings.limits.daily_executions = 2
+    goal = add(store, {"title": "lim", "steps": [echo(f"e{i}", str(i)) for i in range(4)]})
+    await run_idle(store, settings)
+    row = store.one("SELECT * FROM goals WHERE id = ?", (goal,))
+    assert row["status"] == "waiting" and row["wait_reason"] == "daily limit"
+    assert row["resume_at"] > clock.now
+    assert store.one("SELECT count(*) AS n FROM actions")["n"] == 2
+    clock.now = row["resume_at"] + 1  # the next day: two more run
+    await run_idle(store, settings)
+    assert goal_status(store, goal) == "completed"
+    assert store.one("SELECT count(*) AS n FROM actions")["n"] == 4
+    store.close()
+
+
 async def test_model_calls_per_minute(
     home: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

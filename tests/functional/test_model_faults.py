@@ -119,6 +119,20 @@ async def test_a_local_server_is_never_asked_to_interrupt_itself(
     assert store.one("SELECT count(*) AS n FROM steps WHERE status = 'completed'")["n"] == 5
 
 
+async def test_max_concurrent_lets_that_many_calls_run_at_once(
+    store: Store, llm_settings: Settings, fake: FakeLLM
+) -> None:
+    """``[llm] max_concurrent = 2`` for a local server: two streams at once, never three."""
+    llm_settings.llm.max_concurrent = 2
+    fake.meet = 2  # each stream waits for a second one: two at once is shown, not hoped for
+    slow = {"chunk_delay": 0.1}
+    fake.script(plan("a", "b", "c", "d"), *(finish("done", **slow) for _ in range(4)))
+    goal = add_text_goal(store, "four steps, two calls at a time")
+    await run_idle(store, llm_settings, timeout=60)
+    assert goal_status(store, goal) == "completed"
+    assert fake.most_active == 2
+
+
 async def test_an_interrupted_stream_is_an_incomplete_reply(fake: FakeLLM) -> None:
     """What llama.cpp does to the running request when a second arrives, seen through litellm."""
     fake.interrupting = True

@@ -187,6 +187,15 @@ def _wait_for_file(path: Path, worker: subprocess.Popen[bytes], log: Path) -> st
     return path.read_text().strip()
 
 
+def _wait_for_log(text: str, worker: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll the worker's log until it says ``text`` (a signal was handled, say)."""
+    deadline = time.monotonic() + 30
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} never logged:\n{log.read_text()}"
+        assert worker.poll() is None, log.read_text()
+        time.sleep(0.05)
+
+
 ALLOW_SHELL = {"AGENT_TUI_POLICY__TOOLS": '{ shell = "allow" }'}
 
 
@@ -258,7 +267,7 @@ def test_second_signal_interrupts_and_asks(tmp_path: Path, home: Path) -> None:
     worker = _start_worker(home, log, **ALLOW_SHELL)
     _wait_for_file(started, worker, log)
     worker.send_signal(signal.SIGINT)
-    time.sleep(0.3)
+    _wait_for_log("running step(s) finish first", worker, log)  # the first one was handled
     worker.send_signal(signal.SIGINT)
     assert worker.wait(20) == 130
     shown = json.loads(_cli(home, "show", goal, "--json").stdout)

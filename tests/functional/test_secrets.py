@@ -253,3 +253,59 @@ def test_every_store_and_redactor_comes_from_the_one_function() -> None:
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 assert rel in allowed.get(name, {rel}), f"{rel}:{node.lineno} calls {name}()"
+
+
+def test_planted_key_is_stored_nowhere_after_an_agent_run(home: Path) -> None:
+    """An agent step (scripted model) through the real worker: the key comes back from a tool and
+    the model itself repeats it in its text, a tool argument, a document and its summary."""
+    with FakeLLM() as fake:
+        env = cli_env(
+            home,
+            PLANTED_API_KEY=KEY,
+            OPENAI_API_KEY="sk-test-not-planted",
+            AGENT_TUI_MODEL="openai/test-model",
+            AGENT_TUI_LLM__API_BASE=fake.api_base,
+            AGENT_TUI_POLICY__TOOLS='{ shell = "allow" }',
+        )
+        step = {
+            "id": "a",
+            "title": "A",
+            "instructions": "look",
+            "tools": ["shell", "write_document"],
+        }
+        fake.script(
+            text(json.dumps({"steps": [step]})),
+            call("shell", {"command": "echo key is $PLANTED_API_KEY"}),
+            text(f"I found the key {KEY}."),
+            call("shell", {"command": f"echo {KEY} >&2"}),
+            call("write_document", {"name": "Found", "content": f"# Found\n\nkey: {KEY}\n"}),
+            call("finish_step", {"summary": f"the key is {KEY}"}),
+        )
+        subprocess.run(
+            [*CLI, "add", "find the key"], env=env, check=True, capture_output=True, timeout=60
+        )
+        worker = subprocess.run(
+            [*CLI, "worker", "--until-idle", "--output"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        sent = json.dumps(fake.requests)
+    assert worker.returncode == 0, worker.stderr
+    assert KEY not in worker.stderr and KEY not in worker.stdout
+    shown = subprocess.run(
+        [*CLI, "show", "1", "--json"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    detail = json.loads(shown)
+    assert detail["goal"]["status"] == "completed", shown
+    assert [a["tool"] for a in detail["actions"]] == ["shell", "shell", "write_document"]
+    assert KEY not in shown
+    [doc] = [a for a in detail["artifacts"] if a["name"] == "Found"]
+    assert "key: [redacted:PLANTED_API_KEY]" in doc["content"]
+    # What tools return reaches the model redacted (its own words may come back to it as said).
+    assert "key is [redacted:PLANTED_API_KEY]" in sent
+    everything = _everything(home)
+    assert b"[redacted:PLANTED_API_KEY]" in everything  # the files were read, and redacted
+    assert KEY.encode() not in everything
+    assert (home / "state" / "agent-tui.log").is_file()  # the log file was among those read

@@ -10,7 +10,6 @@ import gzip
 import ipaddress
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +20,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from agent_tui.config import Settings
 from agent_tui.core.tools.base import ToolContext, ToolError, ToolResult, TransientToolError
 from agent_tui.core.tools.web import (
     address_kind,
@@ -162,18 +162,9 @@ class Sink:
         return "".join(t for s, t in self.chunks if s == stream)
 
 
-class Web:
-    """Stands in for the ``[web]`` settings section the config will have."""
-
-    def __init__(self, **values: Any) -> None:
-        self.search_url = values.get("search_url")
-        self.timeout = values.get("timeout")
-        self.user_agent = values.get("user_agent")
-
-
-class FakeSettings:
-    def __init__(self, **web: Any) -> None:
-        self.web = Web(**web)
+def web_settings(**web: Any) -> Settings:
+    """The real settings with a ``[web]`` section, validated as the config file's would be."""
+    return Settings.model_validate({"web": web})
 
 
 def make_ctx(tmp_path: Path, settings: Any = None) -> ToolContext:
@@ -260,9 +251,7 @@ async def test_head_returns_headers_only(base: str, tmp_path: Path):
 
 
 async def test_size_cap_stops_the_download(base: str, tmp_path: Path):
-    started = time.monotonic()
-    result = await fetch(tmp_path, f"{base}/endless", max_bytes=100_000)
-    assert time.monotonic() - started < 10
+    result = await fetch(tmp_path, f"{base}/endless", max_bytes=100_000)  # never ends by itself
     assert result.ok
     assert result.data["truncated"] is True
     assert result.data["bytes"] == 100_000
@@ -321,12 +310,10 @@ async def test_overload_statuses_are_transient(base: str, tmp_path: Path, code: 
 
 
 async def test_timeout_is_transient(base: str, tmp_path: Path):
-    started = time.monotonic()
-    with pytest.raises(TransientToolError, match=r"timed out"):
+    with pytest.raises(TransientToolError, match=r"timed out after 0.5 s"):
         await fetch(tmp_path, f"{base}/slow", timeout=0.5)
-    assert time.monotonic() - started < 5
     with pytest.raises(TransientToolError, match=r"timed out after 0.4 s"):
-        await fetch(tmp_path, f"{base}/slow", settings=FakeSettings(timeout=0.4))
+        await fetch(tmp_path, f"{base}/slow", settings=web_settings(timeout=0.4))
 
 
 async def test_connection_refused_is_transient(tmp_path: Path):
@@ -346,10 +333,8 @@ async def test_cancel_stops_the_fetch(base: str, tmp_path: Path):
     sink = ctx.emit
     assert isinstance(sink, Sink)
     await asyncio.wait_for(sink.arrived.wait(), 10)
-    started = time.monotonic()
     ctx.cancelled.set()
     result = await asyncio.wait_for(task, 10)
-    assert time.monotonic() - started < 2
     assert not result.ok and result.error == "cancelled"
 
 
@@ -479,7 +464,7 @@ async def search(tmp_path: Path, settings: Any, **raw: Any) -> tuple[ToolResult,
 
 
 async def test_search_against_a_fake_searxng(base: str, tmp_path: Path):
-    result, sink = await search(tmp_path, FakeSettings(search_url=base), query=" rust async ")
+    result, sink = await search(tmp_path, web_settings(search_url=base), query=" rust async ")
     assert result.ok
     results = result.data["results"]
     assert len(results) == 8
@@ -496,13 +481,13 @@ async def test_search_against_a_fake_searxng(base: str, tmp_path: Path):
     assert sink.text("stdout") == result.output
     assert "8 results" in sink.text("stderr")
     few, _ = await search(
-        tmp_path, FakeSettings(search_url=f"{base}/search/"), query="x", max_results=2
+        tmp_path, web_settings(search_url=f"{base}/search/"), query="x", max_results=2
     )
     assert len(few.data["results"]) == 2
 
 
 async def test_search_unconfigured_says_how_to_configure(tmp_path: Path):
-    for settings in (None, FakeSettings()):
+    for settings in (None, web_settings()):
         with pytest.raises(ToolError) as info:
             await search(tmp_path, settings, query="x")
         assert str(info.value) == NOT_CONFIGURED
@@ -511,10 +496,10 @@ async def test_search_unconfigured_says_how_to_configure(tmp_path: Path):
 
 async def test_search_provider_errors(base: str, tmp_path: Path):
     with pytest.raises(ToolError, match="must allow the JSON format") as info:
-        await search(tmp_path, FakeSettings(search_url=f"{base}/closed"), query="x")
+        await search(tmp_path, web_settings(search_url=f"{base}/closed"), query="x")
     assert not isinstance(info.value, TransientToolError)
     with pytest.raises(TransientToolError, match="HTTP 503"):
-        await search(tmp_path, FakeSettings(search_url=f"{base}/status/503"), query="x")
+        await search(tmp_path, web_settings(search_url=f"{base}/status/503"), query="x")
 
 
 def test_search_args():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent_tui.config import Settings
-from agent_tui.core.secrets import Redactor
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, open_store
 from agent_tui.core.webhooks import CURSOR_KEY, WebhookDelivery, WebhookSpec
 from tests.helpers import add, echo, run_idle, shell
 
@@ -33,11 +33,12 @@ class Received:
 @dataclass
 class Receiver:
     """A webhook receiver: ``/ok`` answers 200, ``/flaky`` 500 twice then 200, ``/down`` 500,
-    ``/slow`` 200 after a second."""
+    ``/slow`` 200 once the test sets ``release`` (no race with a fixed delay)."""
 
     url: str
     got: list[Received] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=dict)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def bodies(self, path: str) -> list[dict[str, Any]]:
         return [r.body for r in self.got if r.path == path]
@@ -60,7 +61,7 @@ def receiver() -> Iterator[Receiver]:
             with lock:
                 count = state.hits[path] = state.hits.get(path, 0) + 1
             if path == "/slow":
-                time.sleep(1.0)
+                state.release.wait(60)
             ok = path in ("/ok", "/slow") or (path == "/flaky" and count > 2)
             if ok:
                 with lock:
@@ -80,6 +81,7 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
+    state.release.set()
     server.shutdown()
     server.server_close()
 
@@ -224,7 +226,10 @@ async def test_timeouts_and_unreachable_receivers_are_failures(
     assert "no answer within 0.2 s" in failed["message"]
 
     await _completed_goal(store, settings, "again")
-    closed = WebhookSpec(url="http://127.0.0.1:9/nothing-listens")
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = WebhookSpec(url=f"http://127.0.0.1:{port}/nothing-listens")
     hooks = WebhookDelivery(store, [closed], delays=())
     await hooks.deliver_due()
     await hooks.wait_sent()
@@ -243,7 +248,8 @@ async def test_a_slow_receiver_holds_up_no_other(
         assert time.monotonic() < deadline
         await asyncio.sleep(0.01)
     [waiting] = [d for d in hooks.pending if d.sending]
-    assert waiting.spec is slow
+    assert waiting.spec is slow  # still held by the receiver, and /ok was delivered meanwhile
+    receiver.release.set()
     await hooks.wait_sent()
     assert await hooks.deliver_due() == 2
 
@@ -251,19 +257,21 @@ async def test_a_slow_receiver_holds_up_no_other(
 async def test_headers_read_secrets_from_the_environment_not_the_payload(
     store: Store, settings: Settings, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HOOK_API_TOKEN", "s3cret-value-123")
-    store.redactor = Redactor({"HOOK_API_TOKEN": "s3cret-value-123"})
+    # A name only the config calls secret, through the one way front ends open the database.
+    monkeypatch.setenv("HOOK_AUTH", "s3cret-value-123")
+    settings.secrets.names = ["HOOK_AUTH"]
+    store.close()
+    store = open_store(settings, store.path)
     goal = add(store, {"title": "Say s3cret-value-123", "steps": [echo("x", "s3cret-value-123")]})
     await run_idle(store, settings)
-    spec = WebhookSpec(
-        url=f"{receiver.url}/ok", headers={"Authorization": "Bearer ${HOOK_API_TOKEN}"}
-    )
+    spec = WebhookSpec(url=f"{receiver.url}/ok", headers={"Authorization": "Bearer ${HOOK_AUTH}"})
     hooks = WebhookDelivery(store, [spec])
     assert await _drain(hooks) == 1
     [got] = receiver.got
     assert got.headers["Authorization"] == "Bearer s3cret-value-123"
     assert got.body["goal"]["id"] == goal
     assert "s3cret-value-123" not in json.dumps(got.body)
+    assert "[redacted:HOOK_AUTH]" in json.dumps(got.body)
 
 
 async def test_old_events_and_unlisted_kinds_are_not_sent(

@@ -132,6 +132,7 @@ DEMO_GOALS = (NIGHTLY, RELEASE_NOTES, CONFIG_EDIT, DISK_CHECK)
 def demo_settings() -> Settings:
     """Shell allowed, one step at a time, no model: the same run every time."""
     settings = Settings()
+    settings.llm.ollama_url = ""  # never a local Ollama's model
     settings.policy.tools = {"shell": "allow"}
     settings.executor.max_parallel = 1
     settings.executor.per_goal_parallel = 1

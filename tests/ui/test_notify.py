@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent_tui.config import Settings
 from agent_tui.core.store import Event, Store
 from agent_tui.ui import notify
 from agent_tui.ui.app import create_app
+from tests.conftest import offline_settings
 from tests.ui.conftest import SIZE
 
 
@@ -26,7 +26,7 @@ def test_sequences_cannot_be_broken_by_the_message() -> None:
 
 
 async def test_an_approval_needed_sends_one_notification(store: Store) -> None:
-    settings = Settings()
+    settings = offline_settings()
     settings.notify.terminal = "osc9"
     app = create_app(store, settings, executor=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -17,13 +17,12 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from agent_tui.config import Settings
-from agent_tui.core import llm
 from agent_tui.core.store import Store
 from agent_tui.ui.app import AgentTuiApp, create_app
 from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.widgets.goal_list import GoalList
 from agent_tui.ui.widgets.step_timeline import StepTimeline
-from tests.conftest import ROOT
+from tests.conftest import ROOT, offline_settings
 from tests.ui.demo import add_usage, build_demo, fixed_store
 
 SIZE = (120, 36)
@@ -44,7 +43,7 @@ def demo(home: Path) -> Iterator[Store]:
 
 
 def viewer(store: Store, settings: Settings | None = None) -> AgentTuiApp:
-    app = create_app(store, settings or Settings(), executor=False)
+    app = create_app(store, settings or offline_settings(), executor=False)
     app.animation_level = "none"
     return app
 
@@ -118,7 +117,6 @@ def test_light_theme(snap_compare: Snap, demo: Store) -> None:
 def test_welcome_with_no_model(snap_compare: Snap, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.rmtree(FIXED_HOME, ignore_errors=True)
     monkeypatch.setenv("AGENT_TUI_HOME", str(FIXED_HOME))
-    monkeypatch.setattr(llm, "_ollama_model", lambda timeout=0.3: None)
     monkeypatch.chdir(ROOT)
     store = fixed_store(FIXED_HOME / "data" / "agent-tui.db")
     try:
@@ -194,7 +192,6 @@ def test_approval_detail_at_80x24(snap_compare: Snap, demo: Store) -> None:
 def test_welcome_at_80x24(snap_compare: Snap, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.rmtree(FIXED_HOME, ignore_errors=True)
     monkeypatch.setenv("AGENT_TUI_HOME", str(FIXED_HOME))
-    monkeypatch.setattr(llm, "_ollama_model", lambda timeout=0.3: None)
     monkeypatch.chdir(ROOT)
     store = fixed_store(FIXED_HOME / "data" / "agent-tui.db")
     try:
@@ -233,7 +230,7 @@ def test_search_at_80x24(snap_compare: Snap, demo: Store) -> None:
 
 def test_usage_view(snap_compare: Snap, demo: Store) -> None:
     add_usage(demo)
-    settings = Settings()
+    settings = offline_settings()
     settings.budget.daily_usd = 0.05
 
     async def before(pilot: Pilot[Any]) -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from agent_tui.config import Settings
 from agent_tui.core.tools.base import ToolContext, ToolResult
 from agent_tui.core.tools.python_tool import PythonTool
-from tests.helpers import Sink, alive
+from tests.helpers import HANG, Sink, alive
 
 
 def make_ctx(workspace: Path, sink: Sink | None = None, timeout: float = 600.0) -> ToolContext:
@@ -113,9 +113,7 @@ async def test_code_longer_than_an_argument_may_be(tmp_path: Path):
 
 
 async def test_timeout_kills_a_grandchild(tmp_path: Path):
-    started = time.monotonic()
     result = await run(make_ctx(tmp_path), SPAWN_SLEEPER, timeout=0.5)
-    assert time.monotonic() - started < 5
     assert not result.ok
     assert result.error == "timed out after 0.5 s"
     assert not alive(MARK)
@@ -148,10 +146,9 @@ async def test_already_cancelled_does_not_start(tmp_path: Path):
 
 async def test_background_process_is_ended_after_success(tmp_path: Path):
     code = f"import subprocess\nprint(subprocess.Popen(['sleep', '{MARK}']).pid)"
-    started = time.monotonic()
-    result = await run(make_ctx(tmp_path), code)
+    # A hang guard, not a timing check: waiting for the sleeper would take its 100 s.
+    result = await asyncio.wait_for(run(make_ctx(tmp_path), code), HANG)
     assert result.ok
-    assert time.monotonic() - started < 5
     assert not alive(MARK)
 
 

@@ -354,9 +354,26 @@ def test_load_recipe_file_problems(
 # Cron
 
 
-@pytest.mark.parametrize("expr", ["* * * * *", "0 9 * * 1-5", "*/15 0-6 1,15 * *", "0 9 * * mon"])
-def test_valid_cron(expr: str) -> None:
+def _local(*args: int) -> float:
+    return datetime(*args).astimezone().timestamp()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("expr", "after", "expected"),
+    [
+        ("* * * * *", (2025, 1, 1, 9, 0, 30), (2025, 1, 1, 9, 1)),
+        ("0 9 * * 1-5", (2025, 1, 3, 10, 0), (2025, 1, 6, 9, 0)),  # Friday, then Monday
+        ("0 9 * * 1-5", (2025, 1, 6, 8, 59), (2025, 1, 6, 9, 0)),
+        ("*/15 0-6 1,15 * *", (2025, 1, 1, 6, 50), (2025, 1, 15, 0, 0)),
+        ("*/15 0-6 1,15 * *", (2025, 1, 15, 0, 0), (2025, 1, 15, 0, 15)),
+        ("0 9 * * mon", (2025, 1, 1, 12, 0), (2025, 1, 6, 9, 0)),  # Wednesday, then Monday
+    ],
+)
+def test_valid_cron_fires_when_cron_would(
+    expr: str, after: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
     validate_cron(expr)
+    assert next_fire(expr, _local(*after)) == _local(*expected)
 
 
 @pytest.mark.parametrize(
@@ -365,10 +382,6 @@ def test_valid_cron(expr: str) -> None:
 def test_invalid_cron(expr: str) -> None:
     with pytest.raises(ValueError):
         validate_cron(expr)
-
-
-def _local(*args: int) -> float:
-    return datetime(*args).astimezone().timestamp()  # type: ignore[arg-type]
 
 
 def test_next_fire_is_after_the_given_time() -> None:
@@ -385,6 +398,13 @@ def test_cron_weekday_numbers_follow_cron() -> None:
 
 def test_cron_accepts_seven_for_sunday() -> None:
     validate_cron("0 9 * * 7")
+    wednesday = _local(2025, 1, 1, 12, 0)
+    assert next_fire("0 9 * * 7", wednesday) == _local(2025, 1, 5, 9, 0)
+    # 5-7 is Friday to Sunday, as in cron (APScheduler alone would read 7 as out of range).
+    fire = [next_fire("0 9 * * 5-7", wednesday)]
+    for _ in range(3):
+        fire.append(next_fire("0 9 * * 5-7", fire[-1]))
+    assert fire == [_local(2025, 1, d, 9, 0) for d in (3, 4, 5, 10)]
 
 
 def test_cron_that_never_fires_is_refused() -> None:

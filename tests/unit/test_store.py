@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,42 @@ def test_immediate_transactions_serialise_writers(home: Path) -> None:
     thread.join(5)
     assert order == ["a", "b"]
     assert a.setting("a") == 1 and a.setting("b") == 1
+
+
+def test_read_then_write_transactions_lose_no_update(home: Path) -> None:
+    """Writers on their own connections each read a counter and write it back plus one, with a
+    pause between the read and the write: serialised transactions lose no increment and none
+    fails (a deferred transaction would fail at its write, or overwrite another's)."""
+    path = home / "counter.db"
+    Store(path).set_setting("n", 0)
+    writers, rounds = 4, 25
+    failures: list[BaseException] = []
+    start = threading.Barrier(writers)
+
+    def increment() -> None:
+        store = Store(path)
+        try:
+            start.wait()
+            for _ in range(rounds):
+                with store.write() as tx:
+                    row = tx.one("SELECT value FROM settings WHERE key = 'n'")
+                    assert row is not None
+                    time.sleep(0.002)  # widen the window another writer could slip into
+                    tx.execute(
+                        "UPDATE settings SET value = ? WHERE key = 'n'", (int(row["value"]) + 1,)
+                    )
+        except BaseException as exc:  # reported below, with the count
+            failures.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=increment) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert Store(path).setting("n") == writers * rounds
 
 
 def test_data_version_sees_other_connections(home: Path) -> None:

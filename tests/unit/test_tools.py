@@ -20,7 +20,7 @@ from agent_tui.core.tools.files import DIFF_CAP, ListFilesTool, ReadFileTool, Wr
 from agent_tui.core.tools.registry import builtin_tools
 from agent_tui.core.tools.shell import DATA_TAIL, OUTPUT_TAIL, ShellTool
 from agent_tui.core.tools.write_document import WriteDocumentTool
-from tests.helpers import Sink, alive, wait_for
+from tests.helpers import HANG, Sink, alive, wait_for
 
 
 def make_ctx(workspace: Path, settings: Any = None, **kwargs: Any) -> ToolContext:
@@ -117,10 +117,8 @@ async def test_shell_long_line_and_output_caps(tmp_path: Path):
 
 async def test_shell_timeout_kills_the_whole_group(tmp_path: Path):
     ctx = make_ctx(tmp_path, settings=fast_settings())
-    started = time.monotonic()
     mark = unique_sleep()
     result = await call(ShellTool(), ctx, command=f"sleep {mark} & wait", timeout=0.5)
-    assert time.monotonic() - started < 5
     assert not result.ok
     assert result.error == "timed out after 0.5 s"
     assert not alive(mark)
@@ -160,11 +158,10 @@ async def test_shell_already_cancelled_does_not_start(tmp_path: Path):
 
 async def test_shell_background_process_is_ended_after_success(tmp_path: Path):
     ctx = make_ctx(tmp_path, settings=fast_settings())
-    started = time.monotonic()
     mark = unique_sleep()
-    result = await call(ShellTool(), ctx, command=f"sleep {mark} & echo up")
+    # A hang guard, not a timing check: waiting for the sleeper would take its 100 s.
+    result = await asyncio.wait_for(call(ShellTool(), ctx, command=f"sleep {mark} & echo up"), HANG)
     assert result.ok
-    assert time.monotonic() - started < 5
     assert not alive(mark)
 
 

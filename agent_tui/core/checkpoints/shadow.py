@@ -208,7 +208,8 @@ class Shadow:
                 skipped.append(f"{path} ({size} bytes, over the {self.max_file_bytes} byte cap)")
         if skipped:
             names = [s.split(" (", 1)[0].rstrip("/") for s in skipped]
-            self._git("rm", "-q", "--cached", "-r", "--ignore-unmatch", "--", *names)
+            # --cached: only the shadow index changes; -f: a file staged with new content goes too.
+            self._git("rm", "-q", "--cached", "-r", "-f", "--ignore-unmatch", "--", *names)
         return changed, tuple(skipped)
 
     def keep(self, refs: dict[str, str]) -> None:

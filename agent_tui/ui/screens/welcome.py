@@ -123,7 +123,8 @@ class WelcomeScreen(ReportsWorkerErrors, ModalScreen[int | None]):
 
     @work(thread=True, exit_on_error=False, group="welcome-model")
     def detect_model(self) -> None:
-        choice = choose_model(self.settings.model, self.settings.llm.api_base)
+        llm = self.settings.llm
+        choice = choose_model(self.settings.model, llm.api_base, ollama_url=llm.ollama_url)
         self.app.call_from_thread(self.show_model, choice)
 
     def show_model(self, choice: ModelChoice) -> None:
