@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -34,7 +35,53 @@ from agent_tui.core.tools.base import Tool, ToolResult
 from agent_tui.core.tools.offload import PREVIEW_TIMEOUT, off_loop
 
 if TYPE_CHECKING:
-    from agent_tui.core.executor import Executor, RunningStep
+    from pathlib import Path
+
+    from agent_tui.config import Settings
+    from agent_tui.core.actions import RunningStep
+    from agent_tui.core.llm import ModelChoice
+    from agent_tui.core.model_calls import Endpoints
+    from agent_tui.core.store import Store
+    from agent_tui.core.tools.base import ToolArgs
+
+
+class Host(Protocol):
+    """What an agent or plan step needs of the executor that runs it, and nothing more."""
+
+    store: Store
+    settings: Settings
+    owner: str
+    model: ModelChoice
+    endpoints: Endpoints
+
+    def context_window(self) -> int | None: ...
+
+    def learn_window(self, refused: int) -> None: ...
+
+    def probe_delay(self) -> float: ...
+
+    def report_output(self, chunk: OutputChunk) -> None: ...
+
+    def workspace(self, goal: Row) -> Path: ...
+
+    async def tools(self) -> dict[str, Tool]: ...
+
+    def mark_running(
+        self, tx: Any, step: Row, tool: Tool, action_id: int, preview: str
+    ) -> None: ...
+
+    async def execute(
+        self,
+        running: RunningStep,
+        tool: Tool,
+        args: ToolArgs,
+        action_id: int,
+        workspace: Path,
+        *,
+        started: bool = False,
+        after: Callable[[Any, ToolResult], None] | None = None,
+    ) -> ToolResult | None: ...
+
 
 FINISH = {
     "name": "finish_step",
@@ -106,7 +153,7 @@ class _Fitter:
 class ModelStep:
     """What agent and plan steps share: the model, usage, budgets and provider errors."""
 
-    def __init__(self, executor: Executor, running: RunningStep) -> None:
+    def __init__(self, executor: Host, running: RunningStep) -> None:
         self.ex = executor
         self.store = executor.store
         self.settings = executor.settings
