@@ -57,6 +57,16 @@ class RunningStep:
     """Actions whose tool returned: their outcome is known even if recording it failed."""
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A new action as it will be proposed (see :meth:`Actions.prepare`)."""
+
+    preview: str
+    decision: str
+    reason: str
+    dry_run: bool
+
+
 class Actions:
     """Proposes, starts, runs and records actions for the steps of one executor (``owner``)."""
 
@@ -342,6 +352,60 @@ class Actions:
             raise StaleState("cancelled" if cancelled else "the step is no longer ours")
         return result
 
+    async def prepare(
+        self,
+        tool: Tool,
+        args: ToolArgs,
+        raw_args: dict[str, Any],
+        workspace: Path,
+        goal: Row,
+        *,
+        step_approval: str | None = None,
+    ) -> Prepared:
+        """What a new action will be proposed as: its preview (made off the loop, with the
+        policy's note), the policy's verdict and whether it is a dry run. Raises
+        :class:`ToolError` when the preview cannot be made."""
+        preview = await off_loop(
+            tool.preview, args, workspace, timeout=PREVIEW_TIMEOUT, what=f"{tool.name} preview"
+        )
+        verdict = await verdict_for(
+            self.store, self.settings, tool, raw_args, step_approval, workspace=workspace
+        )
+        if verdict.detail:
+            preview = f"{preview}\n\n{verdict.detail}"
+        dry_run = bool(goal["dry_run"]) or bool(self.store.setting("dry_run", False))
+        return Prepared(preview, verdict.decision, verdict.reason, dry_run)
+
+    def propose(
+        self,
+        tx: Any,
+        step: Row,
+        tool: Tool,
+        raw_args: dict[str, Any],
+        prepared: Prepared,
+        *,
+        tool_call_id: str | None = None,
+        decides_step: bool = True,
+    ) -> tuple[int, str]:
+        """Record the action as :func:`runs.propose_action` decides it, and start it in the same
+        transaction when it may run; ``(action_id, what next)``."""
+        action_id, move = runs.propose_action(
+            tx,
+            step,
+            tool=tool.name,
+            args=raw_args,
+            side_effects=tool.side_effects,
+            decision=prepared.decision,
+            reason=prepared.reason,
+            preview=prepared.preview,
+            dry_run=prepared.dry_run,
+            tool_call_id=tool_call_id,
+            decides_step=decides_step,
+        )
+        if move == "run":
+            self.mark_running(tx, step, tool, action_id, prepared.preview)
+        return action_id, move
+
     async def _start_action(
         self, step: Row, goal: Row, tool: Tool, workspace: Path
     ) -> tuple[int, ToolArgs] | None:
@@ -369,12 +433,12 @@ class Actions:
                 self._fail_before_action(step, f"template: {exc}")
                 return None
         workspace.mkdir(parents=True, exist_ok=True)
+        prepared = None
         try:
             args = tool.parse(raw_args)
             if approved is None:
-                what = f"{tool.name} preview"
-                preview = await off_loop(
-                    tool.preview, args, workspace, timeout=PREVIEW_TIMEOUT, what=what
+                prepared = await self.prepare(
+                    tool, args, raw_args, workspace, goal, step_approval=step["approval"]
                 )
         except ValidationError as exc:
             err = exc.errors()[0]
@@ -384,12 +448,6 @@ class Actions:
         except ToolError as exc:
             self._fail_before_action(step, str(exc))
             return None
-        if approved is None:
-            verdict = await verdict_for(
-                self.store, self.settings, tool, raw_args, step["approval"], workspace=workspace
-            )
-            if verdict.detail:
-                preview = f"{preview}\n\n{verdict.detail}"
         with self.store.write() as tx:
             runs.ensure_still_running(tx, step["id"], self.owner)
             if (
@@ -401,31 +459,12 @@ class Actions:
                 return None
             if approved is not None:
                 action_id = approved["id"]
+                self.mark_running(tx, step, tool, action_id, preview)
             else:
-                dry_run = bool(goal["dry_run"]) or bool(self.store.setting("dry_run", False))
-                action_id, next_move = runs.propose_action(
-                    tx,
-                    step,
-                    tool=tool.name,
-                    args=raw_args,
-                    side_effects=tool.side_effects,
-                    decision=verdict.decision,
-                    reason=verdict.reason,
-                    preview=preview,
-                    dry_run=dry_run,
-                )
-                if next_move != "run":
+                assert prepared is not None
+                action_id, move = self.propose(tx, step, tool, raw_args, prepared)
+                if move != "run":
                     return None
-            runs.start_action(tx, action_id, self.owner)
-            lines = preview.splitlines()
-            summary = (lines[0] + (" …" if len(lines) > 1 else "")) if lines else tool.name
-            tx.event(
-                "action.running",
-                f"{tool.name}: {summary}",
-                goal_id=step["goal_id"],
-                step_id=step["id"],
-                action_id=action_id,
-            )
         return action_id, args
 
     def _document_saver(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
@@ -26,23 +25,20 @@ from agent_tui.core import (
     runs,
     transcript,
 )
-from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
 from agent_tui.core.store import Row, StaleState
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
-from agent_tui.core.tools.offload import PREVIEW_TIMEOUT, off_loop
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from agent_tui.config import Settings
-    from agent_tui.core.actions import RunningStep
+    from agent_tui.core.actions import Actions, RunningStep
     from agent_tui.core.llm import ModelChoice
     from agent_tui.core.model_calls import Endpoints
     from agent_tui.core.store import Store
-    from agent_tui.core.tools.base import ToolArgs
 
 
 class Host(Protocol):
@@ -53,6 +49,8 @@ class Host(Protocol):
     owner: str
     model: ModelChoice
     endpoints: Endpoints
+    actions: Actions
+    """The action pipeline every tool call goes through."""
 
     def context_window(self) -> int | None: ...
 
@@ -65,22 +63,6 @@ class Host(Protocol):
     def workspace(self, goal: Row) -> Path: ...
 
     async def tools(self) -> dict[str, Tool]: ...
-
-    def mark_running(
-        self, tx: Any, step: Row, tool: Tool, action_id: int, preview: str
-    ) -> None: ...
-
-    async def execute(
-        self,
-        running: RunningStep,
-        tool: Tool,
-        args: ToolArgs,
-        action_id: int,
-        workspace: Path,
-        *,
-        started: bool = False,
-        after: Callable[[Any, ToolResult], None] | None = None,
-    ) -> ToolResult | None: ...
 
 
 FINISH = {
@@ -521,39 +503,17 @@ class AgentStep(ModelStep):
         started = False
         if action is None or _rerun(action):
             try:
-                preview = await off_loop(
-                    tool.preview,
-                    parsed,
-                    workspace,
-                    timeout=PREVIEW_TIMEOUT,
-                    what=f"{tool.name} preview",
-                )
+                prepared = await self.ex.actions.prepare(tool, parsed, args, workspace, self.goal)
             except Exception as exc:
                 return self._store_reply(self._reply(call, {"error": str(exc)}))
-            verdict = await verdict_for(self.store, self.settings, tool, args, workspace=workspace)
-            if verdict.detail:
-                preview = f"{preview}\n\n{verdict.detail}"
-            dry = bool(self.goal["dry_run"]) or bool(self.store.setting("dry_run", False))
             if self.settings.limits.tools.get(tool.name):
                 self._hold_if_limited(lambda tx: limits.tool_limit(tx, tool.name, self.settings))
             with self.store.write() as tx:
                 runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
-                action_id, move = runs.propose_action(
-                    tx,
-                    self.step,
-                    tool=tool.name,
-                    args=args,
-                    side_effects=tool.side_effects,
-                    decision=verdict.decision,
-                    reason=verdict.reason,
-                    preview=preview,
-                    dry_run=dry,
-                    tool_call_id=call["id"],
-                    decides_step=False,
+                action_id, move = self.ex.actions.propose(
+                    tx, self.step, tool, args, prepared, tool_call_id=call["id"], decides_step=False
                 )
-                if move == "run":  # start it in the same transaction
-                    self.ex.mark_running(tx, self.step, tool, action_id, preview)
-                    started = True
+                started = move == "run"  # started in the same transaction
             if move == "ask":
                 raise _Wait
             if move != "run":
@@ -571,7 +531,7 @@ class AgentStep(ModelStep):
             transcript.append(tx, self.step["id"], reply)
             replies.append(reply)
 
-        result = await self.ex.execute(
+        result = await self.ex.actions.execute(
             self.running, tool, parsed, action_id, workspace, started=started, after=store_reply
         )
         if result is None:

@@ -45,8 +45,6 @@ from agent_tui.core.states import StepStatus
 from agent_tui.core.store import Event, Row, StaleState, Store, is_full, open_store
 from agent_tui.core.tools.base import (
     Tool,
-    ToolArgs,
-    ToolResult,
 )
 from agent_tui.core.tools.registry import builtin_tools, get_tool
 from agent_tui.core.webhooks import WebhookDelivery
@@ -700,26 +698,6 @@ class Executor:
         except Exception as exc:
             if not is_full(exc):  # a full disk is said once, by the store
                 log.exception("could not record the failure of step %s", step["id"])
-
-    async def execute(
-        self,
-        running: RunningStep,
-        tool: Tool,
-        args: ToolArgs,
-        action_id: int,
-        workspace: Path,
-        *,
-        started: bool = False,
-        after: Callable[[Any, ToolResult], None] | None = None,
-    ) -> ToolResult | None:
-        """See :meth:`Actions.execute` (the agent's tool calls)."""
-        return await self.actions.execute(
-            running, tool, args, action_id, workspace, started=started, after=after
-        )
-
-    def mark_running(self, tx: Any, step: Row, tool: Tool, action_id: int, preview: str) -> None:
-        """See :meth:`Actions.mark_running`."""
-        self.actions.mark_running(tx, step, tool, action_id, preview)
 
     async def tool(self, name: str) -> Tool | None:
         """A built-in tool, or an MCP server's (``SERVER.tool``) once the servers have started."""
