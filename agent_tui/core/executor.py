@@ -32,6 +32,7 @@ from agent_tui.core import (
     llm,
     model_calls,
     model_probe,
+    readiness,
     runs,
     schedules,
     secrets,
@@ -350,7 +351,7 @@ class Executor:
                 )
                 limits.release_due(tx)
                 runs.promote_due_retries(tx)
-                self._sync_model_waits(tx)
+                lifecycle.sync_model_waits(tx, self.model.model)
                 expired = control.expire_due(tx)
             if expired:
                 log.info("%d approval(s) timed out and were denied", expired)
@@ -444,35 +445,11 @@ class Executor:
                 )
 
     def _model_waits_due(self) -> bool:
-        """Goals to put in (or take out of) waiting for a model; see ``_sync_model_waits``."""
-        if self.model.model is not None:
-            row = self.store.conn.execute(
-                "SELECT EXISTS(SELECT 1 FROM goals WHERE status = 'waiting'"
-                " AND wait_reason = 'no model')"
-            ).fetchone()
-        else:
-            row = self.store.conn.execute(
-                "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND kind != 'tool')"
-            ).fetchone()
-        return bool(row[0])
+        return readiness.model_waits_due(self.store, with_model=self.model.model is not None)
 
     def _timed_work_due(self) -> bool:
-        row = self.store.conn.execute(
-            "SELECT EXISTS(SELECT 1 FROM schedules WHERE enabled = 1 AND next_run_at <= :now)"
-            " OR EXISTS(SELECT 1 FROM goals WHERE status = 'waiting' AND resume_at <= :now)"
-            " OR EXISTS(SELECT 1 FROM approvals WHERE status = 'pending'"
-            "           AND expires_at <= :now)"
-            " OR EXISTS(SELECT 1 FROM steps WHERE status = 'retry_wait'"
-            "           AND next_attempt_at <= :now)"
-            " OR (:failures > 0 AND EXISTS(SELECT 1 FROM schedules WHERE enabled = 1"
-            "           AND failure_streak >= :failures))",
-            {"now": self.store.clock(), "failures": self.settings.schedules.pause_after_failures},
-        ).fetchone()
-        return bool(row[0])
-
-    def _schedule_due(self) -> bool:
-        row = self.store.one("SELECT min(next_run_at) AS t FROM schedules WHERE enabled = 1")
-        return bool(row and row["t"] is not None and row["t"] <= self.store.clock())
+        failures = self.settings.schedules.pause_after_failures
+        return readiness.timed_work_due(self.store, pause_after_failures=failures)
 
     async def _watch(self) -> None:
         version = self.store.data_version()
@@ -507,18 +484,10 @@ class Executor:
         if not dead and expired is None:
             return  # nothing to recover: no write (an idle executor commits nothing here)
         with self.store.write() as tx:
-            if dead:  # gone for certain: recover their steps now, not when the lease expires
-                marks = ",".join("?" for _ in dead)
-                tx.execute(
-                    f"UPDATE steps SET lease_expires = 0 WHERE status = 'running'"
-                    f" AND lease_owner IN ({marks})",
-                    dead,
-                )
-                tx.execute(f"DELETE FROM workers WHERE id IN ({marks})", dead)
             # No process could renew a lease while this one waited for the database: for one
             # lease after such a wait, an expired lease is no sign of death; only the dead lose.
             stalled = tx.now - self.store.waited_until < self.settings.executor.lease_seconds
-            notes = runs.recover_expired(tx, owners=dead if stalled else None)
+            notes = runs.recover(tx, dead, only_dead=stalled)
         for note in notes:
             log.warning(note)
         if notes:
@@ -552,15 +521,7 @@ class Executor:
                     fenced.append(row)
         if fenced:  # our lease ran out (stopped, or too busy to renew) and another took over
             with self.store.write() as tx:
-                for row in fenced:
-                    tx.event(
-                        "action.fenced",
-                        f"step '{row['key']}' was taken over after this process lost its lease;"
-                        " its command here is stopped",
-                        goal_id=row["goal_id"],
-                        step_id=row["id"],
-                        owner=self.owner,
-                    )
+                runs.journal_fenced(tx, fenced, self.owner)
 
     async def _dispatch(self) -> None:
         if self.stopping:
@@ -576,7 +537,7 @@ class Executor:
         if capacity <= 0 or not self._work_waiting():
             if self.model.model is None and self._model_waits_due():
                 with self.store.write() as tx:
-                    self._sync_model_waits(tx)
+                    lifecycle.sync_model_waits(tx, self.model.model)
             return
         ex = self.settings.executor
         claim_limits = runs.ClaimLimits(
@@ -589,7 +550,7 @@ class Executor:
         sync_waits = self._model_waits_due()
         with self.store.write() as tx:
             if sync_waits:
-                self._sync_model_waits(tx)
+                lifecycle.sync_model_waits(tx, self.model.model)
             claimed = runs.claim(
                 tx, self.owner, claim_limits, capacity, llm=self.model.model is not None
             )
@@ -599,51 +560,12 @@ class Executor:
             running.task = asyncio.create_task(self._run_step(running), name=f"step-{step['id']}")
 
     def _work_waiting(self) -> bool:
-        """Whether a ready step this executor may run exists (a cheap read before a claim)."""
-        row = self.store.conn.execute(
-            "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND (kind = 'tool' OR ?))",
-            (self.model.model is not None,),
-        ).fetchone()
-        return bool(row[0])
-
-    def _sync_model_waits(self, tx: Any) -> None:
-        """Without a model, goals whose only runnable steps need one wait (reason ``no model``);
-        with one, such goals go on."""
-        if self.model.model is not None:
-            for row in tx.all(
-                "SELECT id, started_at FROM goals WHERE status = 'waiting'"
-                " AND wait_reason = 'no model'"
-            ):
-                new = "running" if row["started_at"] else "queued"
-                tx.set_status(
-                    "goal", row["id"], "waiting", new, wait_reason=None, status_message=None
-                )
-                tx.event(
-                    "goal.resumed", f"model {self.model.model} is available", goal_id=row["id"]
-                )
-            return
-        rows = tx.all(
-            "SELECT g.id, g.status FROM goals g WHERE g.status IN ('queued', 'running', 'planning')"
-            " AND EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready'"
-            "            AND s.kind != 'tool')"
-            " AND NOT EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND (s.status IN"
-            "            ('running', 'retry_wait') OR (s.status = 'ready' AND s.kind = 'tool')))"
-        )
-        message = f"no model is configured: {llm.HOW_TO_CONFIGURE}; recipes run without one"
-        for row in rows:
-            lifecycle.wait_goal(tx, row["id"], "no model", message)
+        return readiness.work_waiting(self.store, with_model=self.model.model is not None)
 
     def _arm_timer(self) -> None:
         """A date trigger at the next timed event: a retry, a reopening window, an approval
         timing out or a schedule firing. Earlier events replace later ones."""
-        row = self.store.conn.execute(
-            "SELECT min(t) FROM ("
-            " SELECT min(next_attempt_at) AS t FROM steps WHERE status = 'retry_wait'"
-            " UNION ALL SELECT min(resume_at) FROM goals WHERE status = 'waiting'"
-            " UNION ALL SELECT min(expires_at) FROM approvals WHERE status = 'pending'"
-            " UNION ALL SELECT min(next_run_at) FROM schedules WHERE enabled = 1)"
-        ).fetchone()
-        when = row[0] if row else None
+        when = readiness.next_timed_event(self.store)
         if when is None or self.scheduler is None or self.stopping:
             return
         now = self.store.clock()
@@ -733,17 +655,9 @@ class Executor:
 
     def is_idle(self) -> bool:
         """Nothing ready (and claimable), running or in retry wait, in any process."""
-        if self.running or self._schedule_due():
+        if self.running or readiness.schedule_due(self.store):
             return False
-        paused = bool(self.store.setting("paused", False))
-        row = self.store.conn.execute(
-            "SELECT EXISTS(SELECT 1 FROM steps WHERE status IN ('running', 'retry_wait'))"
-            " OR (? = 0 AND EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
-            "      WHERE s.status = 'ready' AND g.status IN ('queued', 'running', 'planning')"
-            "      AND g.archived = 0 AND (s.kind = 'tool' OR ?)))",
-            (int(paused), self.model.model is not None),
-        ).fetchone()
-        return not row[0]
+        return readiness.nothing_to_do(self.store, with_model=self.model.model is not None)
 
     async def run_until_idle(self, settle: float = 0.05) -> None:
         """Return once :meth:`is_idle` holds twice in a row ``settle`` seconds apart."""

@@ -294,3 +294,26 @@ def promote_dependents(tx: Tx, step_id: int) -> int:
         (tx.now, step_id),
     )
     return cur.rowcount
+
+
+def sync_model_waits(tx: Tx, model: str | None) -> None:
+    """Without a model, goals whose only runnable steps need one wait (reason ``no model``);
+    with one, such goals go on."""
+    from agent_tui.core.llm import HOW_TO_CONFIGURE
+
+    if model is not None:
+        for row in tx.all(
+            "SELECT id, started_at FROM goals WHERE status = 'waiting' AND wait_reason = 'no model'"
+        ):
+            resume_goal(tx, row, f"model {model} is available")
+        return
+    rows = tx.all(
+        "SELECT g.id, g.status FROM goals g WHERE g.status IN ('queued', 'running', 'planning')"
+        " AND EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready'"
+        "            AND s.kind != 'tool')"
+        " AND NOT EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND (s.status IN"
+        "            ('running', 'retry_wait') OR (s.status = 'ready' AND s.kind = 'tool')))"
+    )
+    message = f"no model is configured: {HOW_TO_CONFIGURE}; recipes run without one"
+    for row in rows:
+        wait_goal(tx, row["id"], "no model", message)

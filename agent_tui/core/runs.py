@@ -671,6 +671,34 @@ def interrupted_unknown(tx: Tx, step: Row, action_id: int, why: str) -> None:
     settle_goal(tx, step["goal_id"])
 
 
+def recover(tx: Tx, dead: Collection[str], *, only_dead: bool = False) -> list[str]:
+    """Recover the steps of ``dead`` processes (gone for certain: at once, not when their leases
+    expire) and, unless ``only_dead``, every step whose lease expired; a line per recovery."""
+    if dead:
+        marks = ",".join("?" for _ in dead)
+        tx.execute(
+            f"UPDATE steps SET lease_expires = 0 WHERE status = 'running'"
+            f" AND lease_owner IN ({marks})",
+            list(dead),
+        )
+        tx.execute(f"DELETE FROM workers WHERE id IN ({marks})", list(dead))
+    return recover_expired(tx, owners=list(dead) if only_dead else None)
+
+
+def journal_fenced(tx: Tx, steps: list[Row], owner: str) -> None:
+    """This process lost the leases of ``steps`` (stopped, or too busy to renew them) and another
+    took them over: its commands here are stopped, and the journal says so."""
+    for row in steps:
+        tx.event(
+            "action.fenced",
+            f"step '{row['key']}' was taken over after this process lost its lease;"
+            " its command here is stopped",
+            goal_id=row["goal_id"],
+            step_id=row["id"],
+            owner=owner,
+        )
+
+
 def recover_expired(tx: Tx, owners: Collection[str] | None = None) -> list[str]:
     """Recover steps whose lease expired (their process died); return one line per recovery.
 
