@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 
     from agent_tui.config import Settings
     from agent_tui.core.actions import Actions, RunningStep
-    from agent_tui.core.llm import ModelChoice
-    from agent_tui.core.model_calls import Endpoints
+    from agent_tui.core.model_state import ModelState
     from agent_tui.core.store import Store
 
 
@@ -47,16 +46,10 @@ class Host(Protocol):
     store: Store
     settings: Settings
     owner: str
-    model: ModelChoice
-    endpoints: Endpoints
+    models: ModelState
+    """The model, its window and the probe of an unreachable server."""
     actions: Actions
     """The action pipeline every tool call goes through."""
-
-    def context_window(self) -> int | None: ...
-
-    def learn_window(self, refused: int) -> None: ...
-
-    def probe_delay(self) -> float: ...
 
     def report_output(self, chunk: OutputChunk) -> None: ...
 
@@ -178,9 +171,9 @@ class ModelStep:
         self.check_budget()
         if self.settings.limits.model_calls_per_minute:
             self._hold_if_limited(lambda tx: limits.model_limit(tx, self.settings))
-        choice = self.ex.model
+        choice = self.ex.models.choice
         conf = self.settings.llm
-        window = self.ex.context_window()
+        window = self.ex.models.context_window()
         counters: list[context.Counter] = []
 
         def count(sent: list[dict[str, Any]]) -> int:
@@ -191,7 +184,7 @@ class ModelStep:
         fitter = _Fitter(
             count,
             window - context.reserve_for_reply(window) if window else None,
-            self.ex.learn_window,
+            self.ex.models.learn_window,
         )
 
         async def attempt(number: int) -> llm.Turn:
@@ -226,7 +219,7 @@ class ModelStep:
         )
         try:
             return await model_calls.call_with_retries(
-                self.ex.endpoints.get(choice),
+                self.ex.models.endpoints.get(choice),
                 attempt,
                 policy,
                 on_retry=self._retrying,
@@ -268,7 +261,7 @@ class ModelStep:
         and why; the executor checks the server on a timer and resumes the goal."""
         error = exc.error
         reason = "rate limit" if error.kind == "rate limit" else "model unreachable"
-        server = self.ex.model.api_base or self.ex.model.model or "the provider"
+        server = self.ex.models.choice.api_base or self.ex.models.choice.model or "the provider"
         message = f"{reason}: {server} — {error} (retried for {exc.waited:.0f} s)" + (
             f"; fix: {error.fix}" if error.fix else ""
         )
@@ -278,7 +271,7 @@ class ModelStep:
             if exc.retry_after is not None:
                 resume_at, until = tx.now + exc.retry_after, "resumes at"
             else:
-                resume_at, until = tx.now + self.ex.probe_delay(), "next check at"
+                resume_at, until = tx.now + self.ex.models.probe_delay(), "next check at"
             limits.hold_step(tx, self.step, reason, message, resume_at, until=until)
 
     def _hold_if_limited(self, check: Any) -> None:
@@ -304,7 +297,7 @@ class ModelStep:
                     "ts": tx.now,
                     "goal_id": self.step["goal_id"],
                     "step_id": self.step["id"],
-                    "model": self.ex.model.model,
+                    "model": self.ex.models.choice.model,
                     "prompt_tokens": turn.prompt_tokens,
                     "completion_tokens": turn.completion_tokens,
                     "cost": turn.cost,

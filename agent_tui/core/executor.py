@@ -24,14 +24,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core import (
-    context,
     control,
     lifecycle,
     limits,
     liveness,
     llm,
-    model_calls,
-    model_probe,
     readiness,
     runs,
     schedules,
@@ -42,6 +39,7 @@ from agent_tui.core.actions import Actions, RunningStep
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.checkpoints import retention
 from agent_tui.core.events import OutputChunk, Sink
+from agent_tui.core.model_state import ModelState
 from agent_tui.core.states import StepStatus
 from agent_tui.core.store import Event, Row, StaleState, Store, is_full, open_store
 from agent_tui.core.tools.base import (
@@ -106,11 +104,8 @@ class Executor:
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = False
         self.errors = 0
-        self.model = (
-            llm.ModelChoice(settings.model, "configured", settings.llm.api_base)
-            if (settings.model)
-            else llm.ModelChoice(None, "not detected yet")
-        )
+        self.models = ModelState(settings)
+        """The model, its window and the probe of an unreachable server."""
         self._data_version = 0
         self._changed = asyncio.Event()
         self.webhooks = WebhookDelivery(store, settings.webhooks) if settings.webhooks else None
@@ -119,9 +114,6 @@ class Executor:
         self._retry_at: float | None = None
         self._wake_pending = False
         self._schedule_at: float | None = None
-        self.endpoints = model_calls.Endpoints(settings.llm.max_concurrent)
-        self._windows: dict[str | None, int | None] = {}
-        self._probe_delay: float | None = None
         self.actions = Actions(
             store,
             settings,
@@ -152,7 +144,7 @@ class Executor:
             )
             self._mcp_ready = asyncio.create_task(self.mcp.start(), name="mcp-start")
         if detect_model and self.model.model is None:
-            self.model = await asyncio.to_thread(
+            self.models.choice = await asyncio.to_thread(
                 llm.choose_model,
                 self.settings.model,
                 self.settings.llm.api_base,
@@ -355,7 +347,7 @@ class Executor:
                 expired = control.expire_due(tx)
             if expired:
                 log.info("%d approval(s) timed out and were denied", expired)
-            await self._check_unreachable()
+            await self.models.check_unreachable(self.store)
         self._housekeep()
         await self._dispatch()
 
@@ -380,69 +372,6 @@ class Executor:
         self._housekeeping = asyncio.create_task(self._guard(housekeeping)())
 
     # -- the model -----------------------------------------------------------------------------
-
-    def context_window(self) -> int | None:
-        """The current model's context window in tokens (``None``: unknown), looked up once."""
-        model = self.model.model
-        configured = self.settings.llm.context_window
-        if model not in self._windows:
-            if not configured and not llm.litellm_loaded():
-                return None  # litellm's map is read once it is loaded (by the first call)
-            self._windows[model] = context.window_of(model, configured)
-        return self._windows[model]
-
-    def learn_window(self, refused: int) -> None:
-        """A prompt of ``refused`` tokens overflowed: take the window to be below that."""
-        known = self.context_window()
-        if known is None or known >= refused:
-            self._windows[self.model.model] = max(256, refused * 3 // 4)
-
-    def probe_delay(self) -> float:
-        """Seconds until the next check of an unreachable model server: short at first, then
-        doubling up to a minute; a successful check starts over."""
-        first = max(self.settings.retry.base_delay, min(5.0, self.settings.llm.retry_window / 8))
-        delay = first if self._probe_delay is None else min(60.0, self._probe_delay * 2)
-        self._probe_delay = delay
-        return delay
-
-    async def _check_unreachable(self) -> None:
-        """Goals waiting for an unreachable model whose check is due: ask the server; resume
-        them if it answers, else set the next check."""
-        now = self.store.clock()
-        rows = self.store.all(
-            "SELECT id, started_at, status_message FROM goals WHERE status = 'waiting'"
-            " AND wait_reason = 'model unreachable' AND resume_at <= ?",
-            (now,),
-        )
-        if not rows:
-            return
-        probe = await model_probe.reachable(self.model.api_base)
-        with self.store.write() as tx:
-            if probe.ok:
-                self._probe_delay = None
-            else:
-                resume_at = tx.now + self.probe_delay()
-            for row in rows:
-                current = tx.one("SELECT status, wait_reason FROM goals WHERE id = ?", (row["id"],))
-                if current is None or current["wait_reason"] != "model unreachable":
-                    continue
-                if probe.ok:
-                    lifecycle.resume_goal(tx, row, f"the model answers again: {probe.detail}")
-                    continue
-                when = datetime.fromtimestamp(resume_at).strftime("%H:%M:%S")
-                head = (row["status_message"] or "").split("; next check at")[0]
-                text = f"{head}; next check at {when}"
-                tx.execute(
-                    "UPDATE goals SET resume_at = ?, status_message = ? WHERE id = ?",
-                    (resume_at, text, row["id"]),
-                )
-                tx.event(
-                    "goal.waiting",
-                    f"still no answer: {probe.detail}; next check at {when}",
-                    goal_id=row["id"],
-                    reason="model unreachable",
-                    resume_at=resume_at,
-                )
 
     def _model_waits_due(self) -> bool:
         return readiness.model_waits_due(self.store, with_model=self.model.model is not None)
@@ -620,6 +549,11 @@ class Executor:
         except Exception as exc:
             if not is_full(exc):  # a full disk is said once, by the store
                 log.exception("could not record the failure of step %s", step["id"])
+
+    @property
+    def model(self) -> llm.ModelChoice:
+        """The model this executor calls (``model`` is ``None`` when there is none)."""
+        return self.models.choice
 
     async def tool(self, name: str) -> Tool | None:
         """A built-in tool, or an MCP server's (``SERVER.tool``) once the servers have started."""
