@@ -451,34 +451,17 @@ def expire_due(tx: Tx) -> int:
 
 
 def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
-    approval_id = approval["id"]
-    ids = {
-        "goal_id": approval["goal_id"],
-        "step_id": approval["step_id"],
-        "action_id": approval["action_id"],
-    }
+    """Reject (or expire, ``status``) an item: a budget stops its goal; a plan, or an agent's
+    action, goes back to the model with the reason; a recipe step's action, or an interrupted
+    one, fails its step."""
     _decide(tx, approval, status, by, reason, None)
     step = tx.one("SELECT * FROM steps WHERE id = ?", (approval["step_id"],))
     assert step is not None
-    if approval["kind"] == "budget":
+    kind = approval["kind"]
+    if kind == "budget":
         _stop_for_budget(tx, approval, reason, by)
         return
-    if approval["kind"] == "plan" or (approval["kind"] == "action" and step["kind"] == "agent"):
-        # The model hears the reason and tries something else.
-        if approval["kind"] == "action":
-            tx.set_status(
-                "action",
-                approval["action_id"],
-                A.AWAITING_APPROVAL,
-                A.REJECTED,
-                finished_at=tx.now,
-                error=f"rejected: {reason}",
-            )
-        tx.set_status("step", step["id"], S.WAITING_APPROVAL, S.READY, wait_reason="resume")
-        tx.event("approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids)
-        settle_goal(tx, approval["goal_id"])
-        return
-    if approval["kind"] == "action":
+    if kind == "action":
         tx.set_status(
             "action",
             approval["action_id"],
@@ -487,8 +470,7 @@ def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
             finished_at=tx.now,
             error=f"rejected: {reason}",
         )
-        old = S.WAITING_APPROVAL
-    else:
+    elif kind == "unknown":
         tx.set_status(
             "action",
             approval["action_id"],
@@ -497,8 +479,15 @@ def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
             finished_at=tx.now,
             error=f"interrupted; not run again: {reason}",
         )
-        old = S.UNKNOWN
-    tx.event("approval.rejected", f"approval {approval_id} rejected by {by}: {reason}", **ids)
+    said = f"approval {approval['id']} rejected by {by}: {reason}"
+    if kind == "plan" or (kind == "action" and step["kind"] == "agent"):
+        # The model hears the reason and tries something else.
+        tx.set_status("step", step["id"], S.WAITING_APPROVAL, S.READY, wait_reason="resume")
+        tx.event("approval.rejected", said, **_ids(approval))
+        settle_goal(tx, approval["goal_id"])
+        return
+    tx.event("approval.rejected", said, **_ids(approval))
+    old = S.WAITING_APPROVAL if kind == "action" else S.UNKNOWN
     fail_step(tx, step, f"rejected: {reason}", old=old)
 
 
