@@ -339,7 +339,7 @@ class ModelStep:
                 )
                 return
             message = f"model error: {exc}" + (f" — fix: {exc.fix}" if exc.fix else "")
-            runs.release_step(tx, step)
+            lifecycle.release_step(tx, step)
             lifecycle.wait_goal(
                 tx,
                 step["goal_id"],

@@ -79,4 +79,4 @@ def next_fire(expr: str, after: float) -> float:
     fire = cron.get_next_fire_time(None, start)
     if fire is None:
         raise CronError(f"cron expression '{expr}' never fires")
-    return fire.timestamp()
+    return float(fire.timestamp())

@@ -89,7 +89,8 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
         "events": events,
         "gantt": _gantt(store, goal_id, now),
     }
-    return store.redactor.redact_value(doc)
+    redacted: dict[str, Any] = store.redactor.redact_value(doc)
+    return redacted
 
 
 def _gantt(store: Store, goal_id: int, now: float | None) -> dict[str, Any] | None:

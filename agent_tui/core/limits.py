@@ -125,7 +125,7 @@ def approval_expiry(goal: Row, now: float) -> float | None:
         timeout = SCHEDULED_APPROVAL_TIMEOUT
     if timeout is None or timeout < 0:
         return None
-    return now + timeout
+    return now + float(timeout)
 
 
 def due_approvals(tx: Tx) -> list[Row]:
