@@ -463,3 +463,28 @@ def test_text_goal_without_a_model_is_stored_with_a_hint(cli: Run, home: Path) -
             "text",
             "summarise the README",
         )
+
+
+def test_an_internal_error_exits_70_with_one_line_and_the_traceback_in_the_log(
+    cli: Run, home: Path
+) -> None:
+    # A row no version of agent-tui writes (a step's result that is not an object, as a hand
+    # edit could leave it) is a bug to report, not a user's mistake: exit 70, one line naming
+    # the log, the traceback in the log, and the file left as it was.
+    assert cli("add", "--recipe", "system-report").returncode == 0
+    assert cli("dry-run", "on").returncode == 0
+    assert cli("worker", "--until-idle").returncode == 0
+    db = home / "data" / "agent-tui.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE steps SET result = '[1]'")
+        conn.commit()
+    before = db.read_bytes()
+    shown = cli("show", "1")
+    assert shown.returncode == 70, shown.stderr
+    [line] = shown.stderr.splitlines()
+    log = home / "state" / "agent-tui.log"
+    assert line.startswith("agent-tui: internal error: ") and f"details in {log}" in line
+    assert "Traceback" not in shown.stderr
+    text = log.read_text()
+    assert "unexpected error" in text and "Traceback (most recent call last)" in text
+    assert db.read_bytes() == before
