@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,6 +45,10 @@ log = logging.getLogger("agent_tui.ui")
 
 QUIT_GRACE = 3.0
 """Seconds running steps get to finish when the app quits, before they are stopped."""
+HANGUP_EXIT_GRACE = 5.0
+"""After the terminal is gone (SIGHUP) and the core has stopped, seconds Textual gets to exit
+before the process ends itself: nobody can see it any more, and a reader of a closed terminal
+must not spin on."""
 THEME_SETTING = "ui.theme"
 """The settings row that remembers the chosen theme across runs."""
 
@@ -73,6 +80,8 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
         store.listeners.append(self._forward)
         self.main = MainScreen(store, settings, executor=executor)
         self._stopped = False
+        self._core_stopped = threading.Event()
+        """Set once the executor has stopped and the TUI's writes are saved."""
         self._signals: list[int] = []
         self.theme_problems = self._load_themes()
         self.set_keymap(settings.keys)
@@ -255,6 +264,7 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
             await self.writes.close()
         if self._forward in self.store.listeners:
             self.store.listeners.remove(self._forward)
+        self._core_stopped.set()
 
     def _install_signal_handlers(self) -> None:
         """SIGTERM and SIGHUP (the terminal closed, the SSH session dropped) quit as ``q`` does,
@@ -272,7 +282,19 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
             await self.shutdown_core()
             self.exit()
 
+        threading.Thread(
+            target=self._end_when_stopped, name="agent-tui hangup", daemon=True
+        ).start()
         self.call_later(stop)
+
+    def _end_when_stopped(self) -> None:
+        """Once the core has stopped (running steps recorded, changes saved), give Textual a
+        moment to exit, then end the process: its terminal is gone."""
+        self._core_stopped.wait()
+        time.sleep(HANGUP_EXIT_GRACE)
+        log.warning("the terminal is gone and the app had not exited: ending the process")
+        logging.shutdown()
+        os._exit(0)
 
     async def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
