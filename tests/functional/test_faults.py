@@ -493,32 +493,34 @@ def test_a_command_that_outlived_its_executor_is_waited_for_never_run_twice_at_o
     home: Path, tmp_path: Path
 ) -> None:
     # Without the sandbox (whose PID namespace ends a command with its runner) a command can
-    # outlive its executor: SIGKILL the worker, and the command goes on under PID 1.
-    marker = f"4.{os.getpid()}"
+    # outlive its executor: SIGKILL the worker, and the command goes on under PID 1. It runs
+    # until the test lets it end (the file go), so the timing of a loaded machine decides nothing.
     _config(home, '[policy.tools]\nshell = "allow"\n[sandbox]\nmode = "off"\n')
-    recipe = _recipe(tmp_path / "r.toml", [("long", f"sleep {marker} && echo ran >> effects")])
+    command = "while [ ! -f go ]; do sleep 0.05; done; echo ran >> effects"
+    recipe = _recipe(tmp_path / "r.toml", [("long", command)])
     assert _cli(home, "add", "--recipe", str(recipe)).returncode == 0
     first = subprocess.Popen(
         [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     conn = sqlite3.connect(_db(home))
-    _wait(
-        lambda: (
-            _running_sleep(marker)
-            and conn.execute("SELECT process FROM actions").fetchone()[0] is not None
-        ),
-        "the command to start and its process to be recorded",
-    )
+    workspace = Path(conn.execute("SELECT workspace FROM goals").fetchone()[0])
+
+    def recorded() -> int | None:
+        row = conn.execute("SELECT process FROM actions").fetchone()
+        return json.loads(row[0])["pid"] if row and row[0] else None
+
+    _wait(lambda: recorded() is not None, "the command to start and its process to be recorded")
+    pid = recorded()
+    assert pid is not None
     first.send_signal(signal.SIGKILL)
     first.wait()
-    assert _running_sleep(marker)  # it outlived its executor
+    assert _alive(pid)  # it outlived its executor
 
     second = _cli(home, "worker", "--until-idle", timeout=60)
     assert second.returncode == 3, second.stderr  # the question waits for a person
     approval_id, title, detail = conn.execute(
         "SELECT id, title, detail FROM approvals WHERE kind = 'unknown'"
     ).fetchone()
-    pid = json.loads(conn.execute("SELECT process FROM actions").fetchone()[0])["pid"]
     assert f"still running (pid {pid})" in title
     assert "Wait for it" in detail
     listed = _cli(home, "approvals")
@@ -532,8 +534,8 @@ def test_a_command_that_outlived_its_executor_is_waited_for_never_run_twice_at_o
     status = conn.execute("SELECT status FROM approvals WHERE id = ?", (approval_id,)).fetchone()
     assert status[0] == "pending"  # waiting decides nothing
 
-    _wait(lambda: not _running_sleep(marker), "the orphaned command to end", timeout=30)
-    workspace = Path(conn.execute("SELECT workspace FROM goals").fetchone()[0])
+    (workspace / "go").write_text("")
+    _wait(lambda: not _alive(pid), "the orphaned command to end", timeout=30)
     assert (workspace / "effects").read_text() == "ran\n"
     third = _cli(home, "worker", "--until-idle", timeout=60)
     assert third.returncode == 3, third.stderr
@@ -549,3 +551,12 @@ def test_a_command_that_outlived_its_executor_is_waited_for_never_run_twice_at_o
     assert _cli(home, "worker", "--until-idle", timeout=60).returncode == 0
     assert (workspace / "effects").read_text() == "ran\nran\n"
     conn.close()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
