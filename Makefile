@@ -48,6 +48,8 @@ bench: setup
 	$(BIN)/python bench/schedules.py --json
 	$(BIN)/python bench/search.py --json
 	$(BIN)/python bench/faults.py --json
+	$(BIN)/python bench/tui_lock.py --json
+	$(BIN)/python bench/scale.py --json
 
 screenshots: setup
 	$(BIN)/python screenshots/make.py
