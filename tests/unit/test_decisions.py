@@ -6,6 +6,7 @@ test reads the sandbox's state on this machine and expects what that state impli
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from agent_tui.config import Settings
 from agent_tui.core import bindings
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.rules import RuleSpec, insert_rule, remove_rule, save_rule
-from agent_tui.core.sandbox import approval_note
+from agent_tui.core.sandbox import approval_note, probe
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
 from agent_tui.core.tools.registry import builtin_tools
@@ -201,3 +202,85 @@ async def test_a_risk_adds_to_an_ask_and_never_softens_a_deny(
     save_rule(store, spec("web_fetch", "deny", domain="10.0.0.2"))
     denied = await verdict_for(store, no_sandbox, fetch, {"url": "http://10.0.0.2/"})
     assert denied.decision == "deny"
+
+
+# -- without bubblewrap ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_bubblewrap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """This process as on a machine where bubblewrap is not installed (an empty PATH)."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    probe._probe.cache_clear()
+    yield
+    probe._probe.cache_clear()
+
+
+async def test_without_a_sandbox_auto_asks_and_bwrap_refuses(
+    store: Store, settings: Settings, no_bubblewrap: None
+) -> None:
+    rule = save_rule(store, spec("shell", "allow", prefix="make"))
+    save_rule(store, spec("read_file", "allow", glob="**"))
+    detail = status_for(settings).detail
+    assert detail.startswith("bubblewrap not found")
+
+    settings.sandbox.mode = "auto"
+    asked = await verdict_for(store, settings, TOOLS["shell"], {"command": "make"})
+    assert asked.decision == "ask" and asked.rule and asked.rule.id == rule.id
+    assert asked.reason == (
+        f"no sandbox ({detail}): shell always asks (otherwise {rule.reason}); "
+        f"{approval_note(settings, 'shell')}"
+    )
+    read = await verdict_for(store, settings, TOOLS["read_file"], {"path": "a"})
+    assert read.decision == "allow"
+
+    settings.sandbox.mode = "bwrap"
+    for tool, args in (("shell", {"command": "make"}), ("python", {"code": "print(1)"})):
+        refused = await verdict_for(store, settings, TOOLS[tool], args)
+        assert refused.decision == "deny"
+        assert refused.reason == f'sandbox required ([sandbox] mode = "bwrap") but {detail}'
+    hard = await verdict_for(store, settings, TOOLS["shell"], {"command": "sudo make"})
+    assert hard.decision == "deny" and hard.reason.startswith("hard-deny list: ")
+    read = await verdict_for(store, settings, TOOLS["read_file"], {"path": "a"})
+    assert read.decision == "allow"
+
+
+# -- the rest of the allow path ----------------------------------------------------------------
+
+
+async def test_a_recipe_step_that_asks_turns_an_allow_into_ask(
+    store: Store, no_sandbox: Settings
+) -> None:
+    rule = save_rule(store, spec("shell", "allow", prefix="make"))
+    verdict = await verdict_for(store, no_sandbox, TOOLS["shell"], {"command": "make"}, "ask")
+    assert verdict.decision == "ask" and verdict.rule and verdict.rule.id == rule.id
+    assert verdict.reason.startswith(f"the recipe step asks for approval (otherwise {rule.reason})")
+
+
+async def test_reading_a_protected_file_is_not_guarded(store: Store, no_sandbox: Settings) -> None:
+    save_rule(store, spec("read_file", "allow", glob="**"))
+    verdict = await verdict_for(store, no_sandbox, TOOLS["read_file"], {"path": ".git/config"})
+    assert verdict.decision == "allow"
+
+
+async def test_every_changed_bound_file_is_named(
+    store: Store, no_sandbox: Settings, tmp_path: Path
+) -> None:
+    for name in ("run.sh", "lib.sh"):
+        (tmp_path / name).write_text("echo one\n")
+    with store.write() as tx:
+        rule = insert_rule(
+            tx,
+            spec("shell", "allow", prefix="./run.sh"),
+            bound=bindings.snapshot(tmp_path, ["run.sh", "lib.sh"]),
+        )
+    (tmp_path / "run.sh").write_text("echo two\n")
+    (tmp_path / "lib.sh").write_text("echo three\n")
+    args = {"command": "./run.sh"}
+    changed = await verdict_for(store, no_sandbox, TOOLS["shell"], args, workspace=tmp_path)
+    assert changed.reason.startswith(f"run.sh, lib.sh changed since {rule.label} allowed it")
+    assert changed.detail is not None
+    run, lib = changed.detail.split("\n\n")
+    assert "echo two" in run and "echo three" in lib

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from agent_tui.config import Settings
-from agent_tui.core.matchers import Call, glob_regex, normalise_path
+from agent_tui.core.matchers import Call, RuleError, compile_test, glob_regex, normalise_path
 from agent_tui.core.policy import decide, hard_denied
 from agent_tui.core.rules import Rule, RuleSpec
 from tests.unit.test_policy import with_config_rules
@@ -154,6 +154,7 @@ def test_list_files_without_a_path_is_the_workspace_root(settings: Settings) -> 
         ("src/**/x.py", "srcx.py", False),
         ("src/**.py", "src/a/b.py", True),
         ("src/**.py", "src/a/b.txt", False),
+        ("src/**.py", "src/a/bpy", False),
         ("a/*/b/*.md", "a/x/b/y.md", True),
         ("a/*/b/*.md", "a/x/y/b/y.md", False),
         ("a?b?c", "axbyc", True),
@@ -194,3 +195,61 @@ def test_a_deny_domain_catches_every_reading_of_the_url(
     deny = rule("web_fetch", "domain", denied, "deny")
     assert decide("web_fetch", "allow", {"url": url}, settings, rules=[deny]).decision == "deny"
     assert denied in Call("web_fetch", {"url": url}).hosts()
+
+
+def test_a_shell_script_after_setsid_is_still_the_script(settings: Settings) -> None:
+    deny = rule("shell", "prefix", "bash run.sh", "deny")
+    assert shell("setsid -c bash run.sh", settings, deny) == "deny"
+
+
+# -- rules that cannot work are refused, with the reason ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tool", "matcher", "pattern", "decision", "message"),
+    [
+        ("", "any", "", "allow", "tool: empty or padded with spaces"),
+        (" shell", "any", "", "allow", "tool: empty or padded with spaces"),
+        (".*", "any", "", "allow", "tool '.*': the only wildcard is an MCP server's 'server.*'"),
+        ("git*.*", "any", "", "allow", "the only wildcard is an MCP server's 'server.*'"),
+        ("*.x", "any", "", "allow", "the only wildcard is an MCP server's 'server.*'"),
+        (
+            "gh.*",
+            "regex",
+            "x",
+            "deny",
+            "tool 'gh.*': 'server.*' takes no prefix, regex, glob or domain",
+        ),
+        (
+            "read_file",
+            "regex",
+            "x",
+            "deny",
+            "regex rules are for shell and python (not read_file); use glob for file tools, "
+            "domain for web tools, or no matcher for every call",
+        ),
+        ("shell", "glob", "x", "deny", "glob rules are for list_files, read_file, write_file"),
+        ("shell", "domain", "x.com", "deny", "domain rules are for web_fetch, web_search"),
+        ("shell", "any", "", "maybe", "decision 'maybe': not allow, ask or deny"),
+        ("shell", "any", "rm", "deny", "a rule for every call has no pattern"),
+        ("shell", "prefix", "  ", "deny", "prefix: empty pattern"),
+        ("shell", "word", "x", "deny", "matcher 'word': not prefix, regex, glob, domain or any"),
+        ("shell", "prefix", "git 'status'", "allow", "plain words only"),
+        ("shell", "prefix", "git\\ status", "allow", "plain words only"),
+        ("read_file", "glob", "~/x", "deny", "relative to the workspace, without '..'"),
+    ],
+)
+def test_a_rule_that_cannot_work_is_refused(
+    tool: str, matcher: str, pattern: str, decision: str, message: str
+) -> None:
+    with pytest.raises(RuleError) as caught:
+        compile_test(tool, matcher, pattern, decision)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("tool", "matcher", "pattern"),
+    [("a.*", "any", ""), ("github.*", "any", "*"), ("shell", "any", ""), ("python", "regex", "x")],
+)
+def test_a_rule_that_can_work_is_accepted(tool: str, matcher: str, pattern: str) -> None:
+    compile_test(tool, matcher, pattern, "allow")
