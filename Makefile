@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint format bench screenshots clean
+.PHONY: setup run test check lint format mutation bench screenshots clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,15 @@ check: lint
 	$(BIN)/python -m coverage run -m pytest -q
 	@echo "agent_tui total coverage: $$($(BIN)/python -m coverage report --include='agent_tui/*' --fail-under=0 --format=total)%"
 	$(BIN)/python -m coverage report
+	$(MAKE) mutation
+
+# Mutation testing of the policy, its matchers, the state machines and the checks no rule can
+# waive ([tool.mutmut] in pyproject.toml), from scratch each time; then the score per module,
+# which fails under the floors in [tool.mutation-floor]. Not part of `make test`.
+mutation: setup
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 >/dev/null
+	$(BIN)/python tests/mutation_score.py
 
 bench: setup
 	$(BIN)/python bench/dispatch_latency.py --json
@@ -55,4 +64,4 @@ screenshots: setup
 	$(BIN)/python screenshots/make.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov mutants
