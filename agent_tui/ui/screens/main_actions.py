@@ -28,7 +28,6 @@ from agent_tui.core.states import GOAL_TERMINAL
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen
-from agent_tui.ui.screens.schedules import SchedulesScreen
 from agent_tui.ui.screens.undo_actions import UndoActions
 from agent_tui.ui.widgets.approvals import Approvals, still_running
 from agent_tui.ui.widgets.documents import Documents, export
@@ -488,6 +487,8 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         self.query_one(ToolOutput).toggle_follow()
 
     def action_schedules(self) -> None:
+        from agent_tui.ui.screens.schedules import SchedulesScreen  # not needed for the first frame
+
         self.app.push_screen(SchedulesScreen(self.store, self.settings))
 
     def _key_names(self, binding: Binding) -> str:
