@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from textual.app import SuspendNotSupported
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import TabbedContent
 
 from agent_tui.core import control
@@ -210,7 +211,10 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             return True
         goal = self.goal
         status = goal["status"] if goal else None
-        approval = self.query_one(Approvals).current if self.query(Approvals) else None
+        try:
+            approval = self.query_one(Approvals).current  # query_one is cached; query is a walk
+        except NoMatches:
+            approval = None
         checks: dict[str, Callable[[], bool]] = {
             "pause_goal": lambda: status is not None and status not in (*GOAL_TERMINAL, "paused"),
             "resume_goal": lambda: status == "paused",
