@@ -12,6 +12,7 @@ go through :class:`~agent_tui.ui.writes.Writes`, which never waits for the datab
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sqlite3
@@ -64,6 +65,8 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
         self.bridge = Bridge(store, listen=True, watch_interval=watch)
         self.embedded = executor
         """Whether this app runs the executor itself (else it is a viewer)."""
+        self.collect_after_first_frame = False
+        """Turn the cyclic garbage collector on after the first frame (the CLI starts without)."""
         self.executor: ExecutorThread | None = None
         """The embedded executor on its own thread, once started (after the first frame)."""
         self.writes: Writes | None = None
@@ -133,7 +136,10 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
             self._after_first_frame()
 
     def _after_first_frame(self) -> None:
-        """Start the executor as a task of its own."""
+        """Start the executor as a task of its own (and the garbage collector, when asked)."""
+        if self.collect_after_first_frame:
+            gc.freeze()  # what start-up made lives as long as the app: never scan it again
+            gc.enable()
         if self.embedded:
             self.run_worker(self._start_executor(), name="start the executor", exit_on_error=False)
 
