@@ -138,7 +138,8 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
     def _after_first_frame(self) -> None:
         """Start the executor as a task of its own (and the garbage collector, when asked)."""
         if self.collect_after_first_frame:
-            gc.freeze()  # what start-up made lives as long as the app: never scan it again
+            # Not gc.freeze() first: with start-up's objects out of its counts, the collector
+            # ran full collections so often that typing in the goal filter took twice as long.
             gc.enable()
         if self.embedded:
             self.run_worker(self._start_executor(), name="start the executor", exit_on_error=False)
