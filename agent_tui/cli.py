@@ -8,19 +8,16 @@ Textual. Every user mistake ends in one ``agent-tui: error: ...`` line and an ex
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
-import logging.handlers
 import os
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
-from agent_tui import __version__, logs, paths
-
-if TYPE_CHECKING:
-    pass
+from agent_tui import __version__, paths
 
 
 class _Parser(argparse.ArgumentParser):
@@ -342,52 +339,91 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
     raise AssertionError(f"no handler for the command {command!r}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from agent_tui.commands.common import EXIT_NO_SUCH_ID, UsageError
-    from agent_tui.config import ConfigError, check_named_config
-    from agent_tui.core.control import ControlError, NoSuchId
-    from agent_tui.core.recipes import RecipeError
-    from agent_tui.core.store import StoreError
+LONG_RUNNING = ("worker", "serve")
+"""Commands that run until stopped: the cyclic garbage collector is back on before they start."""
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` names (default: this process's arguments); return its exit code.
+
+    The cyclic garbage collector is off while the process starts: importing the config, the
+    database and Textual allocates hundreds of thousands of objects and frees almost none, and
+    the collections that set off cost a fifth of the TUI's first frame. A command that ends soon
+    runs without it (reference counting still frees what it drops); the TUI turns it back on
+    after its first frame, ``worker`` and ``serve`` before they start. Called with ``argv`` (from
+    another program, or a test), ``main`` leaves the collector as it found it; without, it is
+    the process's own command line, and the process ends when it returns: turning the collector
+    back on would only make the exit collect everything once more.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(argv, collecting)
+    finally:
+        if collecting and argv is not None:
+            gc.enable()
+
+
+def _run(argv: list[str] | None, collecting: bool) -> int:
     args = _parser().parse_args(argv)
     if config := getattr(args, "config", None):
         # In the environment, so serve's tab processes and any other child read the same file.
         os.environ[paths.CONFIG_ENV] = str(Path(config).expanduser().absolute())
     if args.command != "completion":  # runs on every tab press: stays light
+        from agent_tui import logs
+
         logs.setup(getattr(args, "log_level", None))
     try:
         if args.command != "completion":
+            from agent_tui.config import check_named_config
+
             check_named_config()
         if args.command is None:
             from agent_tui.ui.run import run_app
 
-            return run_app(executor=not args.no_executor)
+            return run_app(executor=not args.no_executor, collect_after_first_frame=collecting)
+        if args.command in LONG_RUNNING and collecting:
+            gc.enable()
         return _handler(args.command)(args)
-    except UsageError as exc:
-        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
-        return 2
-    except NoSuchId as exc:
-        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_NO_SUCH_ID
-    except (ConfigError, StoreError, RecipeError, ControlError, ValueError) as exc:
-        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
-        return 1
-    except sqlite3.DatabaseError as exc:
-        print(f"agent-tui: error: database {paths.db_path()}: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        logging.getLogger("agent_tui").exception("unexpected error")
-        print(
-            f"agent-tui: internal error: {type(exc).__name__}: {exc} (details in "
-            f"{paths.log_file()})",
-            file=sys.stderr,
-        )
-        return 70
+        return _failed(exc)
+
+
+def _failed(exc: Exception) -> int:
+    """Say what went wrong in one line and return the exit code (see ``commands.common``).
+
+    The error classes are imported here, not before the command runs: ``--version``, ``--help`` and
+    ``completion`` load none of the modules that define them.
+    """
+    from agent_tui.commands.common import EXIT_NO_SUCH_ID, UsageError
+    from agent_tui.config import ConfigError
+    from agent_tui.core.control import ControlError, NoSuchId
+    from agent_tui.core.recipes import RecipeError
+    from agent_tui.core.store import StoreError
+
+    if isinstance(exc, UsageError):
+        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    if isinstance(exc, NoSuchId):
+        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_NO_SUCH_ID
+    if isinstance(exc, ConfigError | StoreError | RecipeError | ControlError | ValueError):
+        print(f"agent-tui: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    if isinstance(exc, sqlite3.DatabaseError):
+        print(f"agent-tui: error: database {paths.db_path()}: {exc}", file=sys.stderr)
+        return 1
+    logging.getLogger("agent_tui").exception("unexpected error", exc_info=exc)
+    print(
+        f"agent-tui: internal error: {type(exc).__name__}: {exc} (details in {paths.log_file()})",
+        file=sys.stderr,
+    )
+    return 70
 
 
 if __name__ == "__main__":

@@ -15,6 +15,20 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+PYCACHE = Path(tempfile.gettempdir()) / "agent-tui-bench-pycache"
+"""Where the measured processes keep their bytecode (not in the checkout)."""
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a measured ``agent-tui`` process: no API keys, this checkout first, and
+    its bytecode cached as an installed package's is. With ``PYTHONDONTWRITEBYTECODE`` set (as in
+    some shells and containers) every start would otherwise compile every module of the checkout
+    again, a cost no installed copy pays; the first start fills the cache, so warm up once."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
 
 
 def fresh_home() -> Path:

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, fresh_home, parser, percentiles, report
+from common import ROOT, child_env, fresh_home, parser, percentiles, report
 from ui_latency import Terminal
 
 from agent_tui import paths
@@ -229,12 +229,10 @@ def build(goals: int) -> tuple[Path, float]:
 
 def _cli(*args: str) -> float:
     """Milliseconds ``python -m agent_tui.cli ARGS`` takes, from spawn to exit."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(ROOT)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "agent_tui.cli", *args],
-        env=env,
+        env=child_env(),
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -293,6 +291,8 @@ def measure(goals: int, runs: int) -> dict[str, Any]:
         "db_bytes": size,
         "bytes_per_step": round(size / steps),
     }
+    _cli("ls")  # warm-up: fills the bytecode cache (see common.child_env)
+    _first_frame()
     result["cli_version"] = percentiles([_cli("--version") for _ in range(runs)])
     result["first_frame"] = percentiles([_first_frame() for _ in range(runs)])
     result["ls"] = percentiles([_cli("ls") for _ in range(runs)])

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, fresh_home, parser, percentiles, report
+from common import ROOT, child_env, fresh_home, parser, percentiles, report
 
 from agent_tui import paths
 from agent_tui.core.goals import add_recipe_goal
@@ -55,10 +55,9 @@ class Terminal:
     def __init__(self, *args: str) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+        env = child_env()
         env.update(TERM="xterm-256color", COLORTERM="truecolor", LANG="C.UTF-8")
         env["AGENT_TUI_POLICY__TOOLS"] = '{ shell = "allow" }'
-        env["PYTHONPATH"] = str(ROOT)
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent_tui.cli", *args],

@@ -6,11 +6,11 @@ import json
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent_tui.config import Settings, load_settings
-from agent_tui.core import store as store_module
-from agent_tui.core.store import Store
+if TYPE_CHECKING:
+    from agent_tui.config import Settings
+    from agent_tui.core.store import Store
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -27,10 +27,15 @@ class UsageError(Exception):
 
 def open_store(conf: Settings | None = None) -> Store:
     """The database, redacting the config's secret names too (a broken config is an error)."""
-    return store_module.open_store(conf or settings())
+    from agent_tui.core import store
+
+    return store.open_store(conf or settings())
 
 
 def settings() -> Settings:
+    """The settings (imported here: the parser and ``--version`` need none of them)."""
+    from agent_tui.config import load_settings
+
     return load_settings()
 
 

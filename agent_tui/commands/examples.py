@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent_tui import bundled
 from agent_tui.commands.common import UsageError, emit_json
 
 
@@ -20,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
+    from agent_tui import bundled
+
     if args.copy:
         dest = Path(args.copy).expanduser().absolute()
         if dest.exists() and not dest.is_dir():

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from agent_tui import paths
 from agent_tui.commands.common import open_store, parse_goal_id
-from agent_tui.core.control import NoSuchId
-from agent_tui.core.export import export_goal, render_markdown
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from agent_tui.core.control import NoSuchId
+    from agent_tui.core.export import export_goal, render_markdown
+
     goal_id = parse_goal_id(args.goal)
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():

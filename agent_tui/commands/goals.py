@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_tui.commands.common import (
     UsageError,
@@ -17,12 +17,8 @@ from agent_tui.commands.common import (
     table,
     when,
 )
-from agent_tui.core import control, schedules, spend, timeline, transcript
-from agent_tui.core.checkpoints import record
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.display import GLYPHS
-from agent_tui.core.llm import choose_model
-from agent_tui.core.store import Store
 from agent_tui.core.views import (
     count_goals,
     goal_detail,
@@ -30,7 +26,12 @@ from agent_tui.core.views import (
     usage_by_day,
     usage_totals,
 )
-from agent_tui.goal_requests import GoalRequest, RequestError, check, submit
+
+if TYPE_CHECKING:
+    from agent_tui.core.store import Store
+
+# Each command imports the core modules it runs (control, schedules, spend, the goal requests):
+# `ls` and `show` start in the time it takes to load only what they print.
 
 FLAGS = {
     "recipe": "--recipe",
@@ -44,6 +45,9 @@ FLAGS = {
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from agent_tui.core.llm import choose_model
+    from agent_tui.goal_requests import GoalRequest, RequestError, check, submit
+
     request = GoalRequest(
         recipe=args.recipe,
         text=args.text,
@@ -130,6 +134,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from agent_tui.core import control, timeline
+    from agent_tui.core.checkpoints import record
+
     goal_id = parse_goal_id(args.goal)
     store = open_store()
     detail = goal_detail(store, goal_id)
@@ -216,6 +223,8 @@ def _step_wait(step: dict[str, Any], goal: dict[str, Any]) -> str:
 
 
 def _print_conversations(conversations: list[dict[str, Any]]) -> None:
+    from agent_tui.core import transcript
+
     if not conversations:
         print("no conversation with a model")
     for talk in conversations:
@@ -258,6 +267,8 @@ def _print_document(
     goal_id: int, documents: list[dict[str, Any]], name: str, *, as_json: bool
 ) -> int:
     """``show GOAL --doc NAME``: one document's text, nothing else (for a pipe or a file)."""
+    from agent_tui.core import control
+
     matches = [d for d in documents if d["name"] == name] or [
         d for d in documents if d["name"].lower() == name.lower()
     ]
@@ -272,6 +283,8 @@ def _print_document(
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
+    from agent_tui.core import control
+
     store = open_store()
     if args.all:
         control.set_global_pause(store, True)
@@ -289,6 +302,8 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from agent_tui.core import control
+
     store = open_store()
     if args.all:
         control.set_global_pause(store, False)
@@ -302,12 +317,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
+    from agent_tui.core import control
+
     n = control.cancel_goal(open_store(), parse_goal_id(args.goal))
     print(f"goal {args.goal} cancelled ({n} open steps cancelled)")
     return 0
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    from agent_tui.core import control
+
     raw = args.target
     goal_part, _, step_key = raw.partition(":")
     n = control.retry(open_store(), parse_goal_id(goal_part), step_key or None)
@@ -316,6 +335,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
+    from agent_tui.core import control, schedules
+
     store = open_store()
     if args.remove is not None:
         with store.write() as tx:
@@ -368,6 +389,8 @@ def cmd_schedules(args: argparse.Namespace) -> int:
 def _change_schedule(store: Store, args: argparse.Namespace) -> int:
     """``--pause``, ``--resume`` or ``--run-now``: one line saying what happened (a
     :class:`schedules.ScheduleError` is one error line, exit 1)."""
+    from agent_tui.core import schedules
+
     if args.pause is not None:
         schedules.pause(store, args.pause)
         print(f"schedule {args.pause} paused (`--resume {args.pause}` to fire again)")
@@ -384,6 +407,8 @@ def _change_schedule(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
+    from agent_tui.core import control
+
     store = open_store()
     if args.state is not None:
         control.set_global_dry_run(store, args.state == "on")
@@ -412,6 +437,8 @@ def _tokens(figures: dict[str, Any]) -> str:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     """Cost and tokens per day and per goal as bar charts, and today's spend against the budget."""
+    from agent_tui.core import spend
+
     store = open_store()
     days = usage_by_day(store, max(1, args.days))
     daily = settings().budget.daily_usd
@@ -455,6 +482,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
+    from agent_tui.core import control
+
     control.archive_goal(open_store(), parse_goal_id(args.goal))
     print(f"goal {args.goal} archived")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from agent_tui.commands.common import (
     EXIT_NO_SUCH_ID,
@@ -17,14 +18,17 @@ from agent_tui.commands.common import (
     table,
     when,
 )
-from agent_tui.core.control import NoSuchId
-from agent_tui.core.rules import Rule, RuleError, config_rules, load_rules, remove_rule
+
+if TYPE_CHECKING:
+    from agent_tui.core.rules import Rule
 
 DESCRIPTION = "list the policy rules (config and stored); `rules rm ID` deletes a stored one"
 
 
 def all_rules() -> list[Rule]:
     """Config rules in file order, then stored rules by id: the order decisions consult them."""
+    from agent_tui.core.rules import config_rules, load_rules
+
     conf = settings()
     return [*config_rules(conf), *load_rules(open_store(conf))]
 
@@ -59,6 +63,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_rm(args: argparse.Namespace) -> int:
+    from agent_tui.core.control import NoSuchId
+    from agent_tui.core.rules import remove_rule
+
     raw = str(args.id).strip()
     if raw.lower().startswith("config"):
         raise UsageError(
@@ -98,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from agent_tui.config import ConfigError
+    from agent_tui.core.control import NoSuchId
+    from agent_tui.core.rules import RuleError
     from agent_tui.core.store import StoreError
 
     parser = argparse.ArgumentParser(prog="agent-tui rules", description=DESCRIPTION)

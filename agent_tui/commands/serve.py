@@ -9,7 +9,6 @@ executor (running steps get a moment to finish; a second signal interrupts them)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import os
 import secrets
@@ -112,6 +111,8 @@ async def serve(
     """Run until SIGINT or SIGTERM; ``announce`` gets the URL with the token.
 
     ``max_viewers`` (else ``[serve] max_viewers``) caps the browser tabs running at once."""
+    import asyncio
+
     from aiohttp import web
 
     from agent_tui.commands.worker import StderrSink
@@ -199,6 +200,8 @@ async def serve(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     public_url = check_arguments(args)
 
     def announce(url: str) -> None:

@@ -6,9 +6,6 @@ import argparse
 import sys
 
 from agent_tui.commands.common import UsageError, emit_json, open_store, parse_goal_id
-from agent_tui.core.checkpoints import record
-from agent_tui.core.checkpoints.undo import UndoError, UndoTargetMissing, apply_undo, plan_undo
-from agent_tui.core.control import NoSuchId
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,6 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
+    from agent_tui.core.checkpoints import record
+    from agent_tui.core.checkpoints.undo import UndoError, UndoTargetMissing, apply_undo, plan_undo
+    from agent_tui.core.control import NoSuchId
+
     goal_part, _, step_key = args.target.partition(":")
     store = open_store()
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from agent_tui.commands.common import emit_json, open_store
-from agent_tui.core import retention
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
+    from agent_tui.core import retention
+
     store = open_store()
     try:
         before = retention.database_sizes(store)

@@ -12,17 +12,19 @@ connection waits for the timer.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
 from agent_tui.core.store import Store, Tx
+
+if TYPE_CHECKING:  # ls and show read output through this module: they need no event loop
+    import asyncio
 
 log = logging.getLogger(__name__)
 FLUSH_BYTES = 64 * 1024
@@ -92,6 +94,8 @@ class OutputWriter:
     def _arm_timer(self) -> None:
         if self._timer is not None:
             return
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import sqlite_utils
 
 from agent_tui import paths
 from agent_tui.core import secrets
@@ -30,6 +29,8 @@ from agent_tui.core.states import check
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from agent_tui.config import Settings
 
 Row = dict[str, Any]
@@ -224,8 +225,15 @@ class Store:
         self.redactor: Redactor = redactor if redactor is not None else secrets.from_environment()
         self._nowait = False
         self.conn = self._connect()
-        self.db = sqlite_utils.Database(self.conn)
         self._migrate()
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The same connection through sqlite-utils (full-text search tables), made on first use:
+        importing sqlite-utils costs more than most commands spend on their work."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def _connect(self) -> sqlite3.Connection:
         if self.path.exists() and self.path.is_dir():

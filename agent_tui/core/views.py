@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_tui.core.output import stored_output
 from agent_tui.core.store import Row, Store
 
 GOAL_FIELDS = (
@@ -114,12 +113,7 @@ def count_goals(store: Store, *, include_archived: bool = False) -> int:
     return int(row["n"]) if row else 0
 
 
-def _step_view(store: Store, step: Row) -> dict[str, Any]:
-    deps = store.all(
-        "SELECT s.key FROM step_deps d JOIN steps s ON s.id = d.depends_on"
-        " WHERE d.step_id = ? ORDER BY s.position",
-        (step["id"],),
-    )
+def _step_view(step: Row, deps: list[str]) -> dict[str, Any]:
     result = json.loads(step["result"]) if step["result"] else None
     return {
         "id": step["id"],
@@ -131,7 +125,7 @@ def _step_view(store: Store, step: Row) -> dict[str, Any]:
         "wait_reason": step["wait_reason"],
         "attempt": step["attempt"],
         "max_attempts": step["max_attempts"],
-        "depends_on": [d["key"] for d in deps],
+        "depends_on": deps,
         "error": step["error"],
         "next_attempt_at": step["next_attempt_at"],
         "plan_version": step["plan_version"],
@@ -142,7 +136,7 @@ def _step_view(store: Store, step: Row) -> dict[str, Any]:
     }
 
 
-def _action_view(store: Store, action: Row, step_keys: dict[int, str]) -> dict[str, Any]:
+def _action_view(action: Row, step_keys: dict[int, str], output: str) -> dict[str, Any]:
     result = json.loads(action["result"]) if action["result"] else {}
     return {
         "id": action["id"],
@@ -156,7 +150,7 @@ def _action_view(store: Store, action: Row, step_keys: dict[int, str]) -> dict[s
         "preview": action["preview"],
         "exit_code": action["exit_code"],
         "error": action["error"],
-        "output": stored_output(store, action["id"]),
+        "output": output,
         "output_bytes": action["output_bytes"],
         "result": result.get("data"),
         "started_at": action["started_at"],
@@ -173,6 +167,23 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
     )
     keys = {s["id"]: s["key"] for s in steps}
     actions = store.all("SELECT * FROM actions WHERE goal_id = ? ORDER BY id", (goal_id,))
+    # One query each for every step's dependencies and every action's output, not one per row.
+    deps: dict[int, list[str]] = {}
+    for row in store.conn.execute(
+        "SELECT d.step_id, s.key FROM steps me JOIN step_deps d ON d.step_id = me.id"
+        " JOIN steps s ON s.id = d.depends_on WHERE me.goal_id = ?"
+        " ORDER BY d.step_id, s.position",
+        (goal_id,),
+    ):
+        deps.setdefault(row[0], []).append(row[1])
+    chunks: dict[int, list[str]] = {}
+    for row in store.conn.execute(
+        "SELECT o.action_id, o.text FROM actions a JOIN output o ON o.action_id = a.id"
+        " WHERE a.goal_id = ? ORDER BY o.action_id, o.id",
+        (goal_id,),
+    ):
+        chunks.setdefault(row[0], []).append(row[1])
+    outputs = {action_id: "".join(texts) for action_id, texts in chunks.items()}
     artifacts = store.all(
         "SELECT id, name, version, mime, content, step_id, created_at"
         " FROM artifacts WHERE goal_id = ? ORDER BY id",
@@ -192,8 +203,8 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
         "goal": goal_summary(store, goal),
         "text": goal["text"],
         "conversations": conversations(store, goal_id),
-        "steps": [_step_view(store, s) for s in steps],
-        "actions": [_action_view(store, a, keys) for a in actions],
+        "steps": [_step_view(s, deps.get(s["id"], [])) for s in steps],
+        "actions": [_action_view(a, keys, outputs.get(a["id"], "")) for a in actions],
         "artifacts": artifacts,
         "approvals": approvals,
         "events": events,

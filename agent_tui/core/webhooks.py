@@ -16,7 +16,6 @@ than :data:`STALE_AFTER` when first seen are skipped, so turning webhooks on doe
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -33,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agent_tui import __version__
 
 if TYPE_CHECKING:  # the config imports this module for WebhookSpec: keep that import light
+    import asyncio
+
     import httpx
 
     from agent_tui.core.store import Event, Store
@@ -165,6 +166,8 @@ class WebhookDelivery:
         return delivered
 
     def _start_due(self) -> None:
+        import asyncio
+
         if not self.specs:
             return
         for event in self.claim():
@@ -179,6 +182,8 @@ class WebhookDelivery:
 
     async def wait_sent(self) -> None:
         """Wait for the POSTs under way (each is bounded by its webhook's timeout)."""
+        import asyncio
+
         while self._sending:
             await asyncio.wait(set(self._sending))
 

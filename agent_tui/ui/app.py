@@ -12,6 +12,7 @@ go through :class:`~agent_tui.ui.writes.Writes`, which never waits for the datab
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -71,6 +72,8 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
         self.bridge = Bridge(store, listen=True, watch_interval=watch)
         self.embedded = executor
         """Whether this app runs the executor itself (else it is a viewer)."""
+        self.collect_after_first_frame = False
+        """Turn the cyclic garbage collector on after the first frame (the CLI starts without)."""
         self.executor: ExecutorThread | None = None
         """The embedded executor on its own thread, once started (after the first frame)."""
         self.writes: Writes | None = None
@@ -142,7 +145,11 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
             self._after_first_frame()
 
     def _after_first_frame(self) -> None:
-        """Start the executor as a task of its own."""
+        """Start the executor as a task of its own (and the garbage collector, when asked)."""
+        if self.collect_after_first_frame:
+            # Not gc.freeze() first: with start-up's objects out of its counts, the collector
+            # ran full collections so often that typing in the goal filter took twice as long.
+            gc.enable()
         if self.embedded:
             self.run_worker(self._start_executor(), name="start the executor", exit_on_error=False)
 

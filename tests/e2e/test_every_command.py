@@ -7,6 +7,7 @@ so a handler that falls through to another module's (``usage`` once did) cannot 
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def test_help_of_every_command(command: str, capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as exit_:
         cli.main([command, "--help"])
     assert exit_.value.code == 0
+    assert gc.isenabled()  # main(argv) leaves the garbage collector as it found it
     assert f"agent-tui {command}" in capsys.readouterr().out
 
 
@@ -78,5 +80,6 @@ def test_simplest_use_of_every_command(
         code = cli.main(argv)
         out = capsys.readouterr()
         assert code in allowed, (argv, code, out.err)
+        assert gc.isenabled(), argv
         assert "internal error" not in out.err, (argv, out.err)
         assert "Traceback" not in out.err, argv

@@ -37,11 +37,14 @@ async def test_brackets_turn_the_pages(store: Store, settings: Settings, tmp_pat
         docs = app.main.query_one(Documents)
         tabs = app.main.query_one(TabbedContent)
         await wait_until(pilot, lambda: len(docs.pages) == 2, "both documents")
-        markdown = app.main.query_one("#document", Markdown)  # created with the first page
         assert str(tabs.get_tab("documents-tab").label) == "Documents 2"
+        # Behind the Approvals tab the page is not rendered: its Markdown is made when seen.
+        assert not app.main.query("#document")
 
         await pilot.press("right_square_bracket")
         assert tabs.active == "documents-tab"
+        await wait_until(pilot, lambda: bool(app.main.query("#document")), "the page rendered")
+        markdown = app.main.query_one("#document", Markdown)
         assert docs.header_text.startswith("page 1 of 2 · Alpha")
         assert "first body" in markdown.source
 

@@ -78,6 +78,44 @@ def test_worker_help_loads_no_textual(home: Path) -> None:
     assert "textual" not in out.stdout.split("\n")[-2].split()
 
 
+NOT_FOR_READING = ("asyncio", "textual", "rich", "litellm", "httpx", "apscheduler", "sqlite_utils")
+"""What printing goals needs none of: ``ls`` and ``show`` start without loading them."""
+
+
+def _top_modules_after(argvs: list[list[str]], home: Path) -> set[str]:
+    """The modules (and their top-level packages) loaded once ``main`` ran each of ``argvs`` in one process."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from agent_tui.cli import main\n"
+        f"for argv in {argvs!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try:\n            main(argv)\n        except SystemExit:\n            pass\n"
+        "print(' '.join(sys.modules))"
+    )
+    loaded = _loaded_after(code, home)
+    return loaded | {m.split(".")[0] for m in loaded}
+
+
+def test_version_and_help_load_no_config_and_no_database(home: Path) -> None:
+    loaded = _top_modules_after([["--version"], ["--help"], ["ls", "--help"]], home)
+    heavy = {"pydantic", "sqlite_utils", "asyncio", "agent_tui.config"}
+    assert not loaded & heavy, loaded & heavy
+
+
+def test_ls_and_show_load_only_what_they_print(home: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "agent_tui.cli", "add", "--recipe", "system-report"],
+        env=cli_env(home),
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+    )
+    argvs = [["ls"], ["ls", "--json"], ["show", "1"], ["show", "1", "--json"]]
+    loaded = _top_modules_after(argvs, home)
+    assert "agent_tui.core.views" in loaded  # the commands ran
+    assert not loaded & set(NOT_FOR_READING), loaded & set(NOT_FOR_READING)
+
+
 def test_builtin_names_match_the_tools() -> None:
     from agent_tui.core.tools.registry import BUILTIN_NAMES, builtin_tools
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from agent_tui.core.tools.base import Tool
+if TYPE_CHECKING:  # the config reads BUILTIN_NAMES: this module stays light
+    from agent_tui.core.tools.base import Tool
 
 BUILTIN_NAMES = frozenset(
     {

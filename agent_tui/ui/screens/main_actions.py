@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from textual.app import SuspendNotSupported
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import TabbedContent
 
 from agent_tui.core import control
@@ -28,7 +29,6 @@ from agent_tui.core.states import GOAL_TERMINAL
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen
-from agent_tui.ui.screens.schedules import SchedulesScreen
 from agent_tui.ui.screens.undo_actions import UndoActions
 from agent_tui.ui.widgets.approvals import Approvals, still_running
 from agent_tui.ui.widgets.documents import Documents, export
@@ -211,7 +211,10 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             return True
         goal = self.goal
         status = goal["status"] if goal else None
-        approval = self.query_one(Approvals).current if self.query(Approvals) else None
+        try:
+            approval = self.query_one(Approvals).current  # query_one is cached; query is a walk
+        except NoMatches:
+            approval = None
         checks: dict[str, Callable[[], bool]] = {
             "pause_goal": lambda: status is not None and status not in (*GOAL_TERMINAL, "paused"),
             "resume_goal": lambda: status == "paused",
@@ -488,6 +491,8 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         self.query_one(ToolOutput).toggle_follow()
 
     def action_schedules(self) -> None:
+        from agent_tui.ui.screens.schedules import SchedulesScreen  # not needed for the first frame
+
         self.app.push_screen(SchedulesScreen(self.store, self.settings))
 
     def _key_names(self, binding: Binding) -> str:

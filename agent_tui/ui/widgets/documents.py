@@ -32,6 +32,8 @@ class Documents(Vertical):
         self.pages: list[Row] = []
         self.page = 0
         self._rendered: int | None = None
+        self._unseen: str | None = None
+        """The page's text while the pane has not been seen: its Markdown is made when it is."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="document-header")
@@ -65,10 +67,12 @@ class Documents(Vertical):
             self._show_page()
 
     def _markdown(self) -> Markdown | None:
+        found = self.query("#document")
+        if not found:
+            return None
         from textual.widgets import Markdown
 
-        found = self.query("#document")
-        return found.first(Markdown) if found else None
+        return found.first(Markdown)
 
     def _render_page(self, text: str) -> None:
         """Show ``text`` as Markdown; the widget is created with the first page (its import and
@@ -83,13 +87,19 @@ class Documents(Vertical):
             markdown.update(text)
         markdown.display = True
 
+    def on_show(self) -> None:
+        """The pane came into view: make the page's Markdown now if it waited for this."""
+        if self._unseen is not None:
+            text, self._unseen = self._unseen, None
+            self._render_page(text)
+
     def _show_page(self) -> None:
         header = self.query_one("#document-header", Static)
         empty = self.query_one("#document-empty", Static)
         if not self.pages:
             header.update("")
             empty.display = True
-            self._rendered = None
+            self._rendered = self._unseen = None
             if markdown := self._markdown():
                 markdown.display = False
             return
@@ -100,9 +110,14 @@ class Documents(Vertical):
         header.tooltip = f"saved {datetime.fromtimestamp(doc['created_at']):%Y-%m-%d %H:%M:%S}"
         if self._rendered != doc["id"]:
             self._rendered = doc["id"]
-            self._render_page(
-                doc["content"] if "markdown" in doc["mime"] else _as_text(doc["content"])
-            )
+            text = doc["content"] if "markdown" in doc["mime"] else _as_text(doc["content"])
+            if self._markdown() is None and not self.is_on_screen:
+                # Behind the Approvals tab on the first frame: the Markdown widget (its import
+                # and parse cost tens of milliseconds) waits until the pane is seen.
+                self._unseen = text
+                return
+            self._unseen = None
+            self._render_page(text)
             self.query_one("#document-scroll", VerticalScroll).scroll_home(animate=False)
 
 
