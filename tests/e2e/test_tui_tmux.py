@@ -91,7 +91,9 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
         pytest.skip("tmux is not installed: the end-to-end terminal test needs it")
     if not AGENT_TUI.exists():
         pytest.skip(f"{AGENT_TUI} is missing: run `make setup` to install agent-tui")
-    term = Terminal(f"agent-tui-e2e-{os.getpid()}", tmp_path / "user-home")
+    # A server of its own per test: a name reused at once could reach the previous test's
+    # server while it is still going away, and show an empty screen.
+    term = Terminal(f"agent-tui-e2e-{os.getpid()}-{tmp_path.name}", tmp_path / "user-home")
     term.home.mkdir()
     editor = term.home / "editor.sh"
     editor.write_text(f'#!/bin/sh\ncp "$1" {term.home / "edited.md"}\n', encoding="utf-8")

@@ -47,6 +47,8 @@ async def test_u_shows_the_plan_and_undoes(
         await wait_until(pilot, lambda: goals.rows[goal].files_changed == 1, "±1")
         output = app.main.query_one(ToolOutput)
         await wait_until(pilot, lambda: "changed 1 file" in output.border_subtitle, "the pane")
+        output.sync(store)  # any later commit makes the pane read its action again: it stays
+        assert "changed 1 file" in output.border_subtitle
 
         goals.focus()
         await pilot.press("u")

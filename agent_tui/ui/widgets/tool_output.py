@@ -59,6 +59,8 @@ class ToolOutput(Log):
         self._db_row = 0
         self._status = ""
         self._checkpoint_shown = False
+        self._checkpoint_note = ""
+        """What the action changed (" · changed 1 file (+1 −0)"), kept for every later subtitle."""
         self.wrap = True
         """Long lines continue on the next line (``w`` turns it off to scroll sideways)."""
         self._store: Store | None = None
@@ -142,6 +144,7 @@ class ToolOutput(Log):
         self.transcript_step = None
         self._shown = self._db_chars = self._db_row = 0
         self._checkpoint_shown = False
+        self._checkpoint_note = ""
         self._result_shown = False
         if action_id is None:
             self.border_title = f"Output · {step_key}" if step_key else "Output"
@@ -232,6 +235,7 @@ class ToolOutput(Log):
                 self._show_result(row)
             if row["status"] in FINISHED and not self._checkpoint_shown:
                 self._show_checkpoint(store, row["id"])
+            self._status += self._checkpoint_note
         self._subtitle()
 
     def _show_result(self, row: Row) -> None:
@@ -259,7 +263,7 @@ class ToolOutput(Log):
         if found is None:
             return
         self._checkpoint_shown = True
-        self._status += " · " + summary(found["files"], found["added"], found["removed"])
+        self._checkpoint_note = " · " + summary(found["files"], found["added"], found["removed"])
         if found["files"]:
             self.write(f"\n── checkpoint: {describe(found)}\n")
 
