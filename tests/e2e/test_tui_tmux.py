@@ -166,4 +166,3 @@ def test_small_terminal_keeps_the_approvals_count(terminal: Terminal) -> None:
     if "Quit anyway?" in screen:
         terminal.keys("y")
     terminal.wait_for("the app to exit", lambda s: "agent-tui ·" not in s, timeout=15)
-
