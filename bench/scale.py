@@ -40,12 +40,11 @@ from ui_latency import Terminal
 
 from agent_tui import paths
 from agent_tui.config import CheckpointSettings, PolicySettings, SandboxSettings, Settings
-from agent_tui.core import retention
 from agent_tui.core.executor import Executor
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.recipes import parse_recipe
-from agent_tui.core.schema import SCHEMA_VERSION
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, retention
+from agent_tui.core.store.schema import SCHEMA_VERSION
 
 BUILDER = 2
 """Bump when the built databases change shape, so stale caches are rebuilt."""

@@ -14,8 +14,8 @@ import time
 
 from common import fresh_home, parser, percentiles, report
 
-from agent_tui.core.search import refresh, search
 from agent_tui.core.store import Store
+from agent_tui.core.store.search import refresh, search
 
 WORDS = [
     "alpha",

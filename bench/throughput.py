@@ -14,11 +14,10 @@ from common import fresh_home, parser, report
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import runs
 from agent_tui.core.executor import Executor
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.recipes import parse_recipe
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, runs
 
 
 def recipe(n: int) -> dict:

@@ -15,7 +15,7 @@ from agent_tui.commands.common import (
 )
 from agent_tui.core import control
 from agent_tui.core.store import Store
-from agent_tui.core.views import pending_approvals
+from agent_tui.core.store.views import pending_approvals
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:

@@ -12,12 +12,12 @@ from agent_tui import paths
 from agent_tui.commands import doctor_mcp
 from agent_tui.commands.common import UsageError, emit_json
 from agent_tui.config import ConfigError, Settings, load_settings
-from agent_tui.core import retention, secrets
+from agent_tui.core import secrets
 from agent_tui.core.checkpoints.shadow import store_dir, store_size
-from agent_tui.core.liveness import live_workers
 from agent_tui.core.sandbox.wrap import status_for
-from agent_tui.core.schema import SCHEMA_VERSION
-from agent_tui.core.store import StoreError, open_store
+from agent_tui.core.store import StoreError, open_store, retention
+from agent_tui.core.store.liveness import live_workers
+from agent_tui.core.store.schema import SCHEMA_VERSION
 from agent_tui.core.tools.registry import builtin_tools
 
 LOCATIONS = {

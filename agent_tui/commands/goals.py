@@ -19,7 +19,7 @@ from agent_tui.commands.common import (
 )
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.display import GLYPHS
-from agent_tui.core.views import (
+from agent_tui.core.store.views import (
     count_goals,
     goal_detail,
     list_goals,

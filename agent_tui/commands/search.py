@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from agent_tui.commands.common import UsageError, emit_json, open_store
-from agent_tui.core.search import KINDS, SearchError, search
+from agent_tui.core.store.search import KINDS, SearchError, search
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from agent_tui.commands.common import UsageError, emit_json, open_store, parse_goal_id
+from agent_tui.core import display
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,7 +19,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from agent_tui.core.checkpoints import record
     from agent_tui.core.checkpoints.undo import UndoError, UndoTargetMissing, apply_undo, plan_undo
     from agent_tui.core.control import NoSuchId
 
@@ -63,7 +63,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
     row = store.one("SELECT * FROM checkpoints WHERE id = ?", (undo_id,))
     assert row is not None
     print(
-        f"undone: {record.summary(row['files'], row['added'], row['removed'])}"
+        f"undone: {display.changes_summary(row['files'], row['added'], row['removed'])}"
         f" (checkpoint {undo_id}; `agent-tui undo {plan.goal_id}` again puts it back)"
     )
     return 0

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
-    from agent_tui.core import retention
+    from agent_tui.core.store import retention
 
     store = open_store()
     try:

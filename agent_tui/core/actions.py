@@ -24,12 +24,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent_tui.config import Settings
-from agent_tui.core import limits, liveness, runs, spool
+from agent_tui.core import limits, spool
 from agent_tui.core.checkpoints import around
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.output import OutputWriter
-from agent_tui.core.store import Row, StaleState, Store, is_full
+from agent_tui.core.store import Row, StaleState, Store, is_full, liveness, runs
+from agent_tui.core.store import limits as store_limits
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import (
     Tool,
@@ -455,7 +456,7 @@ class Actions:
                 and self.settings.limits.tools.get(tool.name)
                 and (hit := limits.tool_limit(tx, tool.name, self.settings))
             ):
-                limits.hold_step(tx, step, "rate limit", *hit)
+                store_limits.hold_step(tx, step, "rate limit", *hit)
                 return None
             if approved is not None:
                 action_id = approved["id"]

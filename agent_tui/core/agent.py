@@ -13,21 +13,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from agent_tui.core import (
-    approvals,
-    budget,
-    context,
-    lifecycle,
-    limits,
-    llm,
-    model_calls,
-    planner,
-    runs,
-    transcript,
-)
+from agent_tui.core import budget, context, limits, llm, model_calls, planner, transcript
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
-from agent_tui.core.store import Row, StaleState
+from agent_tui.core.store import Row, StaleState, approvals, lifecycle, runs
+from agent_tui.core.store import limits as store_limits
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
 
@@ -272,7 +262,7 @@ class ModelStep:
                 resume_at, until = tx.now + exc.retry_after, "resumes at"
             else:
                 resume_at, until = tx.now + self.ex.models.probe_delay(), "next check at"
-            limits.hold_step(tx, self.step, reason, message, resume_at, until=until)
+            store_limits.hold_step(tx, self.step, reason, message, resume_at, until=until)
 
     def _hold_if_limited(self, check: Any) -> None:
         """Hold the step (and its goal, until the window opens) when ``check(tx)`` finds a limit."""
@@ -280,7 +270,7 @@ class ModelStep:
             runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
             hit = check(tx)
             if hit:
-                limits.hold_step(tx, self.step, "rate limit", *hit)
+                store_limits.hold_step(tx, self.step, "rate limit", *hit)
         if hit:
             raise _Wait
 
@@ -742,7 +732,7 @@ class PlanStep(ModelStep):
                 step_id=self.step["id"],
                 approval_id=approval_id,
             )
-            from agent_tui.core.lifecycle import settle_goal
+            from agent_tui.core.store.lifecycle import settle_goal
 
             settle_goal(tx, self.goal["id"])
         raise _Wait

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_tui.config import Settings
-from agent_tui.core import approvals
 from agent_tui.core.clock import start_of_day
-from agent_tui.core.lifecycle import release_step, wait_goal
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import Row, Store, Tx, approvals
+from agent_tui.core.store.lifecycle import release_step, wait_goal
 
 KINDS = {
     "max_usd": "money",

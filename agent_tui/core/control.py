@@ -11,18 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_tui.core import bindings, budget, limits, liveness, transcript
+from agent_tui.core import bindings, budget, transcript
 from agent_tui.core.commands_run import files_run
-from agent_tui.core.lifecycle import (
+from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
+from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
+from agent_tui.core.store import Row, Store, Tx, liveness
+from agent_tui.core.store import limits as store_limits
+from agent_tui.core.store.lifecycle import (
     cancel_step,
     promote_dependents,
     set_goal_status,
     settle_goal,
 )
-from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
-from agent_tui.core.runs import fail_step
-from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store.runs import fail_step
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
 UNKNOWN_CHOICES = ("wait", "run_again", "mark_done", "skip")
@@ -444,7 +445,7 @@ def reject(store: Store, approval_id: int, *, reason: str | None = None, by: str
 
 def expire_due(tx: Tx) -> int:
     """Pending approvals past their time are denied with reason "timed out", never approved."""
-    due = limits.due_approvals(tx)
+    due = store_limits.due_approvals(tx)
     for approval in due:
         _reject(tx, approval, "timed out", "timeout", "expired")
     return len(due)

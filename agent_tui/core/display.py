@@ -68,3 +68,10 @@ def duration(start: float | None, end: float | None, now: float | None = None) -
     if seconds < 3600:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def changes_summary(files: int, added: int, removed: int) -> str:
+    """``changed 3 files (+42 −7)``."""
+    if not files:
+        return "changed nothing"
+    return f"changed {files} file{'s' if files != 1 else ''} (+{added} −{removed})"

@@ -23,25 +23,27 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core import (
-    control,
-    lifecycle,
-    limits,
-    liveness,
-    llm,
-    readiness,
-    runs,
-    schedules,
-    secrets,
-)
-from agent_tui.core import retention as history
+from agent_tui.core import control, llm, schedules, secrets
 from agent_tui.core.actions import Actions, RunningStep
 from agent_tui.core.agent import AgentStep, PlanStep
 from agent_tui.core.checkpoints import retention
 from agent_tui.core.events import OutputChunk, Sink
 from agent_tui.core.model_state import ModelState
 from agent_tui.core.states import StepStatus
-from agent_tui.core.store import Event, Row, StaleState, Store, is_full, open_store
+from agent_tui.core.store import (
+    Event,
+    Row,
+    StaleState,
+    Store,
+    is_full,
+    lifecycle,
+    liveness,
+    open_store,
+    readiness,
+    runs,
+)
+from agent_tui.core.store import limits as store_limits
+from agent_tui.core.store import retention as history
 from agent_tui.core.tools.base import (
     Tool,
 )
@@ -341,7 +343,7 @@ class Executor:
                     fresh=fresh,
                     pause_after=self.settings.schedules.pause_after_failures,
                 )
-                limits.release_due(tx)
+                store_limits.release_due(tx)
                 runs.promote_due_retries(tx)
                 lifecycle.sync_model_waits(tx, self.model.model)
                 expired = control.expire_due(tx)

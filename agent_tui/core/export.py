@@ -1,6 +1,6 @@
 """A goal as one self-contained record: a JSON document and its Markdown rendering.
 
-The JSON extends :func:`agent_tui.core.views.goal_detail` (what ``show --json`` prints) with the
+The JSON extends :func:`agent_tui.core.store.views.goal_detail` (what ``show --json`` prints) with the
 plan versions, every version of every document, cost per model and the events with their data.
 The Markdown shows the same for a person: the latest version of each document in full, earlier
 versions listed. Everything read here was redacted when it was stored, and is redacted again with
@@ -17,10 +17,10 @@ from typing import Any
 
 from agent_tui import __version__
 from agent_tui.core import timeline, transcript
-from agent_tui.core.checkpoints.record import summary
+from agent_tui.core.display import changes_summary as summary
 from agent_tui.core.display import duration
 from agent_tui.core.store import Store
-from agent_tui.core.views import goal_detail
+from agent_tui.core.store.views import goal_detail
 
 FORMAT = "agent-tui-export/1"
 _LANGS = {"text/markdown": "markdown", "application/json": "json", "text/html": "html"}

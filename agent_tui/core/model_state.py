@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from agent_tui.config import Settings
-from agent_tui.core import context, lifecycle, llm, model_calls, model_probe
-from agent_tui.core.store import Store
+from agent_tui.core import context, llm, model_calls, model_probe
+from agent_tui.core.store import Store, lifecycle
 
 
 class ModelState:

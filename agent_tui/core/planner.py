@@ -233,14 +233,14 @@ def materialize(tx: Tx, goal: Row, plan_step: Row, plan: Plan, max_attempts: int
         tx.set_status(
             "goal", goal["id"], current["status"], "running", wait_reason=None, status_message=None
         )
-    from agent_tui.core.runs import complete_step
+    from agent_tui.core.store.runs import complete_step
 
     complete_step(tx, plan_step, {"output": summary, "data": {"steps": len(steps)}})
 
 
 def replan_or_fail(tx: Tx, step: Row, error: str, max_replans: int) -> None:
     """An agent step failed for good: plan the rest again (a new version) or fail the goal."""
-    from agent_tui.core.runs import fail_step
+    from agent_tui.core.store.runs import fail_step
 
     goal = tx.one("SELECT * FROM goals WHERE id = ?", (step["goal_id"],))
     assert goal is not None

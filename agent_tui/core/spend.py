@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.store import Store
-from agent_tui.core.views import usage_by_day
+from agent_tui.core.store.views import usage_by_day
 
 BAR = "█"
 PARTS = " ▏▎▍▌▋▊▉"

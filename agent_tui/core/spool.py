@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_tui import paths
-from agent_tui.core import liveness
+from agent_tui.core.store import liveness
 
 log = logging.getLogger(__name__)
 

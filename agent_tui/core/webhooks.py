@@ -216,7 +216,7 @@ class WebhookDelivery:
             self.pending.append(Delivery(spec, event, payload, due=self.clock()))
 
     def _payload(self, event: Event) -> bytes:
-        from agent_tui.core.views import goal_summary
+        from agent_tui.core.store.views import goal_summary
 
         goal = None
         if event.goal_id is not None:

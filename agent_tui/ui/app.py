@@ -30,10 +30,10 @@ from textual.theme import Theme
 from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core.store import Event, Store, StoreError, open_store
+from agent_tui.core.store.panes import has_goals
 from agent_tui.ui import keymap, themes
 from agent_tui.ui.bridge import Bridge
 from agent_tui.ui.commands import binding_commands
-from agent_tui.ui.queries import has_goals
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.main import MainScreen
 from agent_tui.ui.worker_errors import ReportsWorkerErrors

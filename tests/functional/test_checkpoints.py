@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent_tui.config import Settings
+from agent_tui.core import display
 from agent_tui.core.checkpoints import record
 from agent_tui.core.checkpoints.shadow import shadow_for, store_dir
 from agent_tui.core.checkpoints.undo import UndoError, apply_undo, plan_undo
@@ -77,7 +78,9 @@ async def test_a_shell_step_is_recorded_and_undone_byte_for_byte(
     assert files["blob.bin"]["binary"] and files["blob.bin"]["size"] == 1124
     assert files["sub/deep.txt"]["status"] == "deleted"
     assert "-two" in cp["diff"] and "+TWO" in cp["diff"]
-    assert record.summary(cp["files"], cp["added"], cp["removed"]).startswith("changed 7 files")
+    assert display.changes_summary(cp["files"], cp["added"], cp["removed"]).startswith(
+        "changed 7 files"
+    )
 
     plan = plan_undo(store, goal)
     assert not plan.conflicts
@@ -251,8 +254,8 @@ async def test_the_cli_shows_the_plan_and_asks(
 async def test_changes_reach_the_report_the_export_and_show(
     store: Store, allowing: Settings, home: Path
 ) -> None:
-    from agent_tui.core import report
     from agent_tui.core.export import export_goal, render_markdown
+    from agent_tui.core.store import report
 
     ws = home / "work"
     seed(ws)

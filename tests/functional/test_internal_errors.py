@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from agent_tui.config import Settings
-from agent_tui.core import runs
 from agent_tui.core.output import FLUSH_BYTES, OutputWriter, stored_output
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.spool import Spool
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, runs
 from tests.conftest import CLI, cli_env
 from tests.fake_llm import FakeLLM, call
 from tests.helpers import add, echo, goal_status, pending_approvals, run_idle, shell, steps

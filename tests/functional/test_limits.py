@@ -154,7 +154,7 @@ async def test_model_calls_per_minute(
 
 
 async def test_tool_limit_starts_no_step_it_would_give_back(home: Path, settings: Settings) -> None:
-    from agent_tui.core.views import goal_detail, list_goals
+    from agent_tui.core.store.views import goal_detail, list_goals
 
     clock = Clock()
     store = Store(home / "clocked.db", clock=clock)

@@ -19,12 +19,12 @@ import pytest
 
 from agent_tui import cli
 from agent_tui.config import Settings
-from agent_tui.core import retention, timeline
 from agent_tui.core import store as store_module
+from agent_tui.core import timeline
 from agent_tui.core.checkpoints import record
-from agent_tui.core.store import Store
-from agent_tui.core.views import conversations, goal_detail, pending_approvals
-from agent_tui.ui import queries
+from agent_tui.core.store import Store, retention
+from agent_tui.core.store import panes as queries
+from agent_tui.core.store.views import conversations, goal_detail, pending_approvals
 from tests.helpers import add, goal_status, run_idle
 
 GROWING = ("steps", "actions", "events")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent_tui.config import Settings
-from agent_tui.core import control, runs
+from agent_tui.core import control
 from agent_tui.core.goals import add_schedule, next_fire
 from agent_tui.core.recipes import parse_recipe
 from agent_tui.core.schedules import run_due_schedules
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, runs
 from tests.helpers import (
     add,
     echo,

@@ -15,9 +15,8 @@ import pytest
 
 from agent_tui import cli, paths
 from agent_tui.config import Settings
-from agent_tui.core import retention
 from agent_tui.core.executor import Executor
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, retention
 from tests.helpers import add, goal_status, run_idle, wait_for
 
 DAY = 86400.0

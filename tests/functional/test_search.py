@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent_tui.config import Settings
-from agent_tui.core.search import SearchError, fts_query, refresh, search
 from agent_tui.core.store import Store
+from agent_tui.core.store.search import SearchError, fts_query, refresh, search
 from tests.conftest import CLI, cli_env
 from tests.helpers import add, echo, run_idle
 

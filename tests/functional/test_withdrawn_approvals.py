@@ -7,7 +7,7 @@ import pytest
 from agent_tui.config import Settings
 from agent_tui.core import control
 from agent_tui.core.store import Store
-from agent_tui.core.views import goal_detail
+from agent_tui.core.store.views import goal_detail
 from tests.helpers import add, goal_status, pending_approvals, run_idle, shell, steps
 
 

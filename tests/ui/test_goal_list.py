@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from agent_tui.config import Settings
 from agent_tui.core.store import Store
+from agent_tui.core.store.panes import GoalRow, goal_rows
 from agent_tui.ui.app import create_app
-from agent_tui.ui.queries import GoalRow, goal_rows
 from agent_tui.ui.widgets.goal_list import GoalList, cost_text, matches, narrows
 from agent_tui.ui.widgets.goal_pane import GoalPane
 from tests.ui.conftest import SIZE, add_file_goal, shell_recipe

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_tui.core.runs import backoff_delay
+from agent_tui.core.store.runs import backoff_delay
 
 SAMPLES = 400
 

@@ -39,7 +39,7 @@ def test_each_goal_limit(store: Store) -> None:
 
 
 def test_unknown_cost_counts_as_unknown_not_zero_in_totals(store: Store) -> None:
-    from agent_tui.core.views import usage_totals
+    from agent_tui.core.store.views import usage_totals
 
     goal_id = add_text_goal(store, "g")
     _usage(store, goal_id, 0.25)

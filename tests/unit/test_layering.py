@@ -112,7 +112,7 @@ def test_ls_and_show_load_only_what_they_print(home: Path) -> None:
     )
     argvs = [["ls"], ["ls", "--json"], ["show", "1"], ["show", "1", "--json"]]
     loaded = _top_modules_after(argvs, home)
-    assert "agent_tui.core.views" in loaded  # the commands ran
+    assert "agent_tui.core.store.views" in loaded  # the commands ran
     assert not loaded & set(NOT_FOR_READING), loaded & set(NOT_FOR_READING)
 
 

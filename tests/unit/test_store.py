@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_tui.core.schema import SCHEMA_VERSION
 from agent_tui.core.states import IllegalTransition
 from agent_tui.core.store import StaleState, Store, StoreError
+from agent_tui.core.store.schema import SCHEMA_VERSION
 
 
 def test_pragmas_and_schema(store: Store) -> None:
@@ -202,7 +202,7 @@ def test_data_version_sees_other_connections(home: Path) -> None:
 
 
 def test_older_schema_is_migrated_forward_keeping_data(tmp_path: Path) -> None:
-    from agent_tui.core.schema import MIGRATIONS
+    from agent_tui.core.store.schema import MIGRATIONS
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from agent_tui.core.checkpoints.shadow import Change
+from agent_tui.core.display import changes_summary as summary
 from agent_tui.core.store import Row, Store, Tx
 
 
@@ -65,13 +66,6 @@ def files_of(row: Row) -> list[dict[str, Any]]:
 def skipped_of(row: Row) -> list[str]:
     skipped: list[str] = json.loads(row["changes"] or "{}").get("skipped", [])
     return skipped
-
-
-def summary(files: int, added: int, removed: int) -> str:
-    """``changed 3 files (+42 −7)``."""
-    if not files:
-        return "changed nothing"
-    return f"changed {files} file{'s' if files != 1 else ''} (+{added} −{removed})"
 
 
 def for_goal(store: Store, goal_id: int) -> list[Row]:

@@ -18,8 +18,8 @@ from agent_tui.config import Settings
 from agent_tui.core import control
 from agent_tui.core.control import ControlError
 from agent_tui.core.store import Row, Store
+from agent_tui.core.store.panes import GoalRow, Overview
 from agent_tui.ui.format import one_line
-from agent_tui.ui.queries import GoalRow, Overview
 from agent_tui.ui.screens.approval import ApprovalScreen
 from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
 from agent_tui.ui.widgets.approvals import Approvals

@@ -1,7 +1,7 @@
 """The main screen: status line, goals, steps with their output, approvals and documents.
 
 It owns the selection (goal, step) and turns the bridge's messages into pane refreshes: each
-pane is handed fresh rows from :mod:`agent_tui.ui.queries` and updates itself in place. The keys
+pane is handed fresh rows from :mod:`agent_tui.core.store.panes` and updates itself in place. The keys
 that change things live in :mod:`agent_tui.ui.screens.main_actions`.
 """
 
@@ -18,10 +18,10 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from agent_tui.config import Settings
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Event, Store
-from agent_tui.core.views import pending_approvals
+from agent_tui.core.store.panes import GoalRow, Overview, documents, goal_rows, overview, step_rows
+from agent_tui.core.store.views import pending_approvals
 from agent_tui.ui import notify
 from agent_tui.ui.messages import EventsArrived, OutputArrived, StoreChanged
-from agent_tui.ui.queries import GoalRow, Overview, documents, goal_rows, overview, step_rows
 from agent_tui.ui.screens.main_actions import MainActions
 from agent_tui.ui.widgets.approvals import Approvals
 from agent_tui.ui.widgets.documents import Documents

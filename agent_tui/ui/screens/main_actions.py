@@ -24,8 +24,8 @@ from textual.css.query import NoMatches
 from textual.widgets import TabbedContent
 
 from agent_tui.core import control
-from agent_tui.core.search import Hit
 from agent_tui.core.states import GOAL_TERMINAL
+from agent_tui.core.store.search import Hit
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.help import HelpScreen

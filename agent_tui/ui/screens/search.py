@@ -1,6 +1,6 @@
 """Full-text search over every goal, step output, transcript and document (``S``).
 
-The words typed are searched as ``agent-tui search`` does (:mod:`agent_tui.core.search`), newest
+The words typed are searched as ``agent-tui search`` does (:mod:`agent_tui.core.store.search`), newest
 hits first. The search runs in a thread on its own database connection: the first one indexes
 what was never indexed, which on a large database takes seconds and must not freeze the screen.
 Enter on a hit closes the dialog and selects its goal (and, for an output, its step).
@@ -21,8 +21,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from agent_tui.config import Settings
-from agent_tui.core.search import Hit, SearchError, search
 from agent_tui.core.store import open_store
+from agent_tui.core.store.search import Hit, SearchError, search
 from agent_tui.ui.worker_errors import ReportsWorkerErrors
 
 LIMIT = 50

@@ -11,7 +11,7 @@ from contextlib import closing
 from textual import work
 
 from agent_tui.config import Settings
-from agent_tui.core.checkpoints import record
+from agent_tui.core import display
 from agent_tui.core.checkpoints.undo import UndoError, UndoPlan, apply_undo, plan_undo
 from agent_tui.core.store import Store, open_store
 from agent_tui.ui.screens.approval_actions import ControlActions
@@ -74,7 +74,9 @@ class UndoActions(ReportsWorkerErrors, ControlActions, inherit_bindings=False):
         row = self.store.one(
             "SELECT files, added, removed FROM checkpoints WHERE id = ?", (undo_id,)
         )
-        done = record.summary(row["files"], row["added"], row["removed"]) if row else "done"
+        done = (
+            display.changes_summary(row["files"], row["added"], row["removed"]) if row else "done"
+        )
         self.app.call_from_thread(self._undone, plan, done)
 
     def _undone(self, plan: UndoPlan, done: str) -> None:

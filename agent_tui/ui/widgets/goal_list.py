@@ -22,8 +22,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from agent_tui.core.store.panes import GoalRow
 from agent_tui.ui.format import DRY_RUN_GLYPH, glyph
-from agent_tui.ui.queries import GoalRow
 
 SORTS = ("priority", "newest", "status")
 """Sort orders ``o`` cycles through."""

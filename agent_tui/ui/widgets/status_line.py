@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.widgets import Static
 
-from agent_tui.ui.queries import Overview
+from agent_tui.core.store.panes import Overview
 
 Part = str | tuple[str, str]
 SEP = (" · ", "$text-muted")

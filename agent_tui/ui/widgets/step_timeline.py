@@ -14,7 +14,7 @@ from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
 
-from agent_tui.core.checkpoints.record import summary
+from agent_tui.core.display import changes_summary as summary
 from agent_tui.core.store import Row
 from agent_tui.ui.format import DRY_RUN_GLYPH, duration, glyph, one_line
 

@@ -22,16 +22,17 @@ from textual.geometry import Size
 from textual.widgets import Log
 
 from agent_tui import paths
-from agent_tui.core.checkpoints.record import describe, summary
+from agent_tui.core.checkpoints.record import describe
+from agent_tui.core.display import changes_summary as summary
 from agent_tui.core.store import Row, Store
-from agent_tui.ui.messages import OutputSegment
-from agent_tui.ui.queries import (
+from agent_tui.core.store.panes import (
     action_row,
     checkpoint_of,
     last_message_seq,
     messages_after,
     output_after,
 )
+from agent_tui.ui.messages import OutputSegment
 from agent_tui.ui.transcript import format_rows
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")

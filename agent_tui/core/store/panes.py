@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent_tui.core.liveness import live_workers
 from agent_tui.core.store import Row, Store
+from agent_tui.core.store.liveness import live_workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,18 +216,6 @@ def output_after(store: Store, action_id: int, after_row: int) -> tuple[str, int
 def has_goals(store: Store) -> bool:
     """Whether the database holds any goal at all (archived ones count: not a first run)."""
     return store.one("SELECT 1 AS x FROM goals LIMIT 1") is not None
-
-
-def archive_goal(store: Store, goal_id: int) -> bool:
-    """Hide a finished goal from the list (its rows stay); ``False`` if it is not finished."""
-    from agent_tui.core.control import ControlError
-    from agent_tui.core.control import archive_goal as archive
-
-    try:
-        archive(store, goal_id)
-    except ControlError:
-        return False
-    return True
 
 
 def messages_after(store: Store, step_id: int, after_seq: int = 0) -> list[Row]:

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from agent_tui import paths
 from agent_tui.core import secrets
-from agent_tui.core.schema import MIGRATIONS, SCHEMA_VERSION
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.states import check
+from agent_tui.core.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,21 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_tui.core import approvals, liveness
 from agent_tui.core.clock import next_midnight, start_of_day
-from agent_tui.core.lifecycle import promote_dependents, release_step, resume_goal, settle_goal
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
-from agent_tui.core.store import Row, StaleState, Store, Tx
+from agent_tui.core.store import Row, StaleState, Store, Tx, approvals, liveness
+from agent_tui.core.store.lifecycle import (
+    promote_dependents,
+    release_step,
+    resume_goal,
+    settle_goal,
+)
+from agent_tui.core.store.limits import (
+    approval_expiry,
+    hold_goal,
+    tool_limit_message,
+    tool_uses_today,
+)
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
 
@@ -40,8 +50,6 @@ def executions_today(tx: Tx) -> int:
 
 
 def _hold_for_daily_limit(tx: Tx, limit: int) -> None:
-    from agent_tui.core.limits import hold_goal
-
     message = f"the daily limit of {limit} tool executions is reached"
     rows = tx.all(
         "SELECT DISTINCT g.id FROM goals g JOIN steps s ON s.goal_id = g.id"
@@ -140,8 +148,6 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool =
             claimed.append(step)
         free -= len(steps)
         if held is not None:
-            from agent_tui.core.limits import hold_goal
-
             hold_goal(tx, goal["id"], "rate limit", held, next_midnight(tx.now))
     return claimed
 
@@ -155,8 +161,6 @@ def _within_tool_limits(
     so a step is never started only to be given back. Steps claimed earlier in the same
     transaction are already running, so :func:`tool_uses_today` counts them.
     """
-    from agent_tui.core.limits import tool_limit_message
-
     allowed: list[Row] = []
     here: dict[str, int] = {}
     for step in steps:
@@ -172,19 +176,6 @@ def _within_tool_limits(
         here[tool] = here.get(tool, 0) + 1
         allowed.append(step)
     return allowed, None
-
-
-def tool_uses_today(tx: Tx, tool: str) -> int:
-    """Executions of ``tool`` started today, plus its tool steps running without an action yet
-    (claimed, about to start one)."""
-    row = tx.one(
-        "SELECT (SELECT count(*) FROM actions WHERE tool = :tool AND started_at >= :day)"
-        " + (SELECT count(*) FROM steps s WHERE s.status = 'running' AND s.kind = 'tool'"
-        "    AND s.tool = :tool AND NOT EXISTS(SELECT 1 FROM actions a WHERE a.step_id = s.id"
-        "    AND a.attempt = s.attempt AND a.started_at IS NOT NULL)) AS n",
-        {"tool": tool, "day": start_of_day(tx.now)},
-    )
-    return int(row["n"]) if row else 0
 
 
 def promote_due_retries(tx: Tx) -> int:
@@ -343,8 +334,6 @@ def propose_action(
 
 
 def _approval_expiry(tx: Tx, goal_id: int) -> float | None:
-    from agent_tui.core.limits import approval_expiry
-
     goal = tx.one("SELECT approval_timeout, schedule_id FROM goals WHERE id = ?", (goal_id,))
     return approval_expiry(goal, tx.now) if goal else None
 

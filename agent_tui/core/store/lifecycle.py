@@ -130,14 +130,14 @@ def settle_goal(tx: Tx, goal_id: int) -> None:
         _goal_to(tx, goal, G.FAILED, message=message, finished_at=tx.now)
         tx.event("goal.failed", message, goal_id=goal_id)
         if tx.one("SELECT 1 FROM steps WHERE goal_id = ? AND kind != 'tool' LIMIT 1", (goal_id,)):
-            from agent_tui.core import report
+            from agent_tui.core.store import report
 
             report.write(tx, goal_id)  # what was done before it stopped, and why it stopped
         return
     done = counts.get(S.COMPLETED, 0) + counts.get(S.SKIPPED, 0)
     if total and done == total:
         if tx.one("SELECT 1 FROM steps WHERE goal_id = ? AND kind != 'tool' LIMIT 1", (goal_id,)):
-            from agent_tui.core import report
+            from agent_tui.core.store import report
 
             report.write(tx, goal_id)
         skipped = counts.get(S.SKIPPED, 0)

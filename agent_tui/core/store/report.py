@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent_tui.core.checkpoints.record import summary as changes_summary
+from agent_tui.core.display import changes_summary
 from agent_tui.core.store import Tx
 
 REPORT_NAME = "Final report"
