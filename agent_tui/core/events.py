@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -22,12 +23,36 @@ class OutputChunk:
     text: str
 
 
+log = logging.getLogger("agent_tui.executor")
+
+
 class Sink(Protocol):
     """Receives everything the executor reports; the UI's sink turns these into messages."""
 
     def on_event(self, event: Event) -> None: ...
 
     def on_output(self, chunk: OutputChunk) -> None: ...
+
+
+class Fanout:
+    """Passes what the executor reports to every sink; a sink that fails is logged, never fatal."""
+
+    def __init__(self, sinks: list[Sink]) -> None:
+        self.sinks = sinks
+
+    def on_event(self, event: Event) -> None:
+        for sink in self.sinks:
+            try:
+                sink.on_event(event)
+            except Exception:
+                log.exception("an event sink failed")
+
+    def on_output(self, chunk: OutputChunk) -> None:
+        for sink in self.sinks:
+            try:
+                sink.on_output(chunk)
+            except Exception:
+                log.exception("an output sink failed")
 
 
 def format_event(event: Event) -> str:

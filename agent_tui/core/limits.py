@@ -9,7 +9,7 @@ import re
 
 from agent_tui.config import Settings
 from agent_tui.core.clock import next_midnight
-from agent_tui.core.store import Tx
+from agent_tui.core.store import Tx, runs
 from agent_tui.core.store import limits as store_limits
 
 _DURATION = re.compile(
@@ -63,3 +63,16 @@ def model_limit(tx: Tx, settings: Settings) -> tuple[str, float] | None:
         return None
     opens = calls[len(calls) - limit] + 60
     return f"rate limit: {len(calls)} model calls in the last minute (limit {limit})", opens
+
+
+def claim_limits(settings: Settings) -> runs.ClaimLimits:
+    """The limits a claim counts across every process: the global parallelism (an executor's own
+    ``max_parallel`` caps that process alone), per goal, per day and per tool."""
+    ex = settings.executor
+    return runs.ClaimLimits(
+        ex.max_parallel,
+        ex.per_goal_parallel,
+        ex.lease_seconds,
+        settings.limits.daily_executions,
+        settings.limits.tools,
+    )

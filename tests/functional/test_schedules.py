@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent_tui.config import Settings
-from agent_tui.core import schedules
+from agent_tui.core import schedules, timed_work
 from agent_tui.core.executor import Executor
 from agent_tui.core.goals import add_schedule
 from agent_tui.core.recipes import load_recipe
@@ -147,7 +147,7 @@ async def test_a_failure_streak_pauses_the_schedule_and_resume_clears_it(
     [paused] = [e for e in store.events_after(0) if e.kind == "schedule.paused"]
     assert "after 2 failed runs in a row" in paused.message
     clock.before_next_minute(lead=-1)  # its time has come, but it is paused
-    assert not executor._timed_work_due()
+    assert not timed_work.due(executor.store, executor.settings, executor.models)
     assert len(_goals(store)) == 2
 
     upcoming = schedules.resume(store, schedule_id)

@@ -12,7 +12,7 @@ import os
 import socket
 from functools import cache
 
-from agent_tui.core.store import Row, Store
+from agent_tui.core.store import Row, Store, Tx
 
 STALE_SECONDS = 20.0
 """A heartbeat older than this means the executor is gone (idle executors beat every 10 s)."""
@@ -115,3 +115,17 @@ def command_still_running(record: str | None) -> int | None:
     if now is None or started is None or abs(now - float(started)) > 1.0:
         return None
     return pid
+
+
+def register(tx: Tx, owner: str, kind: str) -> None:
+    """Record this executor process (its first heartbeat)."""
+    tx.execute(
+        "INSERT OR REPLACE INTO workers (id, pid, host, kind, started_at, heartbeat_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (owner, os.getpid(), socket.gethostname(), kind, tx.now, tx.now),
+    )
+
+
+def unregister(tx: Tx, owner: str) -> None:
+    """Forget a stopped executor process."""
+    tx.execute("DELETE FROM workers WHERE id = ?", (owner,))

@@ -604,6 +604,41 @@ OUTLIVED = (
 """Whether any question waits for a command that outlived its executor (a read, before writing)."""
 
 
+def any_outlived(store: Store) -> bool:
+    """Whether any question waits for a command that outlived its executor (a read, before
+    writing)."""
+    return store.one(OUTLIVED) is not None
+
+
+def any_lease_expired(store: Store) -> bool:
+    """Whether any running step's lease has run out (a read, before writing)."""
+    row = store.one(
+        "SELECT 1 AS x FROM steps WHERE status = 'running' AND lease_expires < ? LIMIT 1",
+        (store.clock(),),
+    )
+    return row is not None
+
+
+def lost_steps(store: Store, step_ids: Collection[int], owner: str) -> list[Row]:
+    """Those of ``step_ids`` no longer running under ``owner`` (cancelled, paused, taken over)."""
+    ids = list(step_ids)
+    marks = ",".join("?" for _ in ids)
+    return store.all(
+        f"SELECT id, goal_id, key, status, lease_owner FROM steps WHERE id IN ({marks})"
+        " AND NOT (status = 'running' AND lease_owner = ?)",
+        [*ids, owner],
+    )
+
+
+def give_back(tx: Tx, owner: str) -> None:
+    """A stopping executor's leases end now, and its steps are recovered at once."""
+    tx.execute(
+        "UPDATE steps SET lease_expires = 0 WHERE lease_owner = ? AND status = 'running'",
+        (owner,),
+    )
+    recover_expired(tx)
+
+
 def outlived_commands_ended(tx: Tx) -> list[str]:
     """Pending questions about commands that outlived their executor, whose command has now
     ended: say so in the question and the journal. Called by the reaper of a process on the
