@@ -14,7 +14,7 @@ from agent_tui.commands.common import (
     when,
 )
 from agent_tui.core import control
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, panes
 from agent_tui.core.store.views import pending_approvals
 
 
@@ -68,7 +68,7 @@ def _confirm(question: str, refuse: str) -> bool:
 
 def _goal_items(store: Store, raw: str) -> list[dict[str, object]]:
     goal_id = parse_goal_id(raw)
-    if store.one("SELECT id FROM goals WHERE id = ?", (goal_id,)) is None:
+    if panes.goal_status(store, goal_id) is None:
         raise control.NoSuchId(f"no goal {goal_id} (see `agent-tui ls`)")
     return [i for i in pending_approvals(store) if i["goal_id"] == goal_id]
 

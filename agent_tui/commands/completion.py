@@ -9,17 +9,13 @@ per line, and prints nothing (never an error) when there is no database yet.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 from collections.abc import Iterator
 
 from agent_tui import paths
+from agent_tui.core.store import ids as store_ids
+from agent_tui.core.store.ids import ID_QUERIES
 
 SHELLS = ("bash", "zsh", "fish")
-ID_QUERIES = {
-    "goals": "SELECT id FROM goals WHERE archived = 0 ORDER BY id DESC LIMIT 500",
-    "approvals": "SELECT id FROM approvals WHERE status = 'pending' ORDER BY id",
-}
-"""What each kind of id completes from: goals not archived (newest first), pending approvals."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,19 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def ids(kind: str) -> list[str]:
     """The ids of ``kind`` in the database, or none if it cannot be read (missing, locked, old)."""
-    db = paths.db_path()
-    if not db.is_file():
-        return []
-    try:
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=0.5)
-    except sqlite3.Error:
-        return []
-    try:
-        return [str(row[0]) for row in conn.execute(ID_QUERIES[kind])]
-    except sqlite3.Error:
-        return []
-    finally:
-        conn.close()
+    return store_ids.ids(paths.db_path(), kind)
 
 
 def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:

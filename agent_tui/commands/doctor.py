@@ -15,7 +15,7 @@ from agent_tui.config import ConfigError, Settings, load_settings
 from agent_tui.core import secrets
 from agent_tui.core.checkpoints.shadow import store_dir, store_size
 from agent_tui.core.sandbox.wrap import status_for
-from agent_tui.core.store import StoreError, open_store, retention
+from agent_tui.core.store import StoreError, health, open_store, retention
 from agent_tui.core.store.liveness import live_workers
 from agent_tui.core.store.schema import SCHEMA_VERSION
 from agent_tui.core.tools.registry import builtin_tools
@@ -115,8 +115,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         model, api_base, policy, rules = None, None, {}, 0
     try:
         store = open_store(conf)
-        check = store.conn.execute("PRAGMA quick_check").fetchone()[0]
-        goals = store.conn.execute("SELECT count(*) FROM goals").fetchone()[0]
+        check = health.quick_check(store)
+        goals = health.goal_count(store)
         workers = [
             {k: w[k] for k in ("id", "kind", "pid", "host", "heartbeat_at")}
             for w in live_workers(store)

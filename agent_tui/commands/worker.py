@@ -17,7 +17,7 @@ from typing import Any
 from agent_tui.commands.common import EXIT_BLOCKED, UsageError, open_store, settings
 from agent_tui.core.events import OutputChunk, format_event
 from agent_tui.core.executor import Executor
-from agent_tui.core.store import Event, Store
+from agent_tui.core.store import Event, Store, panes
 
 
 class StderrSink:
@@ -91,14 +91,8 @@ def report_blocked(store: Store) -> bool:
 
     ``worker --until-idle`` then exits 3 instead of 0, so a script can tell "done" from "blocked".
     """
-    approvals = store.all(
-        "SELECT goal_id, count(*) AS n FROM approvals WHERE status = 'pending'"
-        " GROUP BY goal_id ORDER BY goal_id"
-    )
-    waiting = store.all(
-        "SELECT id, wait_reason, status_message FROM goals WHERE status = 'waiting'"
-        " AND archived = 0 AND (wait_reason IS NULL OR wait_reason != 'approval') ORDER BY id"
-    )
+    approvals = panes.pending_approvals_by_goal(store)
+    waiting = panes.goals_waiting_not_for_approval(store)
     for row in approvals:
         print(
             f"worker: goal {row['goal_id']}: {row['n']} approval(s) wait "

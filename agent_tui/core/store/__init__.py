@@ -48,21 +48,24 @@ Reads outside a transaction see the last committed state (WAL snapshot reads nev
 Rows cross the boundary as :class:`Row` mappings or as the frozen dataclasses of the read models.
 """
 
-from agent_tui.core.store.connection import (
-    Busy,
-    Event,
-    Listener,
-    Row,
-    StaleState,
-    Store,
-    StoreError,
-    Tx,
-    is_busy,
-    is_full,
-    loads,
-    lock_holders,
-    open_store,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent_tui.core.store.connection import (
+        Busy,
+        Event,
+        Listener,
+        Row,
+        StaleState,
+        Store,
+        StoreError,
+        Tx,
+        is_busy,
+        is_full,
+        loads,
+        lock_holders,
+        open_store,
+    )
 
 __all__ = [
     "Busy",
@@ -79,3 +82,13 @@ __all__ = [
     "lock_holders",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The connection's names, imported on first use: a module that needs only a small part of the
+    store (shell completion's ids) does not pay for the connection's imports."""
+    if name in __all__:
+        from agent_tui.core.store import connection
+
+        return getattr(connection, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -238,3 +238,32 @@ def checkpoint_of(store: Store, action_id: int) -> Row | None:
         " WHERE action_id = ? AND kind = 'action'",
         (action_id,),
     )
+
+
+def goal_status(store: Store, goal_id: int) -> str | None:
+    """A goal's status (``None``: there is no such goal)."""
+    row = store.one("SELECT status FROM goals WHERE id = ?", (goal_id,))
+    return None if row is None else str(row["status"])
+
+
+def step_of_action(store: Store, action_id: int) -> int | None:
+    """The step an action belongs to."""
+    row = store.one("SELECT step_id FROM actions WHERE id = ?", (action_id,))
+    return None if row is None else int(row["step_id"])
+
+
+def pending_approvals_by_goal(store: Store) -> list[Row]:
+    """``goal_id`` and ``n``: how many approvals wait, for each goal that has any."""
+    return store.all(
+        "SELECT goal_id, count(*) AS n FROM approvals WHERE status = 'pending'"
+        " GROUP BY goal_id ORDER BY goal_id"
+    )
+
+
+def goals_waiting_not_for_approval(store: Store) -> list[Row]:
+    """Listed goals that wait for something other than an approval (a limit, a model, a person's
+    answer), with why."""
+    return store.all(
+        "SELECT id, wait_reason, status_message FROM goals WHERE status = 'waiting'"
+        " AND archived = 0 AND (wait_reason IS NULL OR wait_reason != 'approval') ORDER BY id"
+    )

@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from agent_tui.core import timeline
 from agent_tui.core.states import GOAL_TERMINAL
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, panes
 
 STYLES = {
     timeline.RUNNING: "$text-success",
@@ -112,10 +112,10 @@ class GanttScreen(ModalScreen[None]):
 
     def _tick(self) -> None:
         """Redraw while the goal is open, and once more when it has just finished."""
-        goal = self.store.one("SELECT status FROM goals WHERE id = ?", (self.goal_id,))
-        if goal is None or self._final:
+        status = panes.goal_status(self.store, self.goal_id)
+        if status is None or self._final:
             return
-        self._final = goal["status"] in GOAL_TERMINAL
+        self._final = status in GOAL_TERMINAL
         self.redraw()
 
     def redraw(self) -> None:

@@ -25,6 +25,7 @@ from textual.widgets import TabbedContent
 
 from agent_tui.core import control
 from agent_tui.core.states import GOAL_TERMINAL
+from agent_tui.core.store import panes
 from agent_tui.core.store.search import Hit
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
@@ -412,11 +413,11 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         self.app.push_screen(SearchScreen(self.store.path, self.settings), chosen)
 
     def _select_step_of_action(self, action_id: int) -> None:
-        row = self.store.one("SELECT step_id FROM actions WHERE id = ?", (action_id,))
+        step_id = panes.step_of_action(self.store, action_id)
         timeline = self.query_one(StepTimeline)
         ids = [s["id"] for s in timeline.steps]
-        if row is not None and row["step_id"] in ids:
-            timeline.move_cursor(row=ids.index(row["step_id"]))
+        if step_id is not None and step_id in ids:
+            timeline.move_cursor(row=ids.index(step_id))
 
     def action_sort(self) -> None:
         mode = self.query_one(GoalPane).cycle_sort()
