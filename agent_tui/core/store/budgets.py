@@ -1,0 +1,33 @@
+"""What a budget is checked against and what raising one writes: a goal's own limits (its
+``budget`` column) and the day's raises of the daily money budget (a setting per day)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent_tui.core.clock import start_of_day
+from agent_tui.core.store.connection import Store, Tx
+
+
+def _store(db: Tx | Store) -> Store:
+    return db.store if isinstance(db, Tx) else db
+
+
+def _raise_key(now: float) -> str:
+    return f"daily_usd_raise:{int(start_of_day(now))}"
+
+
+def daily_raise(db: Tx | Store, now: float) -> float:
+    """What approvals added to the daily money budget on the day of ``now`` (0 when none)."""
+    return float(_store(db).setting(_raise_key(now), 0.0))
+
+
+def set_daily_raise(tx: Tx, extra: float) -> None:
+    """Today's daily money budget is raised by ``extra`` in all (not by another ``extra``)."""
+    tx.store.set_setting(_raise_key(tx.now), extra, tx)
+
+
+def set_goal_budget(tx: Tx, goal_id: int, budget: dict[str, Any]) -> None:
+    """The goal's own limits (they replace the ones it had)."""
+    tx.execute("UPDATE goals SET budget = ? WHERE id = ?", (json.dumps(budget), goal_id))
