@@ -13,7 +13,7 @@ from typing import Any
 
 from agent_tui.config import Settings
 from agent_tui.core.clock import start_of_day
-from agent_tui.core.store import Row, Store, Tx, approvals, budgets, views
+from agent_tui.core.store import Row, Store, Tx, approvals, budgets
 from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store.lifecycle import release_step, wait_goal
 
@@ -64,17 +64,9 @@ def limits(goal: Row, settings: Settings) -> dict[str, float]:
     return out
 
 
-def _store(db: Store | Tx) -> Store:
-    return db.store if isinstance(db, Tx) else db
-
-
 def usage_of(store: Store | Tx, goal_id: int) -> dict[str, float]:
-    used = views.usage_totals(_store(store), "goal_id = ?", (goal_id,))
-    return {
-        "max_usd": used["cost_usd_known"],
-        "max_tokens": used["prompt_tokens"] + used["completion_tokens"],
-        "max_iterations": used["model_calls"],
-    }
+    usd, tokens, turns = budgets.goal_usage(store, goal_id)
+    return {"max_usd": usd, "max_tokens": tokens, "max_iterations": turns}
 
 
 def daily_limit(store: Store | Tx, settings: Settings, now: float) -> float | None:
@@ -93,8 +85,7 @@ def check(store: Store | Tx, goal: Row, settings: Settings, now: float) -> Hit |
             return Hit(key, used[key], limit)
     cap = daily_limit(store, settings, now)
     if cap is not None:
-        today = views.usage_totals(_store(store), "ts >= ?", (start_of_day(now),))
-        spent = today["cost_usd_known"]
+        spent = budgets.spent_since(store, start_of_day(now))
         if spent >= cap:
             return Hit("daily_usd", spent, cap)
     return None

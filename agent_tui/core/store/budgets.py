@@ -1,5 +1,6 @@
-"""What a budget is checked against and what raising one writes: a goal's own limits (its
-``budget`` column) and the day's raises of the daily money budget (a setting per day)."""
+"""What a budget is checked against (model usage, read as :func:`.views.usage_totals` counts
+it) and what raising one writes: a goal's own limits (its ``budget`` column) and the day's raise of
+the daily money budget (a setting per day)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,26 @@ from typing import Any
 
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.store.connection import Store, Tx
+from agent_tui.core.store.views import usage_totals
 
 
 def _store(db: Tx | Store) -> Store:
     return db.store if isinstance(db, Tx) else db
+
+
+def goal_usage(db: Tx | Store, goal_id: int) -> tuple[float, int, int]:
+    """The goal's model usage so far: dollars, tokens (prompt and completion) and model calls."""
+    used = usage_totals(_store(db), "goal_id = ?", (goal_id,))
+    return (
+        used["cost_usd_known"],
+        used["prompt_tokens"] + used["completion_tokens"],
+        used["model_calls"],
+    )
+
+
+def spent_since(db: Tx | Store, since: float) -> float:
+    """Dollars spent on model calls since ``since`` (calls of unknown cost count nothing)."""
+    return float(usage_totals(_store(db), "ts >= ?", (since,))["cost_usd_known"])
 
 
 def _raise_key(now: float) -> str:
@@ -24,7 +41,7 @@ def daily_raise(db: Tx | Store, now: float) -> float:
 
 
 def set_daily_raise(tx: Tx, extra: float) -> None:
-    """Today's daily money budget is raised by ``extra`` in all (not by another ``extra``)."""
+    """Record ``extra`` as the whole of today's raise of the daily money budget."""
     tx.store.set_setting(_raise_key(tx.now), extra, tx)
 
 
