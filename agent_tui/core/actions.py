@@ -30,7 +30,10 @@ from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.output import OutputWriter
 from agent_tui.core.store import Row, StaleState, Store, is_full, liveness, runs
+from agent_tui.core.store import actions as store_actions
+from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
+from agent_tui.core.store import steps as store_steps
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import (
     Tool,
@@ -141,7 +144,7 @@ class Actions:
                 transient=entry.transient,
                 cancelled=entry.cancelled,
             )
-            step = self.store.one("SELECT attempt FROM steps WHERE id = ?", (entry.step_id,))
+            step = store_steps.step(self.store, entry.step_id)
             delay = self.retry_delay(step["attempt"] if step else 1)
             try:
                 with self.store.write() as tx:
@@ -169,7 +172,7 @@ class Actions:
         if tool is None:
             self._fail_before_action(step, f"unknown tool '{step['tool']}'")
             return
-        goal = self.store.one("SELECT * FROM goals WHERE id = ?", (step["goal_id"],))
+        goal = store_goals.goal(self.store, step["goal_id"])
         assert goal is not None
         workspace = Path(goal["workspace"])
         started = await self._start_action(step, goal, tool, workspace)
@@ -198,10 +201,7 @@ class Actions:
         failure to store it never stops the command."""
         try:
             with self.store.write() as tx:
-                tx.execute(
-                    "UPDATE actions SET process = ? WHERE id = ?",
-                    (liveness.process_record(pid), action_id),
-                )
+                store_actions.set_process(tx, action_id, liveness.process_record(pid))
         except Exception as exc:
             if not is_full(exc):
                 log.exception("could not record the process of action %s", action_id)
@@ -220,9 +220,7 @@ class Actions:
             log_dir=self.output_dir,
             on_chunk=self.report_output,
         )
-        decided = self.store.one(
-            "SELECT decision, decision_reason FROM actions WHERE id = ?", (action_id,)
-        )
+        decided = store_actions.action(self.store, action_id)
         ctx = ToolContext(
             workspace=workspace,
             emit=writer.emit,
@@ -328,7 +326,7 @@ class Actions:
         if not started:
             with self.store.write() as tx:
                 runs.ensure_still_running(tx, step["id"], self.owner)
-                row = tx.one("SELECT preview FROM actions WHERE id = ?", (action_id,))
+                row = store_actions.action(tx, action_id)
                 self.mark_running(tx, step, tool, action_id, (row or {}).get("preview") or "")
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
         if result is not None and not result.data.get("interrupted"):
@@ -417,11 +415,7 @@ class Actions:
         """
         approved = None
         if step["wait_reason"] is not None or step["attempt"] > 1:  # may resume an approval
-            approved = self.store.one(
-                "SELECT * FROM actions WHERE step_id = ? AND status = 'approved' ORDER BY id DESC"
-                " LIMIT 1",
-                (step["id"],),
-            )
+            approved = store_actions.approved_for_step(self.store, step["id"])
         if approved is not None:
             raw_args, preview = json.loads(approved["args"]), approved["preview"] or ""
         else:
@@ -473,11 +467,7 @@ class Actions:
     ) -> Callable[[str, str, str], tuple[int, int]]:
         def save(name: str, content: str, mime: str) -> tuple[int, int]:
             with self.store.write() as tx:
-                row = tx.one(
-                    "SELECT max(version) AS v FROM artifacts WHERE goal_id = ? AND name = ?",
-                    (step["goal_id"], name),
-                )
-                version = (row["v"] or 0) + 1 if row else 1
+                version = store_goals.document_version(tx, step["goal_id"], name) + 1
                 artifact_id = tx.insert(
                     "artifacts",
                     {

@@ -16,7 +16,9 @@ from pydantic import ValidationError
 from agent_tui.core import budget, context, limits, llm, model_calls, planner, transcript
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
-from agent_tui.core.store import Row, StaleState, approvals, lifecycle, runs
+from agent_tui.core.store import Row, StaleState, approvals, lifecycle, plans, runs
+from agent_tui.core.store import actions as store_actions
+from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
@@ -124,7 +126,7 @@ class ModelStep:
         self.settings = executor.settings
         self.running = running
         self.step = running.step
-        goal = self.store.one("SELECT * FROM goals WHERE id = ?", (self.step["goal_id"],))
+        goal = store_goals.goal(self.store, self.step["goal_id"])
         assert goal is not None
         self.goal = goal
         self._redactor = StreamRedactor(self.store.redactor)
@@ -465,10 +467,7 @@ class AgentStep(ModelStep):
         self, call: dict[str, Any], tool: Tool, args: dict[str, Any]
     ) -> dict[str, Any]:
         """Run one tool call through the policy; store and return the reply for the model."""
-        action = self.store.one(
-            "SELECT * FROM actions WHERE step_id = ? AND tool_call_id = ? ORDER BY id DESC LIMIT 1",
-            (self.step["id"], call["id"]),
-        )
+        action = store_actions.for_tool_call(self.store, self.step["id"], call["id"])
         if action is not None and not _rerun(action):
             if action["status"] in ("awaiting_approval", "unknown"):
                 raise _Wait
@@ -500,7 +499,7 @@ class AgentStep(ModelStep):
             if move == "ask":
                 raise _Wait
             if move != "run":
-                row = self.store.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+                row = store_actions.action(self.store, action_id)
                 assert row is not None
                 return self._store_reply(self._reply(call, _recorded(self.store, row)))
         else:
@@ -548,10 +547,7 @@ def _recorded(store: Any, action: Row) -> dict[str, Any]:
     """What the model is told about an action that already ended (never run twice)."""
     status = action["status"]
     if status == "rejected":
-        row = store.one(
-            "SELECT reason FROM approvals WHERE action_id = ? ORDER BY id DESC LIMIT 1",
-            (action["id"],),
-        )
+        row = approvals.latest_of_action(store, action["id"])
         reason = row["reason"] if row and row["reason"] else "no reason given"
         return {
             "ok": False,
@@ -590,20 +586,14 @@ class PlanStep(ModelStep):
             return
 
     def _review(self) -> Row | None:
-        return self.store.one(
-            "SELECT * FROM approvals WHERE step_id = ? AND kind = 'plan' ORDER BY id DESC LIMIT 1",
-            (self.step["id"],),
-        )
+        return approvals.latest_of_step(self.store, self.step["id"], "plan")
 
     async def _plan(self) -> None:
         tools = await self.known_tools()
         max_steps = self.settings.llm.max_plan_steps
         review = self._review()
         if review is not None and review["status"] == "approved":
-            row = self.store.one(
-                "SELECT steps FROM plans WHERE goal_id = ? AND version = ?",
-                (self.goal["id"], self.step["plan_version"]),
-            )
+            row = plans.plan(self.store, self.goal["id"], self.step["plan_version"])
             assert row is not None
             plan = planner.Plan.model_validate({"steps": json.loads(row["steps"])})
             self._materialize(plan)
@@ -688,26 +678,7 @@ class PlanStep(ModelStep):
         )
         with self.store.write() as tx:
             runs.ensure_still_running(tx, self.step["id"], self.ex.owner)
-            version = self.step["plan_version"]
-            row = tx.one(
-                "SELECT id FROM plans WHERE goal_id = ? AND version = ?", (self.goal["id"], version)
-            )
-            if row:
-                tx.execute(
-                    "UPDATE plans SET steps = ?, reason = 'proposed' WHERE id = ?",
-                    (json.dumps(steps), row["id"]),
-                )
-            else:
-                tx.insert(
-                    "plans",
-                    {
-                        "goal_id": self.goal["id"],
-                        "version": version,
-                        "reason": "proposed",
-                        "steps": json.dumps(steps),
-                        "created_at": tx.now,
-                    },
-                )
+            plans.save(tx, self.goal["id"], self.step["plan_version"], "proposed", steps)
             approval_id = approvals.request(
                 tx,
                 "plan",

@@ -13,7 +13,8 @@ from typing import Any
 
 from agent_tui.config import Settings
 from agent_tui.core.clock import start_of_day
-from agent_tui.core.store import Row, Store, Tx, approvals
+from agent_tui.core.store import Row, Store, Tx, approvals, budgets
+from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store.lifecycle import release_step, wait_goal
 
 KINDS = {
@@ -64,23 +65,14 @@ def limits(goal: Row, settings: Settings) -> dict[str, float]:
 
 
 def usage_of(store: Store | Tx, goal_id: int) -> dict[str, float]:
-    row = store.one(
-        "SELECT coalesce(sum(cost), 0) AS usd, count(*) AS turns,"
-        " coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0)"
-        " AS tokens FROM usage WHERE goal_id = ?",
-        (goal_id,),
-    )
-    assert row is not None
-    return {"max_usd": row["usd"], "max_tokens": row["tokens"], "max_iterations": row["turns"]}
+    usd, tokens, turns = budgets.goal_usage(store, goal_id)
+    return {"max_usd": usd, "max_tokens": tokens, "max_iterations": turns}
 
 
 def daily_limit(store: Store | Tx, settings: Settings, now: float) -> float | None:
     if settings.budget.daily_usd is None:
         return None
-    raised = store.one(
-        "SELECT value FROM settings WHERE key = ?", (f"daily_usd_raise:{int(start_of_day(now))}",)
-    )
-    return settings.budget.daily_usd + (json.loads(raised["value"]) if raised else 0.0)
+    return settings.budget.daily_usd + budgets.daily_raise(store, now)
 
 
 def check(store: Store | Tx, goal: Row, settings: Settings, now: float) -> Hit | None:
@@ -93,10 +85,7 @@ def check(store: Store | Tx, goal: Row, settings: Settings, now: float) -> Hit |
             return Hit(key, used[key], limit)
     cap = daily_limit(store, settings, now)
     if cap is not None:
-        row = store.one(
-            "SELECT coalesce(sum(cost), 0) AS usd FROM usage WHERE ts >= ?", (start_of_day(now),)
-        )
-        spent = row["usd"] if row else 0.0
+        spent = budgets.spent_since(store, start_of_day(now))
         if spent >= cap:
             return Hit("daily_usd", spent, cap)
     return None
@@ -129,20 +118,11 @@ def raise_limit(tx: Tx, approval: Row) -> str:
     offer = json.loads(approval["choice"])
     key, raise_to = offer["key"], float(offer["raise_to"])
     if key == "daily_usd":
-        day = f"daily_usd_raise:{int(start_of_day(tx.now))}"
-        row = tx.one("SELECT value FROM settings WHERE key = ?", (day,))
-        extra = (json.loads(row["value"]) if row else 0.0) + raise_to / 2
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
-            " SET value = excluded.value",
-            (day, json.dumps(extra)),
-        )
+        budgets.set_daily_raise(tx, budgets.daily_raise(tx, tx.now) + raise_to / 2)
         return f"today's budget raised to ${raise_to:g}"
-    goal = tx.one("SELECT budget FROM goals WHERE id = ?", (approval["goal_id"],))
+    goal = store_goals.goal(tx, approval["goal_id"])
     assert goal is not None
     budget = json.loads(goal["budget"]) if goal["budget"] else {}
     budget[key] = raise_to
-    tx.execute(
-        "UPDATE goals SET budget = ? WHERE id = ?", (json.dumps(budget), approval["goal_id"])
-    )
+    budgets.set_goal_budget(tx, approval["goal_id"], budget)
     return f"{KINDS.get(key, key)} budget raised to {raise_to:g}"

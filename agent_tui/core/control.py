@@ -15,7 +15,9 @@ from agent_tui.core import bindings, budget, transcript
 from agent_tui.core.commands_run import files_run
 from agent_tui.core.rules import Proposal, RuleError, insert_rule, propose_rule
 from agent_tui.core.states import GOAL_TERMINAL, STEP_DONE, ActionStatus, GoalStatus, StepStatus
-from agent_tui.core.store import Row, Store, Tx, liveness
+from agent_tui.core.store import Row, Store, Tx, approvals, liveness, steps
+from agent_tui.core.store import actions as store_actions
+from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
 from agent_tui.core.store.lifecycle import (
     cancel_step,
@@ -41,7 +43,7 @@ class NoSuchId(ControlError):
 
 
 def _goal(tx: Tx, goal_id: int) -> Row:
-    goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    goal = store_goals.goal(tx, goal_id)
     if goal is None:
         raise NoSuchId(f"no goal {goal_id}")
     return goal
@@ -60,10 +62,7 @@ def pause_goal(store: Store, goal_id: int) -> int:
         tx.event(
             "goal.paused", "goal paused; running steps finish, no new step starts", goal_id=goal_id
         )
-        running = tx.one(
-            "SELECT count(*) AS n FROM steps WHERE goal_id = ? AND status = 'running'", (goal_id,)
-        )
-        return int(running["n"]) if running else 0
+        return steps.running_count(tx, goal_id)
 
 
 def resume_goal(store: Store, goal_id: int) -> None:
@@ -100,18 +99,14 @@ def cancel_goal(store: Store, goal_id: int) -> int:
         goal = _goal(tx, goal_id)
         if goal["status"] in GOAL_TERMINAL:
             raise ControlError(f"goal {goal_id} is already {goal['status']}")
-        open_steps = tx.all(
-            "SELECT id, status FROM steps WHERE goal_id = ? AND status IN"
-            " ('pending', 'ready', 'running', 'waiting_approval', 'retry_wait', 'unknown')",
-            (goal_id,),
+        open_steps = steps.in_status(
+            tx,
+            goal_id,
+            (S.PENDING, S.READY, S.RUNNING, S.WAITING_APPROVAL, S.RETRY_WAIT, S.UNKNOWN),
         )
         for step in open_steps:
             cancel_step(tx, step, "cancelled by the user", lease_owner=None, lease_expires=None)
-        for action in tx.all(
-            "SELECT id, status FROM actions WHERE goal_id = ? AND status IN"
-            " ('awaiting_approval', 'approved')",
-            (goal_id,),
-        ):
+        for action in store_actions.in_status(tx, goal_id, (A.AWAITING_APPROVAL, A.APPROVED)):
             new = A.REJECTED if action["status"] == A.AWAITING_APPROVAL else A.FAILED
             tx.set_status(
                 "action",
@@ -129,11 +124,8 @@ def cancel_goal(store: Store, goal_id: int) -> int:
 
 
 def _reset_step(tx: Tx, step: Row) -> None:
-    deps = tx.all(
-        "SELECT s.status FROM step_deps d JOIN steps s ON s.id = d.depends_on WHERE d.step_id = ?",
-        (step["id"],),
-    )
-    new = S.READY if all(d["status"] in STEP_DONE for d in deps) else S.PENDING
+    deps = steps.dependency_statuses(tx, step["id"])
+    new = S.READY if all(status in STEP_DONE for status in deps) else S.PENDING
     # The attempt counts on (the next run is attempt n + 1, as the timeline shows), and the step
     # gets its full number of attempts again.
     tx.set_status(
@@ -155,31 +147,29 @@ def retry(store: Store, goal_id: int, step_key: str | None = None) -> int:
         goal = _goal(tx, goal_id)
         if goal["status"] == G.COMPLETED:
             raise ControlError(f"goal {goal_id} is completed; add it again to run it again")
-        sql = (
-            "SELECT * FROM steps WHERE goal_id = ? AND plan_version = ?"
-            " AND status IN ('failed', 'cancelled')"
+        failed = steps.in_status(
+            tx,
+            goal_id,
+            (S.FAILED, S.CANCELLED),
+            plan_version=goal["plan_version"],
+            key=step_key,
         )
-        params: list[object] = [goal_id, goal["plan_version"]]
-        if step_key is not None:
-            sql += " AND key = ?"
-            params.append(step_key)
-        steps = tx.all(sql, params)
-        if not steps:
+        if not failed:
             what = f"step '{step_key}'" if step_key else "no step"
             raise ControlError(f"goal {goal_id}: {what} is not failed or cancelled")
-        for step in steps:
+        for step in failed:
             _reset_step(tx, step)
             if step["kind"] != "tool":
                 transcript.add_retry_note(tx, step["id"], step["error"])
         if goal["status"] in (G.FAILED, G.CANCELLED):
             set_goal_status(tx, goal_id, G.RUNNING if goal["started_at"] else G.QUEUED)
-        tx.event("goal.retried", f"{len(steps)} step(s) will run again", goal_id=goal_id)
+        tx.event("goal.retried", f"{len(failed)} step(s) will run again", goal_id=goal_id)
         settle_goal(tx, goal_id)
-        return len(steps)
+        return len(failed)
 
 
 def _pending_approval(tx: Tx, approval_id: int) -> Row:
-    row = tx.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    row = approvals.approval(tx, approval_id)
     if row is None:
         raise NoSuchId(f"no approval {approval_id}")
     if row["status"] != "pending":
@@ -190,32 +180,24 @@ def _pending_approval(tx: Tx, approval_id: int) -> Row:
 def _decide(
     tx: Tx, approval: Row, status: str, by: str, reason: str | None, choice: str | None
 ) -> None:
-    tx.execute(
-        "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, reason = ?,"
-        " choice = ? WHERE id = ? AND status = 'pending'",
-        (status, tx.now, by, reason, choice, approval["id"]),
-    )
+    approvals.decide(tx, approval["id"], status, by, reason, choice)
 
 
 def always_allow_proposal(store: Store, approval_id: int) -> Proposal:
     """The rule that "always allow" on this approval would save, and what else it would allow."""
-    approval = store.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    approval = approvals.approval(store, approval_id)
     if approval is None:
         raise NoSuchId(f"no approval {approval_id}")
     if approval["kind"] != "action" or approval["action_id"] is None:
         raise ControlError(f"approval {approval_id} is not an action; there is no rule to save")
-    step = store.one("SELECT approval FROM steps WHERE id = ?", (approval["step_id"],))
+    step = steps.step(store, approval["step_id"])
     if step is not None and step["approval"] == "ask":
         raise ControlError(
             f'approval {approval_id} asked because its recipe step says approval = "ask"; '
             "no rule changes that, so none is offered: approve it (a, or agent-tui approve "
             f'{approval_id}), or remove approval = "ask" from the recipe'
         )
-    action = store.one(
-        "SELECT a.tool, a.args, g.workspace FROM actions a JOIN goals g ON g.id = a.goal_id"
-        " WHERE a.id = ?",
-        (approval["action_id"],),
-    )
+    action = store_actions.with_workspace(store, approval["action_id"])
     assert action is not None
     args = json.loads(action["args"])
     try:
@@ -297,7 +279,7 @@ def _approve_unknown(tx: Tx, approval: Row, choice: str | None, by: str) -> str:
     choice = choice or "run_again"
     if choice not in UNKNOWN_CHOICES:
         raise ControlError(f"choice must be one of {', '.join(UNKNOWN_CHOICES)}")
-    action = tx.one("SELECT process FROM actions WHERE id = ?", (approval["action_id"],))
+    action = store_actions.action(tx, approval["action_id"])
     pid = liveness.command_still_running(action["process"] if action else None)
     if choice == "wait":
         if pid is None:
@@ -362,7 +344,7 @@ APPROVERS: dict[str, Callable[[Tx, Row, str | None, str], str]] = {
 
 def _resolve_unknown(tx: Tx, approval: Row, choice: str) -> None:
     step_id, action_id = approval["step_id"], approval["action_id"]
-    step = tx.one("SELECT * FROM steps WHERE id = ?", (step_id,))
+    step = steps.step(tx, step_id)
     assert step is not None
     if choice == "run_again":
         tx.set_status(
@@ -413,7 +395,7 @@ def _approve_again(tx: Tx, step: Row, action_id: int) -> int:
     the one decision it needs. It keeps the tool, arguments, preview and the original decision
     (so a rule-allowed command runs as it did), and its tool-call id, so an agent step answers
     the same call with it."""
-    old = tx.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    old = store_actions.action(tx, action_id)
     assert old is not None
     new_id = tx.insert(
         "actions",
@@ -456,7 +438,7 @@ def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
     action, goes back to the model with the reason; a recipe step's action, or an interrupted
     one, fails its step."""
     _decide(tx, approval, status, by, reason, None)
-    step = tx.one("SELECT * FROM steps WHERE id = ?", (approval["step_id"],))
+    step = steps.step(tx, approval["step_id"])
     assert step is not None
     kind = approval["kind"]
     if kind == "budget":
@@ -495,10 +477,8 @@ def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
 def _stop_for_budget(tx: Tx, approval: Row, reason: str, by: str) -> None:
     """A budget raise was refused: the goal stops (failed), its open steps are cancelled."""
     goal_id = approval["goal_id"]
-    for step in tx.all(
-        "SELECT id, status FROM steps WHERE goal_id = ? AND status IN"
-        " ('pending', 'ready', 'waiting_approval', 'retry_wait')",
-        (goal_id,),
+    for step in steps.in_status(
+        tx, goal_id, (S.PENDING, S.READY, S.WAITING_APPROVAL, S.RETRY_WAIT)
     ):
         cancel_step(tx, step, "stopped: budget")
     goal = _goal(tx, goal_id)
@@ -519,5 +499,5 @@ def archive_goal(store: Store, goal_id: int) -> None:
                 f"goal {goal_id} is {goal['status']}; only finished goals are "
                 "archived (cancel it first)"
             )
-        tx.execute("UPDATE goals SET archived = 1, updated_at = ? WHERE id = ?", (tx.now, goal_id))
+        store_goals.archive(tx, goal_id)
         tx.event("goal.archived", "goal archived (hidden from the list)", goal_id=goal_id)

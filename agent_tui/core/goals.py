@@ -11,6 +11,8 @@ from agent_tui.core import cron
 from agent_tui.core.recipes import Recipe, validate_cron
 from agent_tui.core.states import GoalStatus, StepStatus
 from agent_tui.core.store import Store, Tx
+from agent_tui.core.store import goals as store_goals
+from agent_tui.core.store import steps as store_steps
 
 
 def _workspace(goal_id: int, recipe: Recipe | None, recipe_path: Path | None) -> str:
@@ -65,10 +67,7 @@ def insert_recipe_goal(
             "updated_at": now,
         },
     )
-    tx.execute(
-        "UPDATE goals SET workspace = ? WHERE id = ?",
-        (_workspace(goal_id, recipe, recipe_path), goal_id),
-    )
+    store_goals.set_workspace(tx, goal_id, _workspace(goal_id, recipe, recipe_path))
     steps = [s.model_dump() for s in recipe.steps]
     tx.insert(
         "plans",
@@ -104,10 +103,7 @@ def insert_recipe_goal(
         )
     for spec in recipe.steps:
         for dep in spec.depends_on:
-            tx.execute(
-                "INSERT INTO step_deps (step_id, depends_on) VALUES (?, ?)",
-                (ids[spec.id], ids[dep]),
-            )
+            store_steps.add_dependency(tx, ids[spec.id], ids[dep])
     tx.event(
         "goal.created",
         f"goal '{recipe.title}' added with {len(steps)} steps",
@@ -159,10 +155,7 @@ def add_text_goal(
                 "updated_at": tx.now,
             },
         )
-        tx.execute(
-            "UPDATE goals SET workspace = ? WHERE id = ?",
-            (_workspace(goal_id, None, None), goal_id),
-        )
+        store_goals.set_workspace(tx, goal_id, _workspace(goal_id, None, None))
         insert_plan_step(tx, goal_id, 1, max_attempts=max_attempts)
         tx.event("goal.created", f"goal '{title}' added", goal_id=goal_id, source="text")
     return goal_id

@@ -10,7 +10,8 @@ from datetime import datetime
 
 from agent_tui.config import Settings
 from agent_tui.core import context, llm, model_calls, model_probe
-from agent_tui.core.store import Store, lifecycle
+from agent_tui.core.store import Store, lifecycle, models
+from agent_tui.core.store import goals as store_goals
 
 
 class ModelState:
@@ -55,11 +56,7 @@ class ModelState:
         """Goals waiting for an unreachable model whose check is due: ask the server; resume
         them if it answers, else set the next check."""
         now = store.clock()
-        rows = store.all(
-            "SELECT id, started_at, status_message FROM goals WHERE status = 'waiting'"
-            " AND wait_reason = 'model unreachable' AND resume_at <= ?",
-            (now,),
-        )
+        rows = models.unreachable_due(store, now)
         if not rows:
             return
         probe = await model_probe.reachable(self.choice.api_base)
@@ -69,7 +66,7 @@ class ModelState:
             else:
                 resume_at = tx.now + self.probe_delay()
             for row in rows:
-                current = tx.one("SELECT status, wait_reason FROM goals WHERE id = ?", (row["id"],))
+                current = store_goals.goal(tx, row["id"])
                 if current is None or current["wait_reason"] != "model unreachable":
                     continue
                 if probe.ok:
@@ -78,10 +75,7 @@ class ModelState:
                 when = datetime.fromtimestamp(resume_at).strftime("%H:%M:%S")
                 head = (row["status_message"] or "").split("; next check at")[0]
                 text = f"{head}; next check at {when}"
-                tx.execute(
-                    "UPDATE goals SET resume_at = ?, status_message = ? WHERE id = ?",
-                    (resume_at, text, row["id"]),
-                )
+                models.set_next_check(tx, row["id"], resume_at, text)
                 tx.event(
                     "goal.waiting",
                     f"still no answer: {probe.detail}; next check at {when}",

@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent_tui.core.recipes import STEP_ID
-from agent_tui.core.store import Row, Tx
+from agent_tui.core.store import Row, Tx, plans
+from agent_tui.core.store import goals as store_goals
+from agent_tui.core.store import steps as store_steps
 
 PLAN_KEY = "_plan"
 REPAIRS = 2
@@ -128,11 +130,7 @@ def user_prompt(tx: Tx, goal: Row, plan_step: Row) -> str:
     parts = [f"Goal: {goal['text'] or goal['title']}", f"Workspace: {goal['workspace']}"]
     context = json.loads(plan_step["instructions"]) if plan_step["instructions"] else {}
     if context.get("replan"):
-        done = tx.all(
-            "SELECT key, title, result FROM steps WHERE goal_id = ? AND kind = 'agent'"
-            " AND status = 'completed' ORDER BY plan_version, position",
-            (goal["id"],),
-        )
+        done = store_steps.completed_agent_steps(tx, goal["id"])
         if done:
             parts.append("Already done (do not repeat):")
             for row in done:
@@ -172,26 +170,7 @@ def materialize(tx: Tx, goal: Row, plan_step: Row, plan: Plan, max_attempts: int
     """Store the plan as this version's agent steps (roots ready) and finish the plan step."""
     version = plan_step["plan_version"]
     steps = [s.model_dump() for s in plan.steps]
-    existing = tx.one(
-        "SELECT id FROM plans WHERE goal_id = ? AND version = ?", (goal["id"], version)
-    )
-    reason = "replan" if version > 1 else "plan"
-    if existing:
-        tx.execute(
-            "UPDATE plans SET steps = ?, reason = ? WHERE id = ?",
-            (json.dumps(steps), reason, existing["id"]),
-        )
-    else:
-        tx.insert(
-            "plans",
-            {
-                "goal_id": goal["id"],
-                "version": version,
-                "reason": reason,
-                "steps": json.dumps(steps),
-                "created_at": tx.now,
-            },
-        )
+    plans.save(tx, goal["id"], version, "replan" if version > 1 else "plan", steps)
     ids: dict[str, int] = {}
     for position, spec in enumerate(plan.steps, start=1):
         ids[spec.id] = tx.insert(
@@ -213,10 +192,7 @@ def materialize(tx: Tx, goal: Row, plan_step: Row, plan: Plan, max_attempts: int
         )
     for spec in plan.steps:
         for dep in spec.depends_on:
-            tx.execute(
-                "INSERT INTO step_deps (step_id, depends_on) VALUES (?, ?)",
-                (ids[spec.id], ids[dep]),
-            )
+            store_steps.add_dependency(tx, ids[spec.id], ids[dep])
     summary = "\n".join(
         f"{i}. {s.title}" + (f" (after {', '.join(s.depends_on)})" if s.depends_on else "")
         for i, s in enumerate(plan.steps, start=1)
@@ -228,7 +204,7 @@ def materialize(tx: Tx, goal: Row, plan_step: Row, plan: Plan, max_attempts: int
         step_id=plan_step["id"],
         version=version,
     )
-    current = tx.one("SELECT status FROM goals WHERE id = ?", (goal["id"],))
+    current = store_goals.goal(tx, goal["id"])
     if current and current["status"] in ("planning", "queued", "waiting"):
         tx.set_status(
             "goal", goal["id"], current["status"], "running", wait_reason=None, status_message=None
@@ -242,20 +218,15 @@ def replan_or_fail(tx: Tx, step: Row, error: str, max_replans: int) -> None:
     """An agent step failed for good: plan the rest again (a new version) or fail the goal."""
     from agent_tui.core.store.runs import fail_step
 
-    goal = tx.one("SELECT * FROM goals WHERE id = ?", (step["goal_id"],))
+    goal = store_goals.goal(tx, step["goal_id"])
     assert goal is not None
     if goal["source"] != "text" or goal["replans"] >= max_replans:
         fail_step(tx, step, error)
         return
     version = goal["plan_version"] + 1
-    tx.execute(
-        "UPDATE goals SET plan_version = ?, replans = replans + 1 WHERE id = ?",
-        (version, goal["id"]),
-    )
-    for old in tx.all(
-        "SELECT id, status FROM steps WHERE goal_id = ? AND plan_version = ?"
-        " AND status IN ('pending', 'ready', 'retry_wait')",
-        (goal["id"], goal["plan_version"]),
+    store_goals.start_plan_version(tx, goal["id"], version)
+    for old in store_steps.in_status(
+        tx, goal["id"], ("pending", "ready", "retry_wait"), plan_version=goal["plan_version"]
     ):
         tx.set_status(
             "step",

@@ -3,14 +3,15 @@
 Four kinds ask a person: ``action`` (a tool call the policy says to ask about), ``unknown`` (a
 side-effecting action that was interrupted: run again, mark done, skip, or wait for a command that
 still runs), ``budget`` (a limit was reached: raise it or stop) and ``plan`` (a plan to review).
-:mod:`agent_tui.core.control` decides them, one routine per kind.
+:mod:`agent_tui.core.control` decides them, one routine per kind, and records each decision with
+:func:`decide`.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from agent_tui.core.store import Tx
+from agent_tui.core.store import Row, Store, Tx
 
 Kind = Literal["action", "unknown", "budget", "plan"]
 KINDS: tuple[Kind, ...] = ("action", "unknown", "budget", "plan")
@@ -44,4 +45,35 @@ def request(
             "created_at": tx.now,
             "expires_at": expires_at,
         },
+    )
+
+
+def approval(db: Tx | Store, approval_id: int) -> Row | None:
+    """The approval's row, or ``None`` when there is no such approval."""
+    return db.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+
+
+def latest_of_step(db: Tx | Store, step_id: int, kind: Kind) -> Row | None:
+    """The step's latest approval of ``kind``, whatever its status."""
+    return db.one(
+        "SELECT * FROM approvals WHERE step_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        (step_id, kind),
+    )
+
+
+def latest_of_action(db: Tx | Store, action_id: int) -> Row | None:
+    """The action's latest approval, whatever its status."""
+    return db.one(
+        "SELECT * FROM approvals WHERE action_id = ? ORDER BY id DESC LIMIT 1", (action_id,)
+    )
+
+
+def decide(
+    tx: Tx, approval_id: int, status: str, by: str, reason: str | None, choice: str | None
+) -> None:
+    """Record a decision on a pending approval (a decided one is left as it is)."""
+    tx.execute(
+        "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, reason = ?,"
+        " choice = ? WHERE id = ? AND status = 'pending'",
+        (status, tx.now, by, reason, choice, approval_id),
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from agent_tui.core.clock import local_time
 from agent_tui.core.states import GOAL_TERMINAL, ActionStatus, GoalStatus, StepStatus
-from agent_tui.core.store import Row, Tx
+from agent_tui.core.store import Row, Tx, goals
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
 
@@ -108,7 +108,7 @@ def step_counts(tx: Tx, goal_id: int, plan_version: int) -> dict[str, int]:
 
 def settle_goal(tx: Tx, goal_id: int) -> None:
     """Bring a goal's status in line with its steps: completed, failed, waiting or running."""
-    goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    goal = goals.goal(tx, goal_id)
     if goal is not None and goal["status"] in (G.FAILED, G.CANCELLED):
         # A step that was already running when the goal stopped may still ask: withdraw it too.
         withdraw_approvals(tx, goal_id, f"goal {goal['status']}")
@@ -198,7 +198,7 @@ def set_goal_status(
     tx: Tx, goal_id: int, new: str, *, reason: str | None = None, message: str | None = None
 ) -> Row:
     """Move a goal to ``new`` (checked) and return the row as it was."""
-    goal = tx.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    goal = goals.goal(tx, goal_id)
     if goal is None:
         raise LookupError(f"no goal {goal_id}")
     old = dict(goal)
