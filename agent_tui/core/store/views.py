@@ -158,8 +158,13 @@ def _action_view(action: Row, step_keys: dict[int, str], output: str) -> dict[st
     }
 
 
+def goal_row(store: Store, goal_id: int) -> Row | None:
+    """A goal's row, or ``None`` if there is no such goal."""
+    return store.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+
+
 def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
-    goal = store.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    goal = goal_row(store, goal_id)
     if goal is None:
         return None
     steps = store.all(
