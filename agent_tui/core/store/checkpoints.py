@@ -16,6 +16,16 @@ def for_goal(store: Store, goal_id: int) -> list[Row]:
     return store.all("SELECT * FROM checkpoints WHERE goal_id = ? ORDER BY id", (goal_id,))
 
 
+def records(store: Store, goal_id: int) -> list[Row]:
+    """A goal's checkpoints as the export keeps them: what changed (``changes`` as JSON text,
+    the diff), not the snapshots or the workspace."""
+    return store.all(
+        "SELECT id, step_id, action_id, kind, files, added, removed, changes, diff,"
+        " undone_by, created_at FROM checkpoints WHERE goal_id = ? ORDER BY id",
+        (goal_id,),
+    )
+
+
 # -- undo ---------------------------------------------------------------------------------------
 
 

@@ -28,3 +28,15 @@ def costliest_goals(store: Store, since: float, limit: int) -> list[Row]:
 def totals_since(store: Store, since: float) -> dict[str, Any]:
     """Model calls, tokens and cost since ``since``, as :func:`.views.usage_totals` gives them."""
     return usage_totals(store, "ts >= ?", (since,))
+
+
+def by_model(store: Store, goal_id: int) -> list[Row]:
+    """A goal's calls per model (by name): ``model_calls``, ``prompt_tokens``,
+    ``completion_tokens`` and ``cost_usd`` (``None`` when some call's cost is unknown)."""
+    return store.all(
+        "SELECT model, count(*) AS model_calls, coalesce(sum(prompt_tokens), 0) AS prompt_tokens,"
+        " coalesce(sum(completion_tokens), 0) AS completion_tokens,"
+        " CASE WHEN count(cost) = count(*) THEN coalesce(sum(cost), 0) END AS cost_usd"
+        " FROM usage WHERE goal_id = ? GROUP BY model ORDER BY model",
+        (goal_id,),
+    )
