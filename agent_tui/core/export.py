@@ -20,7 +20,9 @@ from agent_tui.core import timeline, transcript
 from agent_tui.core.display import changes_summary as summary
 from agent_tui.core.display import duration
 from agent_tui.core.store import Store
-from agent_tui.core.store.views import goal_detail
+from agent_tui.core.store.checkpoints import records as checkpoint_records
+from agent_tui.core.store.usage import by_model as usage_by_model
+from agent_tui.core.store.views import goal_detail, goal_events, plan_versions
 
 FORMAT = "agent-tui-export/1"
 _LANGS = {"text/markdown": "markdown", "application/json": "json", "text/html": "html"}
@@ -31,21 +33,8 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
     detail = goal_detail(store, goal_id)
     if detail is None:
         return None
-    plans = [
-        {**row, "steps": json.loads(row["steps"])}
-        for row in store.all(
-            "SELECT version, reason, created_at, steps FROM plans WHERE goal_id = ?"
-            " ORDER BY version",
-            (goal_id,),
-        )
-    ]
-    by_model = store.all(
-        "SELECT model, count(*) AS model_calls, coalesce(sum(prompt_tokens), 0) AS prompt_tokens,"
-        " coalesce(sum(completion_tokens), 0) AS completion_tokens,"
-        " CASE WHEN count(cost) = count(*) THEN coalesce(sum(cost), 0) END AS cost_usd"
-        " FROM usage WHERE goal_id = ? GROUP BY model ORDER BY model",
-        (goal_id,),
-    )
+    plans = [{**row, "steps": json.loads(row["steps"])} for row in plan_versions(store, goal_id)]
+    by_model = usage_by_model(store, goal_id)
     goal = detail["goal"]
     usage = {
         key: goal[key]
@@ -59,11 +48,7 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
     }
     events = [
         {**row, "data": json.loads(row["data"]) if row["data"] else None}
-        for row in store.all(
-            "SELECT id, ts, kind, message, step_id, action_id, data FROM events"
-            " WHERE goal_id = ? ORDER BY id",
-            (goal_id,),
-        )
+        for row in goal_events(store, goal_id)
     ]
     doc = {
         "format": FORMAT,
@@ -78,11 +63,7 @@ def export_goal(store: Store, goal_id: int, *, now: float | None = None) -> dict
         "approvals": detail["approvals"],
         "checkpoints": [
             {**row, "changes": json.loads(row["changes"] or "{}")}
-            for row in store.all(
-                "SELECT id, step_id, action_id, kind, files, added, removed, changes, diff,"
-                " undone_by, created_at FROM checkpoints WHERE goal_id = ? ORDER BY id",
-                (goal_id,),
-            )
+            for row in checkpoint_records(store, goal_id)
         ],
         "usage": {**usage, "by_model": by_model},
         "conversations": detail["conversations"],

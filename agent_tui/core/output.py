@@ -22,6 +22,8 @@ from typing import IO, TYPE_CHECKING
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
 from agent_tui.core.store import Store, Tx
+from agent_tui.core.store import output as stored
+from agent_tui.core.store.panes import output_after
 
 if TYPE_CHECKING:  # ls and show read output through this module: they need no event loop
     import asyncio
@@ -86,7 +88,7 @@ class OutputWriter:
             self.on_chunk(OutputChunk(self.goal_id, self.step_id, self.action_id, stream, text))
         if closing:
             return
-        if self._pending >= FLUSH_BYTES and not self.store.conn.in_transaction:
+        if self._pending >= FLUSH_BYTES and not stored.in_transaction(self.store):
             self.flush()
         else:
             self._arm_timer()
@@ -105,7 +107,7 @@ class OutputWriter:
     def _flush_due(self) -> None:
         """The timer's batch: written now, or a little later if a transaction is open."""
         self._timer = None
-        if self.store.conn.in_transaction:
+        if stored.in_transaction(self.store):
             self._arm_timer()
         else:
             self.flush()
@@ -172,32 +174,22 @@ class OutputWriter:
             )
 
     def _write(self, tx: Tx, rows: list[tuple[str, str]]) -> None:
-        for stream, text in rows:
-            tx.execute(
-                "INSERT INTO output (action_id, stream, text, created_at) VALUES (?, ?, ?, ?)",
-                (self.action_id, stream, text, tx.now),
-            )
-        tx.execute("UPDATE actions SET output_bytes = ? WHERE id = ?", (self.total, self.action_id))
+        stored.append(tx, self.action_id, rows)
+        stored.set_output_bytes(tx, self.action_id, self.total)
         if self._stored > self.cap:
-            self._trim()
+            self._trim(tx)
 
-    def _trim(self) -> None:
+    def _trim(self, tx: Tx) -> None:
         kept = 0
         cut: int | None = None
-        for row in self.store.conn.execute(
-            "SELECT id, length(CAST(text AS BLOB)) AS n FROM output WHERE action_id = ?"
-            " ORDER BY id DESC",
-            (self.action_id,),
-        ):
-            kept += row["n"]
+        for row_id, size in stored.sizes_newest_first(tx, self.action_id):
+            kept += size
             if kept > self.cap:
-                cut = row["id"]
-                kept -= row["n"]
+                cut = row_id
+                kept -= size
                 break
         if cut is not None:
-            self.store.conn.execute(
-                "DELETE FROM output WHERE action_id = ? AND id <= ?", (self.action_id, cut)
-            )
+            stored.delete_through(tx, self.action_id, cut)
         self._stored = kept
 
     def _open_log(self) -> None:
@@ -230,7 +222,5 @@ class OutputWriter:
 
 def stored_output(store: Store, action_id: int) -> str:
     """The output kept in the database for one action (the tail, when it was capped)."""
-    rows = store.conn.execute(
-        "SELECT text FROM output WHERE action_id = ? ORDER BY id", (action_id,)
-    )
-    return "".join(r["text"] for r in rows)
+    text, _ = output_after(store, action_id, 0)
+    return text

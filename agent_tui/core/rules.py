@@ -32,7 +32,7 @@ from agent_tui.core.matchers import (
     strict_host,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the config imports this module, and reads no database: the store comes late
     from agent_tui.core.store import Store, Tx
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
 Decision = Literal["allow", "ask", "deny"]
 Matcher = Literal["prefix", "regex", "glob", "domain", "any"]
 _KEYS: tuple[Matcher, ...] = ("prefix", "regex", "glob", "domain")
-_VERSION_KEY = "rules_version"
 log = logging.getLogger(__name__)
 
 
@@ -310,30 +309,24 @@ def insert_rule(
 ) -> Rule:
     """Store ``spec`` inside an open transaction (an identical stored rule is reused, bound to
     ``bound`` when given: the person has just approved the files as they are now)."""
-    same = tx.one(
-        "SELECT * FROM rules WHERE tool = ? AND matcher = ? AND pattern = ? AND decision = ?",
-        (spec.tool, spec.matcher, spec.pattern, spec.decision),
-    )
+    from agent_tui.core.store import rules as stored
+
+    same = stored.find_same(tx, spec.tool, spec.matcher, spec.pattern, spec.decision)
     encoded = json.dumps(dict(bound)) if bound else None
     if same is not None:
         if encoded is not None and same.get("bound") != encoded:
-            tx.execute("UPDATE rules SET bound = ? WHERE id = ?", (encoded, same["id"]))
-            _bump(tx)
+            stored.set_bound(tx, same["id"], encoded)
             same = {**same, "bound": encoded}
         return _from_row(same)
-    rule_id = tx.insert(
-        "rules",
-        {
-            "tool": spec.tool,
-            "matcher": spec.matcher,
-            "pattern": spec.pattern,
-            "decision": spec.decision,
-            "source": source,
-            "created_at": tx.now,
-            "bound": encoded,
-        },
+    rule_id = stored.insert(
+        tx,
+        tool=spec.tool,
+        matcher=spec.matcher,
+        pattern=spec.pattern,
+        decision=spec.decision,
+        source=source,
+        bound=encoded,
     )
-    _bump(tx)
     rule = Rule.from_spec(spec, source, id=rule_id, created_at=tx.now, bound=bound)
     tx.event("rule.added", f"{rule.reason} (added by {source})", rule_id=rule_id, **_fields(rule))
     return rule
@@ -347,15 +340,16 @@ def save_rule(store: Store, spec: RuleSpec, source: str = "user") -> Rule:
 
 def remove_rule(store: Store, rule_id: int) -> Rule:
     """Delete a stored rule (with a ``rule.removed`` event); config rules are not in the table."""
+    from agent_tui.core.store import rules as stored
+
     with store.write() as tx:
-        row = tx.one("SELECT * FROM rules WHERE id = ?", (rule_id,))
+        row = stored.rule(tx, rule_id)
         if row is None:
             raise RuleError(
                 f"no stored rule {rule_id} (see `agent-tui rules`; rules from the config file "
                 "are removed by editing its [[policy.rules]])"
             )
-        tx.execute("DELETE FROM rules WHERE id = ?", (rule_id,))
-        _bump(tx)
+        stored.delete(tx, rule_id)
         rule = _from_row(row)
         tx.event("rule.removed", f"{rule.reason} removed", rule_id=rule_id, **_fields(rule))
         return rule
@@ -371,27 +365,20 @@ def load_rules(store: Store) -> tuple[Rule, ...]:
 
     A row that no longer compiles (edited by hand) is left out and logged, never fatal.
     """
-    row = store.conn.execute("SELECT value FROM settings WHERE key = ?", (_VERSION_KEY,)).fetchone()
-    version = row[0] if row is not None else None
+    from agent_tui.core.store import rules as stored
+
+    version = stored.version(store)
     cached = _stored_cache.get(store)
     if cached is not None and cached[0] == version:
         return cached[1]
     rules = []
-    for raw in store.conn.execute("SELECT * FROM rules ORDER BY id").fetchall():
+    for raw in stored.all_rules(store):
         try:
-            rules.append(_from_row(dict(raw)))
+            rules.append(_from_row(raw))
         except (RuleError, KeyError) as exc:
             log.warning("rule %s ignored: %s", raw["id"], exc)
     _stored_cache[store] = (version, tuple(rules))
     return _stored_cache[store][1]
-
-
-def _bump(tx: Tx) -> None:
-    tx.execute(
-        "INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key)"
-        " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-        (_VERSION_KEY,),
-    )
 
 
 def _from_row(row: Mapping[str, Any]) -> Rule:

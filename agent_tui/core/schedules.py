@@ -9,13 +9,13 @@ without a file (none was given) runs the recipe stored when it was added.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 from agent_tui.core.goals import insert_recipe_goal, next_fire
 from agent_tui.core.recipes import Recipe, RecipeError, load_recipe
 from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import schedules as stored
 
 Loaded = Recipe | str
 """A recipe file as read for a run: the recipe, or why it cannot be used."""
@@ -36,11 +36,7 @@ def load(path: str) -> Loaded:
 def recipes_due(store: Store) -> dict[int, Loaded]:
     """The recipe files of the schedules due now, read and validated (call off the event loop,
     before the transaction that fires them, so no file is read while the database is locked)."""
-    rows = store.all(
-        "SELECT id, recipe_path FROM schedules WHERE enabled = 1 AND next_run_at <= ?"
-        " AND recipe_path IS NOT NULL",
-        (store.clock(),),
-    )
+    rows = stored.files_due(store, store.clock())
     return {row["id"]: load(row["recipe_path"]) for row in rows}
 
 
@@ -60,15 +56,14 @@ def run_due_schedules(
     if pause_after:
         pause_failing(tx, pause_after)
     started: list[int] = []
-    due = tx.all("SELECT * FROM schedules WHERE enabled = 1 AND next_run_at <= ?", (tx.now,))
-    for row in due:
+    for row in stored.due(tx):
         upcoming = next_fire(row["cron"], tx.now)
         recipe = _recipe(row, fresh)
         if isinstance(recipe, str):
             _skip(tx, row, recipe, upcoming)
             continue
         goal_id = _start(tx, row, recipe, max_attempts)
-        tx.execute("UPDATE schedules SET next_run_at = ? WHERE id = ?", (upcoming, row["id"]))
+        stored.set_next_run(tx, row["id"], upcoming)
         tx.event(
             "schedule.fired",
             f"schedule '{recipe.title}' started goal {goal_id}",
@@ -101,21 +96,13 @@ def _start(tx: Tx, row: Row, recipe: Recipe, max_attempts: int) -> int:
         schedule_id=row["id"],
         max_attempts=max_attempts,
     )
-    tx.execute(
-        "UPDATE schedules SET title = ?, recipe = ?, last_run_at = ?, last_goal_id = ?,"
-        " last_status = 'running' WHERE id = ?",
-        (recipe.title, recipe.model_dump_json(), tx.now, goal_id, row["id"]),
-    )
+    stored.record_run(tx, row["id"], recipe.title, recipe.model_dump_json(), goal_id)
     return goal_id
 
 
 def _skip(tx: Tx, row: Row, why: str, upcoming: float) -> None:
     """The recipe file cannot be used: no run, a failure counted, the reason journaled."""
-    tx.execute(
-        "UPDATE schedules SET next_run_at = ?, last_run_at = ?, last_goal_id = NULL,"
-        " last_status = 'skipped', failure_streak = failure_streak + 1 WHERE id = ?",
-        (upcoming, tx.now, row["id"]),
-    )
+    stored.record_skip(tx, row["id"], upcoming)
     tx.event(
         "schedule.skipped",
         f"schedule {row['id']} '{row['title']}' skipped a run: {why}",
@@ -127,12 +114,9 @@ def _skip(tx: Tx, row: Row, why: str, upcoming: float) -> None:
 
 def pause_failing(tx: Tx, limit: int) -> int:
     """Pause every enabled schedule whose last ``limit`` runs or more failed in a row."""
-    rows = tx.all(
-        "SELECT id, title, failure_streak FROM schedules WHERE enabled = 1 AND failure_streak >= ?",
-        (limit,),
-    )
+    rows = stored.failing(tx, limit)
     for row in rows:
-        tx.execute("UPDATE schedules SET enabled = 0 WHERE id = ?", (row["id"],))
+        stored.disable(tx, row["id"])
         tx.event(
             "schedule.paused",
             f"schedule {row['id']} '{row['title']}' paused after {row['failure_streak']} failed"
@@ -145,7 +129,7 @@ def pause_failing(tx: Tx, limit: int) -> int:
 
 
 def _schedule(tx: Tx, schedule_id: int) -> Row:
-    row = tx.one("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+    row = stored.schedule(tx, schedule_id)
     if row is None:
         raise ScheduleError(f"no schedule {schedule_id} (see `agent-tui schedules`)")
     return row
@@ -157,7 +141,7 @@ def pause(store: Store, schedule_id: int) -> None:
         row = _schedule(tx, schedule_id)
         if not row["enabled"]:
             raise ScheduleError(f"schedule {schedule_id} is already paused")
-        tx.execute("UPDATE schedules SET enabled = 0 WHERE id = ?", (schedule_id,))
+        stored.disable(tx, schedule_id)
         tx.event(
             "schedule.paused",
             f"schedule {schedule_id} '{row['title']}' paused",
@@ -174,10 +158,7 @@ def resume(store: Store, schedule_id: int) -> float:
         if row["enabled"]:
             raise ScheduleError(f"schedule {schedule_id} is not paused")
         upcoming = next_fire(row["cron"], tx.now)
-        tx.execute(
-            "UPDATE schedules SET enabled = 1, next_run_at = ?, failure_streak = 0 WHERE id = ?",
-            (upcoming, schedule_id),
-        )
+        stored.enable(tx, schedule_id, upcoming)
         tx.event(
             "schedule.resumed",
             f"schedule {schedule_id} '{row['title']}' resumed",
@@ -209,12 +190,8 @@ def run_now(store: Store, schedule_id: int, *, max_attempts: int = 3) -> int:
 
 def last_skip(store: Store, schedule_id: int) -> str | None:
     """Why the schedule's last run was skipped (its recipe file), if it was."""
-    row = store.one(
-        "SELECT data FROM events WHERE kind = 'schedule.skipped'"
-        " AND json_extract(data, '$.schedule_id') = ? ORDER BY id DESC LIMIT 1",
-        (schedule_id,),
-    )
-    if row is None or not row["data"]:
+    data = stored.last_skip(store, schedule_id)
+    if data is None:
         return None
-    reason = json.loads(row["data"]).get("reason")
+    reason = data.get("reason")
     return str(reason) if reason else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.store import Store
+from agent_tui.core.store.usage import costliest_goals, totals_since
 from agent_tui.core.store.views import usage_by_day
 
 BAR = "█"
@@ -45,14 +46,7 @@ def by_day(store: Store, days: int = 14) -> list[Spend]:
 
 def by_goal(store: Store, limit: int = 10, since: float | None = None) -> list[Spend]:
     """The goals that cost the most (then used the most tokens), at most ``limit``."""
-    rows = store.all(
-        "SELECT u.goal_id, coalesce(g.title, '(deleted)') AS title, count(*) AS n,"
-        " count(u.cost) AS known, coalesce(sum(u.cost), 0) AS usd,"
-        " coalesce(sum(u.prompt_tokens), 0) + coalesce(sum(u.completion_tokens), 0) AS tok"
-        " FROM usage u LEFT JOIN goals g ON g.id = u.goal_id WHERE u.ts >= ?"
-        " GROUP BY u.goal_id ORDER BY usd DESC, tok DESC LIMIT ?",
-        (since or 0.0, limit),
-    )
+    rows = costliest_goals(store, since or 0.0, limit)
     return [
         Spend(f"#{r['goal_id']} {r['title']}", r["n"], r["tok"], r["usd"], r["known"] == r["n"])
         for r in rows
@@ -61,14 +55,14 @@ def by_goal(store: Store, limit: int = 10, since: float | None = None) -> list[S
 
 def today(store: Store, now: float | None = None) -> Spend:
     now = time.time() if now is None else now
-    row = store.one(
-        "SELECT count(*) AS n, count(cost) AS known, coalesce(sum(cost), 0) AS usd,"
-        " coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) AS tok"
-        " FROM usage WHERE ts >= ?",
-        (start_of_day(now),),
+    t = totals_since(store, start_of_day(now))
+    return Spend(
+        "today",
+        t["model_calls"],
+        t["prompt_tokens"] + t["completion_tokens"],
+        t["cost_usd_known"],
+        t["cost_calls_known"] == t["model_calls"],
     )
-    assert row is not None
-    return Spend("today", row["n"], row["tok"], row["usd"], row["known"] == row["n"])
 
 
 def bar(value: float, most: float, width: int) -> str:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 from agent_tui.core.store import Row, Store
+from agent_tui.core.store.views import goal_events, goal_row, step_times
 
 RUNNING, APPROVAL, RETRY, LIMIT, QUEUED = "running", "approval", "retry", "limit", "queued"
 KINDS = (RUNNING, APPROVAL, RETRY, LIMIT, QUEUED)
@@ -122,17 +123,11 @@ def _split_by_limits(segment: Segment, windows: list[tuple[float, float]]) -> li
 def build(store: Store, goal_id: int, now: float | None = None) -> Timeline | None:
     """The timeline of ``goal_id`` as of ``now`` (default: the store's clock); ``None``: no goal."""
     now = store.clock() if now is None else now
-    goal = store.one("SELECT id, started_at, created_at FROM goals WHERE id = ?", (goal_id,))
+    goal = goal_row(store, goal_id)
     if goal is None:
         return None
-    steps = store.all(
-        "SELECT id, key, plan_version, status, started_at, finished_at FROM steps"
-        " WHERE goal_id = ? ORDER BY plan_version, position",
-        (goal_id,),
-    )
-    events = store.all(
-        "SELECT ts, kind, step_id, data FROM events WHERE goal_id = ? ORDER BY id", (goal_id,)
-    )
+    steps = step_times(store, goal_id)
+    events = goal_events(store, goal_id)
     windows = _limit_windows(events, now)
     by_step: dict[int, list[Row]] = {}
     for event in events:

@@ -10,24 +10,19 @@ import json
 from typing import Any
 
 from agent_tui.core.store import Store, Tx
+from agent_tui.core.store.panes import messages_after
+from agent_tui.core.store.transcripts import append_message, has_messages
 
 Message = dict[str, Any]
 
 
 def load(store: Store | Tx, step_id: int) -> list[Message]:
-    rows = store.all("SELECT content FROM messages WHERE step_id = ? ORDER BY seq", (step_id,))
+    rows = messages_after(store.store if isinstance(store, Tx) else store, step_id)
     return [json.loads(r["content"]) for r in rows]
 
 
 def append(tx: Tx, step_id: int, message: Message) -> None:
-    row = tx.one(
-        "SELECT coalesce(max(seq), 0) + 1 AS n FROM messages WHERE step_id = ?", (step_id,)
-    )
-    seq = row["n"] if row else 1
-    tx.execute(
-        "INSERT INTO messages (step_id, seq, role, content, created_at) VALUES (?, ?, ?, ?, ?)",
-        (step_id, seq, message.get("role", "user"), json.dumps(message), tx.now),
-    )
+    append_message(tx, step_id, message.get("role", "user"), json.dumps(message))
 
 
 def unanswered_calls(messages: list[Message]) -> list[dict[str, Any]]:
@@ -69,7 +64,7 @@ def since_retry(messages: list[Message]) -> int:
 
 def add_retry_note(tx: Tx, step_id: int, error: str | None) -> None:
     """Mark a retry in a step's stored conversation (if it has one)."""
-    if tx.one("SELECT 1 FROM messages WHERE step_id = ? LIMIT 1", (step_id,)):
+    if has_messages(tx, step_id):
         append(tx, step_id, retry_note(error))
 
 

@@ -216,11 +216,12 @@ class WebhookDelivery:
             self.pending.append(Delivery(spec, event, payload, due=self.clock()))
 
     def _payload(self, event: Event) -> bytes:
-        from agent_tui.core.store.views import goal_summary
+        from agent_tui.core.store.views import goal_row, goal_summary
+        from agent_tui.core.store.webhooks import approval
 
         goal = None
         if event.goal_id is not None:
-            row = self.store.one("SELECT * FROM goals WHERE id = ?", (event.goal_id,))
+            row = goal_row(self.store, event.goal_id)
             goal = goal_summary(self.store, row) if row else None
         body: dict[str, Any] = {
             "id": event.id,
@@ -232,11 +233,7 @@ class WebhookDelivery:
         }
         approval_id = event.data.get("approval_id")
         if event.kind == "approval.requested" and approval_id is not None:
-            body["approval"] = self.store.one(
-                "SELECT id, kind, status, title, detail, created_at, expires_at"
-                " FROM approvals WHERE id = ?",
-                (approval_id,),
-            )
+            body["approval"] = approval(self.store, approval_id)
         text = json.dumps(body, default=str, ensure_ascii=False)
         if self.store.redactor:
             text = self.store.redactor.redact(text)

@@ -8,7 +8,8 @@ from typing import Any
 
 from agent_tui.core.checkpoints.shadow import Change
 from agent_tui.core.display import changes_summary as summary
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import Row, Tx
+from agent_tui.core.store.checkpoints import for_goal as for_goal  # read here by show
 
 
 def insert(
@@ -66,27 +67,6 @@ def files_of(row: Row) -> list[dict[str, Any]]:
 def skipped_of(row: Row) -> list[str]:
     skipped: list[str] = json.loads(row["changes"] or "{}").get("skipped", [])
     return skipped
-
-
-def for_goal(store: Store, goal_id: int) -> list[Row]:
-    return store.all("SELECT * FROM checkpoints WHERE goal_id = ? ORDER BY id", (goal_id,))
-
-
-def for_action(store: Store, action_id: int) -> Row | None:
-    return store.one("SELECT * FROM checkpoints WHERE action_id = ?", (action_id,))
-
-
-def totals_by_goal(store: Store, goal_ids: list[int]) -> dict[int, tuple[int, int, int]]:
-    """``{goal: (files, added, removed)}`` over the goal's checkpoints not undone."""
-    if not goal_ids:
-        return {}
-    marks = ",".join("?" * len(goal_ids))
-    rows = store.all(
-        "SELECT goal_id, sum(files) AS f, sum(added) AS a, sum(removed) AS r FROM checkpoints"
-        f" WHERE goal_id IN ({marks}) AND kind = 'action' AND undone_by IS NULL GROUP BY goal_id",
-        tuple(goal_ids),
-    )
-    return {r["goal_id"]: (r["f"] or 0, r["a"] or 0, r["r"] or 0) for r in rows}
 
 
 def describe(row: Row, limit: int = 20) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_tui.core.checkpoints.shadow import CheckpointError, Shadow
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, checkpoints
 
 BATCH = 200
 """Checkpoints pruned per transaction."""
@@ -26,13 +26,7 @@ def prune_finished(store: Store, settings: Any, now: float) -> int:
     if not keep_days:
         return 0
     cutoff = now - keep_days * 86400
-    rows = store.all(
-        "SELECT c.id, c.kind, c.action_id, c.workspace FROM checkpoints c"
-        " JOIN goals g ON g.id = c.goal_id"
-        " WHERE c.pruned_at IS NULL AND g.finished_at IS NOT NULL AND g.finished_at < ?"
-        " AND g.status IN ('completed', 'failed', 'cancelled') ORDER BY c.id LIMIT ?",
-        (cutoff, BATCH * 10),
-    )
+    rows = checkpoints.prunable(store, cutoff, BATCH * 10)
     by_workspace: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_workspace[row["workspace"]].append(row)
@@ -55,11 +49,8 @@ def prune_finished(store: Store, settings: Any, now: float) -> int:
             continue
         for start in range(0, len(group), BATCH):
             ids = [r["id"] for r in group[start : start + BATCH]]
-            marks = ",".join("?" * len(ids))
             with store.write() as tx:
-                tx.execute(
-                    f"UPDATE checkpoints SET pruned_at = ? WHERE id IN ({marks})", (now, *ids)
-                )
+                checkpoints.mark_pruned(tx, ids, now)
         pruned += len(group)
     if pruned:
         with store.write() as tx:

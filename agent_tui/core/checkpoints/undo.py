@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agent_tui.core.checkpoints import record
 from agent_tui.core.checkpoints.shadow import Shadow
-from agent_tui.core.store import Row, Store
+from agent_tui.core.store import Row, Store, checkpoints, views
 
 
 class UndoError(Exception):
@@ -67,37 +67,23 @@ class UndoPlan:
 
 
 def _selected(store: Store, goal_id: int, step_key: str | None) -> tuple[list[Row], int | None]:
-    goal = store.one("SELECT id FROM goals WHERE id = ?", (goal_id,))
-    if goal is None:
+    if views.goal_row(store, goal_id) is None:
         raise UndoTargetMissing(f"no goal {goal_id}")
-    running = store.one(
-        "SELECT count(*) AS n FROM steps WHERE goal_id = ? AND status = 'running'", (goal_id,)
-    )
-    if running and running["n"]:
+    if checkpoints.running_steps(store, goal_id):
         raise UndoError(
             f"goal {goal_id} has steps running: pause it (agent-tui pause {goal_id}) or let them "
             "finish, then undo"
         )
     step_id = None
     if step_key is not None:
-        step = store.one(
-            "SELECT id FROM steps WHERE goal_id = ? AND key = ? ORDER BY plan_version DESC LIMIT 1",
-            (goal_id, step_key),
-        )
-        if step is None:
+        step_id = checkpoints.latest_step_id(store, goal_id, step_key)
+        if step_id is None:
             raise UndoTargetMissing(
                 f"goal {goal_id} has no step {step_key!r} (see agent-tui show {goal_id})"
             )
-        step_id = step["id"]
-        rows = store.all(
-            "SELECT * FROM checkpoints WHERE step_id = ? AND undone_by IS NULL ORDER BY id",
-            (step_id,),
-        )
+        rows = checkpoints.not_undone(store, step_id=step_id)
     else:
-        rows = store.all(
-            "SELECT * FROM checkpoints WHERE goal_id = ? AND undone_by IS NULL ORDER BY id",
-            (goal_id,),
-        )
+        rows = checkpoints.not_undone(store, goal_id=goal_id)
     if any(r["pruned_at"] for r in rows):
         raise UndoError(
             f"goal {goal_id}'s snapshots were pruned ([checkpoints] keep_days): its changes are "
@@ -207,11 +193,7 @@ def apply_undo(store: Store, plan: UndoPlan, *, force: bool = False, by: str = "
             after=after,
             change=change,
         )
-        marks = ",".join("?" * len(rows))
-        tx.execute(
-            f"UPDATE checkpoints SET undone_by = ? WHERE id IN ({marks})",
-            (undo_id, *[r["id"] for r in rows]),
-        )
+        checkpoints.mark_undone(tx, [r["id"] for r in rows], undo_id)
         tx.event(
             "goal.undone",
             f"undid {plan.scope}: {change.summary()} (by {by})",
@@ -227,5 +209,4 @@ def apply_undo(store: Store, plan: UndoPlan, *, force: bool = False, by: str = "
 def _step_key(store: Store, step_id: int | None) -> str | None:
     if step_id is None:
         return None
-    row = store.one("SELECT key FROM steps WHERE id = ?", (step_id,))
-    return row["key"] if row else None
+    return checkpoints.step_key(store, step_id)

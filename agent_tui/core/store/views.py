@@ -158,8 +158,13 @@ def _action_view(action: Row, step_keys: dict[int, str], output: str) -> dict[st
     }
 
 
+def goal_row(store: Store, goal_id: int) -> Row | None:
+    """A goal's row, or ``None`` if there is no such goal."""
+    return store.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+
+
 def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
-    goal = store.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    goal = goal_row(store, goal_id)
     if goal is None:
         return None
     steps = store.all(
@@ -209,6 +214,33 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
         "approvals": approvals,
         "events": events,
     }
+
+
+def plan_versions(store: Store, goal_id: int) -> list[Row]:
+    """Every plan a goal had, oldest first: version, reason, created_at, steps (JSON text)."""
+    return store.all(
+        "SELECT version, reason, created_at, steps FROM plans WHERE goal_id = ? ORDER BY version",
+        (goal_id,),
+    )
+
+
+def step_times(store: Store, goal_id: int) -> list[Row]:
+    """Every step of a goal (all plan versions, in plan order): id, key, plan version, status,
+    started and finished times."""
+    return store.all(
+        "SELECT id, key, plan_version, status, started_at, finished_at FROM steps"
+        " WHERE goal_id = ? ORDER BY plan_version, position",
+        (goal_id,),
+    )
+
+
+def goal_events(store: Store, goal_id: int) -> list[Row]:
+    """A goal's journal in order, each event with its data (JSON text, or ``None``)."""
+    return store.all(
+        "SELECT id, ts, kind, message, step_id, action_id, data FROM events"
+        " WHERE goal_id = ? ORDER BY id",
+        (goal_id,),
+    )
 
 
 def conversations(store: Store, goal_id: int) -> list[dict[str, Any]]:
