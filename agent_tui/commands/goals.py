@@ -336,22 +336,23 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     from agent_tui.core import control, schedules
+    from agent_tui.core.store import schedules as stored
 
     store = open_store()
     if args.remove is not None:
         with store.write() as tx:
-            cur = tx.execute("DELETE FROM schedules WHERE id = ?", (args.remove,))
-            if cur.rowcount == 0:
+            if not stored.remove(tx, args.remove):
                 raise control.NoSuchId(f"no schedule {args.remove}")
             tx.event("schedule.removed", f"schedule {args.remove} removed")
         print(f"schedule {args.remove} removed")
         return 0
     if args.pause is not None or args.resume is not None or args.run_now is not None:
         return _change_schedule(store, args)
-    rows = store.all(
-        "SELECT id, title, cron, enabled, next_run_at, last_run_at, last_goal_id,"
-        " last_status, failure_streak, recipe_path FROM schedules ORDER BY id"
+    columns = (
+        *("id", "title", "cron", "enabled", "next_run_at", "last_run_at", "last_goal_id"),
+        *("last_status", "failure_streak", "recipe_path"),
     )
+    rows = [{k: row[k] for k in columns} for row in stored.listing(store)]
     for row in rows:
         row["enabled"] = bool(row["enabled"])
         row["last_error"] = (

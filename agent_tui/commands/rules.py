@@ -65,6 +65,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def cmd_rules_rm(args: argparse.Namespace) -> int:
     from agent_tui.core.control import NoSuchId
     from agent_tui.core.rules import remove_rule
+    from agent_tui.core.store import rules as stored_rules
 
     raw = str(args.id).strip()
     if raw.lower().startswith("config"):
@@ -78,7 +79,7 @@ def cmd_rules_rm(args: argparse.Namespace) -> int:
             f"'{raw}' is not a rule id (a number, as `agent-tui rules` shows)"
         ) from None
     store = open_store()
-    if store.one("SELECT id FROM rules WHERE id = ?", (rule_id,)) is None:
+    if not stored_rules.exists(store, rule_id):
         raise NoSuchId(
             f"no stored rule {rule_id} (see `agent-tui rules`; rules from the config file "
             "are removed by editing its [[policy.rules]])"

@@ -60,7 +60,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
         undo_id = apply_undo(store, plan, force=args.force, by="cli")
     except UndoError as exc:
         raise UsageError(str(exc)) from None
-    row = store.one("SELECT * FROM checkpoints WHERE id = ?", (undo_id,))
+    from agent_tui.core.store import checkpoints
+
+    row = checkpoints.checkpoint(store, undo_id)
     assert row is not None
     print(
         f"undone: {display.changes_summary(row['files'], row['added'], row['removed'])}"

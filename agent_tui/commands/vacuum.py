@@ -17,8 +17,7 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     store = open_store()
     try:
         before = retention.database_sizes(store)
-        mode = store.conn.execute("PRAGMA auto_vacuum").fetchone()[0]
-        if mode != 2 and not args.json:
+        if not retention.incremental(store) and not args.json:
             print(
                 "this database was made before incremental vacuum: it is rewritten whole once "
                 f"(needs about {before['database_bytes'] / 2**20:.0f} MiB of free disk and "

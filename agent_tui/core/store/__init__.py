@@ -9,15 +9,20 @@ backend implements the same modules against its own connection; the schema and i
 The modules, one per aggregate:
 
 - :mod:`.connection`: the connection, :class:`Store` and :class:`Tx`, the journal (:meth:`Tx.event`,
-  :meth:`Store.events_after`) and the settings table.
+  :meth:`Store.events_after`) and the settings table; :mod:`.schema`, the migrations.
 - :mod:`.runs`: the executor's transactions on steps and actions (claim, lease renewal, propose,
-  start, finish, retry, recovery of a dead owner's work).
-- :mod:`.lifecycle`: goal and step transitions (wait, resume, release, settle, cancel, promote).
-- :mod:`.approvals`: approval rows (request one; the decisions live in :mod:`agent_tui.core.control`).
-- :mod:`.readiness`: what the executor's timers and its idle check ask ("is work waiting?").
-- :mod:`.liveness`: executor processes' heartbeats.
-- :mod:`.views`, :mod:`.panes`, :mod:`.search`: read models for ``show``/``ls``, the panes, search.
-- :mod:`.retention`: pruning and vacuum.
+  start, finish, retry, recovery of a dead owner's work); :mod:`.lifecycle`, goal and step
+  transitions (wait, resume, release, settle, cancel, promote); :mod:`.readiness`, what the
+  executor's timers and its idle check ask; :mod:`.liveness`, executor processes' heartbeats.
+- :mod:`.goals`, :mod:`.steps`, :mod:`.actions`, :mod:`.plans`: reads of one row, and the few fields
+  set outside a status transition; :mod:`.rows`, the typed rows.
+- :mod:`.approvals` (the queue's items: requested in one place, decided once), :mod:`.limits` (holds
+  and the counts limits are checked against), :mod:`.budgets`, :mod:`.usage`, :mod:`.models` (goals
+  waiting for an unreachable model server).
+- :mod:`.output`, :mod:`.transcripts`, :mod:`.checkpoints`, :mod:`.report`, :mod:`.rules`,
+  :mod:`.schedules`, :mod:`.webhooks`: the rows of each.
+- :mod:`.views`, :mod:`.panes`, :mod:`.search`: read models for ``show``/``ls``, the panes, search;
+  :mod:`.ids` (shell completion), :mod:`.health` (``doctor``), :mod:`.retention` (pruning, vacuum).
 
 The transactions it promises, and their isolation
 -------------------------------------------------

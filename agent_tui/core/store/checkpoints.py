@@ -97,3 +97,7 @@ def mark_pruned(tx: Tx, checkpoint_ids: Sequence[int], now: float) -> None:
     tx.execute(
         f"UPDATE checkpoints SET pruned_at = ? WHERE id IN ({marks})", (now, *checkpoint_ids)
     )
+
+
+def checkpoint(store: Store, checkpoint_id: int) -> Row | None:
+    return store.one("SELECT * FROM checkpoints WHERE id = ?", (checkpoint_id,))

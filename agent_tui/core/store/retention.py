@@ -313,3 +313,8 @@ def vacuum(store: Store, *, pages_per_step: int = 2048) -> tuple[str, int]:
         kind = "full"
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     return kind, before - store.path.stat().st_size
+
+
+def incremental(store: Store) -> bool:
+    """Whether the database vacuums incrementally (made so), or must be rewritten once first."""
+    return int(store.conn.execute("PRAGMA auto_vacuum").fetchone()[0]) == 2

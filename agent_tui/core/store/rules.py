@@ -75,3 +75,8 @@ def _bump_version(tx: Tx) -> None:
         " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
         (VERSION_KEY,),
     )
+
+
+def exists(store: Store, rule_id: int) -> bool:
+    """Whether a stored rule has this id."""
+    return store.one("SELECT id FROM rules WHERE id = ?", (rule_id,)) is not None

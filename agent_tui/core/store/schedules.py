@@ -84,3 +84,13 @@ def last_skip(store: Store, schedule_id: int) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(row["data"])
     return data
+
+
+def listing(store: Store) -> list[Row]:
+    """Every schedule, as ``agent-tui schedules`` and the schedules screen list them."""
+    return store.all("SELECT * FROM schedules ORDER BY id")
+
+
+def remove(tx: Tx, schedule_id: int) -> bool:
+    """Delete a schedule (its goals stay); ``False`` if there is no such schedule."""
+    return tx.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount > 0

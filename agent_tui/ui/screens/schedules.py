@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from agent_tui.config import Settings
 from agent_tui.core import schedules
 from agent_tui.core.store import Row, Store
+from agent_tui.core.store import schedules as stored_schedules
 from agent_tui.ui.writes import Deferred, write_from
 
 COLUMNS = ("id", "title", "cron", "state", "next run", "last run", "streak", "recipe")
@@ -62,7 +63,7 @@ class SchedulesScreen(ModalScreen[None]):
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
-        self.rows = self.store.all("SELECT * FROM schedules ORDER BY id")
+        self.rows = stored_schedules.listing(self.store)
         for row in self.rows:
             state = "active" if row["enabled"] else "paused"
             last = _when(row["last_run_at"])

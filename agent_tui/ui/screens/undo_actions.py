@@ -13,7 +13,7 @@ from textual import work
 from agent_tui.config import Settings
 from agent_tui.core import display
 from agent_tui.core.checkpoints.undo import UndoError, UndoPlan, apply_undo, plan_undo
-from agent_tui.core.store import Store, open_store
+from agent_tui.core.store import Store, checkpoints, open_store
 from agent_tui.ui.screens.approval_actions import ControlActions
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.widgets.step_timeline import StepTimeline
@@ -71,9 +71,7 @@ class UndoActions(ReportsWorkerErrors, ControlActions, inherit_bindings=False):
         except UndoError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        row = self.store.one(
-            "SELECT files, added, removed FROM checkpoints WHERE id = ?", (undo_id,)
-        )
+        row = checkpoints.checkpoint(self.store, undo_id)
         done = (
             display.changes_summary(row["files"], row["added"], row["removed"]) if row else "done"
         )
