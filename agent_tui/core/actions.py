@@ -29,11 +29,12 @@ from agent_tui.core.checkpoints import around
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.output import OutputWriter
-from agent_tui.core.store import Row, StaleState, Store, is_full, liveness, runs
+from agent_tui.core.store import Row, StaleState, Store, Tx, is_full, liveness, runs
 from agent_tui.core.store import actions as store_actions
 from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
 from agent_tui.core.store import steps as store_steps
+from agent_tui.core.store.rows import Step
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import (
     Tool,
@@ -52,7 +53,7 @@ log = logging.getLogger("agent_tui.executor")
 class RunningStep:
     """A step this process is running."""
 
-    step: Row
+    step: Step
     task: asyncio.Task[None] | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: bool = False
@@ -295,7 +296,7 @@ class Actions:
             writer.close()
         return True
 
-    def mark_running(self, tx: Any, step: Row, tool: Tool, action_id: int, preview: str) -> None:
+    def mark_running(self, tx: Tx, step: Row, tool: Tool, action_id: int, preview: str) -> None:
         """Start an approved action inside the caller's transaction."""
         runs.start_action(tx, action_id, self.owner)
         lines = (preview or tool.name).splitlines()
@@ -317,7 +318,7 @@ class Actions:
         workspace: Path,
         *,
         started: bool = False,
-        after: Callable[[Any, ToolResult], None] | None = None,
+        after: Callable[[Tx, ToolResult], None] | None = None,
     ) -> ToolResult | None:
         """Run an action (starting it unless ``started``) and record its end; ``after`` adds
         writes to that same transaction. The step stays running."""
@@ -327,7 +328,8 @@ class Actions:
             with self.store.write() as tx:
                 runs.ensure_still_running(tx, step["id"], self.owner)
                 row = store_actions.action(tx, action_id)
-                self.mark_running(tx, step, tool, action_id, (row or {}).get("preview") or "")
+                preview = row.preview if row is not None else None
+                self.mark_running(tx, step, tool, action_id, preview or "")
         result, writer = await self._run_tool(running, tool, args, action_id, workspace)
         if result is not None and not result.data.get("interrupted"):
             running.ended.add(action_id)  # its outcome is known
@@ -377,7 +379,7 @@ class Actions:
 
     def propose(
         self,
-        tx: Any,
+        tx: Tx,
         step: Row,
         tool: Tool,
         raw_args: dict[str, Any],

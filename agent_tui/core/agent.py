@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from agent_tui.core import budget, context, limits, llm, model_calls, planner, transcript
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
-from agent_tui.core.store import Row, StaleState, approvals, lifecycle, plans, runs
+from agent_tui.core.store import Row, StaleState, Store, Tx, approvals, lifecycle, plans, runs
 from agent_tui.core.store import actions as store_actions
 from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
@@ -341,14 +341,14 @@ class ModelStep:
                 step_id=step["id"],
             )
 
-    def fail_for_good(self, tx: Any, step: Row, error: str) -> None:
+    def fail_for_good(self, tx: Tx, step: Row, error: str) -> None:
         runs.fail_step(tx, step, error)
 
 
 class AgentStep(ModelStep):
     """An agent step: a tool-calling loop over the persisted transcript."""
 
-    def fail_for_good(self, tx: Any, step: Row, error: str) -> None:
+    def fail_for_good(self, tx: Tx, step: Row, error: str) -> None:
         planner.replan_or_fail(tx, step, error, self.settings.llm.max_replans)
 
     async def tools(self) -> dict[str, Tool]:
@@ -506,7 +506,7 @@ class AgentStep(ModelStep):
             action_id = action["id"]
         replies: list[dict[str, Any]] = []
 
-        def store_reply(tx: Any, result: ToolResult) -> None:
+        def store_reply(tx: Tx, result: ToolResult) -> None:
             reply = self._reply(
                 call, _result_payload(result.ok, result.output, result.data, result.error)
             )
@@ -543,7 +543,7 @@ def _result_payload(
     return payload
 
 
-def _recorded(store: Any, action: Row) -> dict[str, Any]:
+def _recorded(store: Store, action: Row) -> dict[str, Any]:
     """What the model is told about an action that already ended (never run twice)."""
     status = action["status"]
     if status == "rejected":

@@ -297,8 +297,8 @@ class Executor:
             )
         for step in claimed:
             running = RunningStep(step)
-            self.running[step["id"]] = running
-            running.task = asyncio.create_task(self._run_step(running), name=f"step-{step['id']}")
+            self.running[step.id] = running
+            running.task = asyncio.create_task(self._run_step(running), name=f"step-{step.id}")
 
     def _work_waiting(self) -> bool:
         return readiness.work_waiting(self.store, with_model=self.model.model is not None)
@@ -331,21 +331,21 @@ class Executor:
     async def _run_step(self, running: RunningStep) -> None:
         step = running.step
         try:
-            if step["kind"] == "tool":
+            if step.kind == "tool":
                 await self.actions.run_tool_step(running)
-            elif step["kind"] == "agent":
+            elif step.kind == "agent":
                 await AgentStep(self, running).run()
             else:
                 await PlanStep(self, running).run()
         except StaleState as exc:
-            log.info("step %s: %s", step["id"], exc)
+            log.info("step %s: %s", step.id, exc)
             if not running.interrupted:  # a shutdown leaves its actions to crash recovery
                 self.recovery.abandon(running, f"internal error: {exc}")
         except Exception as exc:
-            self.guard.report(f"step '{step['key']}' (goal {step['goal_id']}) crashed", exc)
+            self.guard.report(f"step '{step.key}' (goal {step.goal_id}) crashed", exc)
             self.recovery.abandon(running, f"internal error: {type(exc).__name__}: {exc}")
         finally:
-            self.running.pop(step["id"], None)
+            self.running.pop(step.id, None)
             self._changed.set()
             self.wake()
 

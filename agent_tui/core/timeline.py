@@ -11,6 +11,7 @@ running and waiting seconds, for ``show``, the export and the TUI's chart.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent_tui.core.store import Row, Store
@@ -83,7 +84,7 @@ class Timeline:
     """``(time, version)`` of each plan version after the first."""
 
 
-def _limit_windows(events: list[Row], now: float) -> list[tuple[float, float]]:
+def _limit_windows(events: Sequence[Row], now: float) -> list[tuple[float, float]]:
     """When the goal was held by a limit (rate limit, daily limit, budget)."""
     windows: list[tuple[float, float]] = []
     opened: float | None = None

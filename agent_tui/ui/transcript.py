@@ -8,6 +8,7 @@ database and ``agent-tui show`` prints it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from agent_tui.core.store import Row
@@ -46,7 +47,7 @@ def format_message(message: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_rows(rows: list[Row]) -> str:
+def format_rows(rows: Sequence[Row]) -> str:
     """Stored message rows (``content`` as JSON) as text."""
     out = []
     for row in rows:

@@ -9,6 +9,7 @@ checkpoint of its own, so undoing it again puts the changes back.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,7 @@ class UndoPlan:
         return "\n".join(lines)
 
 
-def _selected(store: Store, goal_id: int, step_key: str | None) -> tuple[list[Row], int | None]:
+def _selected(store: Store, goal_id: int, step_key: str | None) -> tuple[Sequence[Row], int | None]:
     if views.goal_row(store, goal_id) is None:
         raise UndoTargetMissing(f"no goal {goal_id}")
     if checkpoints.running_steps(store, goal_id):
@@ -98,7 +99,7 @@ def _selected(store: Store, goal_id: int, step_key: str | None) -> tuple[list[Ro
     return rows, step_id
 
 
-def _compute(shadow: Shadow, rows: list[Row], now: str) -> list[UndoItem]:
+def _compute(shadow: Shadow, rows: Sequence[Row], now: str) -> list[UndoItem]:
     first: dict[str, str] = {}
     last: dict[str, str] = {}
     for row in rows:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from agent_tui.core.store.connection import Row, Store, Tx
+from agent_tui.core.store.connection import Record, Row, Store, Tx
+from agent_tui.core.store.rows import Action
 
 
-def action(db: Tx | Store, action_id: int) -> Row | None:
+def action(db: Tx | Store, action_id: int) -> Action | None:
     """The action's row, or ``None`` when there is no such action."""
-    return db.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    row = db.one("SELECT * FROM actions WHERE id = ?", (action_id,))
+    return None if row is None else Action.of(row)
 
 
 def for_tool_call(db: Tx | Store, step_id: int, tool_call_id: str) -> Row | None:
@@ -29,7 +31,7 @@ def approved_for_step(db: Tx | Store, step_id: int) -> Row | None:
     )
 
 
-def in_status(tx: Tx, goal_id: int, statuses: Collection[str]) -> list[Row]:
+def in_status(tx: Tx, goal_id: int, statuses: Collection[str]) -> list[Record]:
     """The goal's actions in one of ``statuses``."""
     marks = ", ".join("?" * len(statuses))
     return tx.all(

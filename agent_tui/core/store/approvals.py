@@ -9,11 +9,10 @@ still runs), ``budget`` (a limit was reached: raise it or stop) and ``plan`` (a 
 
 from __future__ import annotations
 
-from typing import Literal
-
 from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store.rows import Approval, ApprovalKind
 
-Kind = Literal["action", "unknown", "budget", "plan"]
+Kind = ApprovalKind
 KINDS: tuple[Kind, ...] = ("action", "unknown", "budget", "plan")
 
 
@@ -48,9 +47,10 @@ def request(
     )
 
 
-def approval(db: Tx | Store, approval_id: int) -> Row | None:
+def approval(db: Tx | Store, approval_id: int) -> Approval | None:
     """The approval's row, or ``None`` when there is no such approval."""
-    return db.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    row = db.one("SELECT * FROM approvals WHERE id = ?", (approval_id,))
+    return None if row is None else Approval.of(row)
 
 
 def latest_of_step(db: Tx | Store, step_id: int, kind: Kind) -> Row | None:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import Record, Row, Store, Tx
 
 
-def for_goal(store: Store, goal_id: int) -> list[Row]:
+def for_goal(store: Store, goal_id: int) -> list[Record]:
     """Every checkpoint of a goal, oldest first."""
     return store.all("SELECT * FROM checkpoints WHERE goal_id = ? ORDER BY id", (goal_id,))
 
 
-def records(store: Store, goal_id: int) -> list[Row]:
+def records(store: Store, goal_id: int) -> list[Record]:
     """A goal's checkpoints as the export keeps them: what changed (``changes`` as JSON text,
     the diff), not the snapshots or the workspace."""
     return store.all(
@@ -31,7 +31,7 @@ def records(store: Store, goal_id: int) -> list[Row]:
 
 def not_undone(
     store: Store, *, goal_id: int | None = None, step_id: int | None = None
-) -> list[Row]:
+) -> list[Record]:
     """The checkpoints of a step (given ``step_id``) or else of a goal that are not undone yet,
     oldest first."""
     if step_id is not None:
@@ -79,7 +79,7 @@ def step_key(store: Store, step_id: int) -> str | None:
 # -- pruning ------------------------------------------------------------------------------------
 
 
-def prunable(store: Store, finished_before: float, limit: int) -> list[Row]:
+def prunable(store: Store, finished_before: float, limit: int) -> list[Record]:
     """Checkpoints with snapshots still kept whose goal finished before ``finished_before``:
     id, kind, action id and workspace, oldest first."""
     return store.all(

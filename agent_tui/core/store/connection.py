@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
     from agent_tui.config import Settings
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]
+"""A row as read: a mapping of column to value (a fresh dict, or a typed row of :mod:`.rows`)."""
+Record = dict[str, Any]
+"""A row fresh from a query: the caller's own copy, free to change."""
 
 
 class StoreError(Exception):
@@ -76,10 +79,10 @@ class Tx:
                 params = [redactor.redact(v) if isinstance(v, str) else v for v in params]
         return self.store.conn.execute(sql, params)
 
-    def one(self, sql: str, params: Any = ()) -> Row | None:
+    def one(self, sql: str, params: Any = ()) -> Record | None:
         return self.store.one(sql, params)
 
-    def all(self, sql: str, params: Any = ()) -> list[Row]:
+    def all(self, sql: str, params: Any = ()) -> list[Record]:
         return self.store.all(sql, params)
 
     def insert(self, table: str, row: Row) -> int:
@@ -466,11 +469,11 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _one(self, sql: str, params: Any = ()) -> Row | None:
+    def _one(self, sql: str, params: Any = ()) -> Record | None:
         row = self.conn.execute(sql, params).fetchone()
         return dict(row) if row is not None else None
 
-    def _all(self, sql: str, params: Any = ()) -> list[Row]:
+    def _all(self, sql: str, params: Any = ()) -> list[Record]:
         return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
 
     one = _one

@@ -3,12 +3,14 @@ version, archive); its documents' versions."""
 
 from __future__ import annotations
 
-from agent_tui.core.store.connection import Row, Store, Tx
+from agent_tui.core.store.connection import Store, Tx
+from agent_tui.core.store.rows import Goal
 
 
-def goal(db: Tx | Store, goal_id: int) -> Row | None:
+def goal(db: Tx | Store, goal_id: int) -> Goal | None:
     """The goal's row, or ``None`` when there is no such goal."""
-    return db.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    row = db.one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+    return None if row is None else Goal.of(row)
 
 
 def set_workspace(tx: Tx, goal_id: int, workspace: str) -> None:

@@ -177,7 +177,6 @@ def _goal_to(
     if finished_at is not None:
         fields["finished_at"] = finished_at
     tx.set_status("goal", goal["id"], goal["status"], new, **fields)
-    goal["status"] = new
     if new in (G.FAILED, G.CANCELLED):
         withdraw_approvals(tx, goal["id"], f"goal {new}")
     if new in (G.COMPLETED, G.FAILED) and goal.get("schedule_id"):

@@ -9,7 +9,7 @@ transaction, so a limit holds across every process sharing the database.
 from __future__ import annotations
 
 from agent_tui.core.clock import start_of_day
-from agent_tui.core.store.connection import Row, Tx
+from agent_tui.core.store.connection import Record, Row, Tx
 from agent_tui.core.store.lifecycle import release_step, resume_goal, wait_goal
 
 SCHEDULED_APPROVAL_TIMEOUT = 30 * 60.0
@@ -99,7 +99,7 @@ def approval_expiry(goal: Row, now: float) -> float | None:
     return now + float(timeout)
 
 
-def due_approvals(tx: Tx) -> list[Row]:
+def due_approvals(tx: Tx) -> list[Record]:
     """Pending approvals whose timeout has passed."""
     return tx.all(
         "SELECT * FROM approvals WHERE status = 'pending' AND expires_at IS NOT NULL"

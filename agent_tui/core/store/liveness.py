@@ -12,7 +12,7 @@ import os
 import socket
 from functools import cache
 
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import Record, Row, Store, Tx
 
 STALE_SECONDS = 20.0
 """A heartbeat older than this means the executor is gone (idle executors beat every 10 s)."""
@@ -68,7 +68,7 @@ def worker_alive(row: Row, now: float) -> bool:
     return bool(row["heartbeat_at"] > now - STALE_SECONDS)
 
 
-def live_workers(store: Store) -> list[Row]:
+def live_workers(store: Store) -> list[Record]:
     """The executors running now."""
     now = store.clock()
     rows = store.all("SELECT * FROM workers ORDER BY started_at")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent_tui.core.store.connection import Row, Store, Tx
+from agent_tui.core.store.connection import Record, Store, Tx
 
 
-def unreachable_due(store: Store, now: float) -> list[Row]:
+def unreachable_due(store: Store, now: float) -> list[Record]:
     """Goals waiting for an unreachable model whose next check is due at ``now``."""
     return store.all(
         "SELECT id, started_at, status_message FROM goals WHERE status = 'waiting'"

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent_tui.core.store import Row, Store
+from agent_tui.core.store import Record, Row, Store
 from agent_tui.core.store.liveness import live_workers
+from agent_tui.core.store.rows import Artifact
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,7 @@ def _goal_rows(store: Store, sql: str, params: Sequence[Any] = ()) -> list[GoalR
     return rows
 
 
-def step_rows(store: Store, goal_id: int) -> list[Row]:
+def step_rows(store: Store, goal_id: int) -> list[Record]:
     """The steps of a goal's current plan in order, each with its latest action (or none)."""
     return store.all(
         "SELECT s.id, s.key, s.title, s.kind, s.tool, s.status, s.wait_reason, s.attempt,"
@@ -182,16 +183,17 @@ def step_rows(store: Store, goal_id: int) -> list[Row]:
     )
 
 
-def documents(store: Store, goal_id: int) -> list[Row]:
+def documents(store: Store, goal_id: int) -> list[Artifact]:
     """The latest version of each of a goal's documents, in the order they were first saved."""
-    return store.all(
-        "SELECT a.id, a.name, a.version, a.mime, a.content, a.created_at FROM artifacts a"
+    rows = store.all(
+        "SELECT a.* FROM artifacts a"
         " WHERE a.goal_id = ? AND a.version = (SELECT max(version) FROM artifacts b"
         "   WHERE b.goal_id = a.goal_id AND b.name = a.name)"
         " ORDER BY (SELECT min(id) FROM artifacts c WHERE c.goal_id = a.goal_id"
         "   AND c.name = a.name)",
         (goal_id,),
     )
+    return Artifact.all_of(rows)
 
 
 def action_row(store: Store, action_id: int) -> Row | None:
@@ -218,7 +220,7 @@ def has_goals(store: Store) -> bool:
     return store.one("SELECT 1 AS x FROM goals LIMIT 1") is not None
 
 
-def messages_after(store: Store, step_id: int, after_seq: int = 0) -> list[Row]:
+def messages_after(store: Store, step_id: int, after_seq: int = 0) -> list[Record]:
     """An agent or plan step's stored transcript after message ``after_seq``, in order."""
     return store.all(
         "SELECT seq, role, content FROM messages WHERE step_id = ? AND seq > ? ORDER BY seq",
@@ -252,7 +254,7 @@ def step_of_action(store: Store, action_id: int) -> int | None:
     return None if row is None else int(row["step_id"])
 
 
-def pending_approvals_by_goal(store: Store) -> list[Row]:
+def pending_approvals_by_goal(store: Store) -> list[Record]:
     """``goal_id`` and ``n``: how many approvals wait, for each goal that has any."""
     return store.all(
         "SELECT goal_id, count(*) AS n FROM approvals WHERE status = 'pending'"
@@ -260,7 +262,7 @@ def pending_approvals_by_goal(store: Store) -> list[Row]:
     )
 
 
-def goals_waiting_not_for_approval(store: Store) -> list[Row]:
+def goals_waiting_not_for_approval(store: Store) -> list[Record]:
     """Listed goals that wait for something other than an approval (a limit, a model, a person's
     answer), with why."""
     return store.all(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import Record, Store, Tx
 
 BATCH = 20
 """Goals pruned per transaction: each holds the write lock for a few milliseconds."""
@@ -66,7 +66,9 @@ def _mark(store: Store, kind: str) -> tuple[float, int]:
     return float(finished_at), int(goal_id)
 
 
-def _due(store: Store, kind: str, cutoff: float, mark: tuple[float, int], limit: int) -> list[Row]:
+def _due(
+    store: Store, kind: str, cutoff: float, mark: tuple[float, int], limit: int
+) -> list[Record]:
     """Finished goals past ``cutoff`` not yet pruned for ``kind``, in the order they finished."""
     return store.all(
         "SELECT id, finished_at FROM goals WHERE finished_at IS NOT NULL AND finished_at < ?"

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal, TypeVar, cast
 
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
-from agent_tui.core.store.approvals import Kind as ApprovalKind
 
+ApprovalKind = Literal["action", "unknown", "budget", "plan"]
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired", "withdrawn"]
 Decision = Literal["allow", "ask", "deny"]
 StepKind = Literal["tool", "agent", "plan"]

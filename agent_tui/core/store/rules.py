@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import Record, Row, Store, Tx
 
 VERSION_KEY = "rules_version"
 """The settings row counting changes to the rules table."""
@@ -57,7 +57,7 @@ def delete(tx: Tx, rule_id: int) -> None:
     _bump_version(tx)
 
 
-def all_rules(store: Store) -> list[Row]:
+def all_rules(store: Store) -> list[Record]:
     """Every stored rule, in id order."""
     return store.all("SELECT * FROM rules ORDER BY id")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import random
 import socket
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent_tui.core.clock import next_midnight, start_of_day
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
-from agent_tui.core.store import Row, StaleState, Store, Tx, approvals, liveness
+from agent_tui.core.store import Record, Row, StaleState, Store, Tx, approvals, liveness
 from agent_tui.core.store.lifecycle import (
     promote_dependents,
     release_step,
@@ -28,6 +28,7 @@ from agent_tui.core.store.limits import (
     tool_limit_message,
     tool_uses_today,
 )
+from agent_tui.core.store.rows import Step
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
 
@@ -67,7 +68,9 @@ def _release_daily_limit(tx: Tx) -> None:
         resume_goal(tx, row, "the daily limit has reset")
 
 
-def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool = True) -> list[Row]:
+def claim(
+    tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool = True
+) -> list[Step]:
     """Take up to ``capacity`` ready steps by goal priority then age, within every limit.
 
     Without a model (``llm`` false) only tool steps are taken.
@@ -98,7 +101,7 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool =
         """,
         (llm,),
     )
-    claimed: list[Row] = []
+    claimed: list[Step] = []
     for goal in goals:
         if free <= 0:
             break
@@ -137,6 +140,7 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool =
                 started_at=step["started_at"] or tx.now,
             )
             step.update(status=S.RUNNING, attempt=attempt, lease_owner=owner)
+            claimed.append(Step.of(step))
             if not resumed:
                 tx.event(
                     "step.started",
@@ -145,7 +149,6 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool =
                     step_id=step["id"],
                     attempt=attempt,
                 )
-            claimed.append(step)
         free -= len(steps)
         if held is not None:
             hold_goal(tx, goal["id"], "rate limit", held, next_midnight(tx.now))
@@ -153,15 +156,15 @@ def claim(tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool =
 
 
 def _within_tool_limits(
-    tx: Tx, steps: list[Row], limits: Mapping[str, int]
-) -> tuple[list[Row], str | None]:
+    tx: Tx, steps: list[Record], limits: Mapping[str, int]
+) -> tuple[list[Record], str | None]:
     """The leading ``steps`` whose tool has executions left today, and why the rest must wait.
 
     Past the first step without, nothing is taken and the goal is held until the window opens,
     so a step is never started only to be given back. Steps claimed earlier in the same
     transaction are already running, so :func:`tool_uses_today` counts them.
     """
-    allowed: list[Row] = []
+    allowed: list[Record] = []
     here: dict[str, int] = {}
     for step in steps:
         approved = step["wait_reason"] == "approved"  # decided by a person: not held back
@@ -619,7 +622,7 @@ def any_lease_expired(store: Store) -> bool:
     return row is not None
 
 
-def lost_steps(store: Store, step_ids: Collection[int], owner: str) -> list[Row]:
+def lost_steps(store: Store, step_ids: Collection[int], owner: str) -> list[Record]:
     """Those of ``step_ids`` no longer running under ``owner`` (cancelled, paused, taken over)."""
     ids = list(step_ids)
     marks = ",".join("?" for _ in ids)
@@ -709,7 +712,7 @@ def recover(tx: Tx, dead: Collection[str], *, only_dead: bool = False) -> list[s
     return recover_expired(tx, owners=list(dead) if only_dead else None)
 
 
-def journal_fenced(tx: Tx, steps: list[Row], owner: str) -> None:
+def journal_fenced(tx: Tx, steps: Sequence[Row], owner: str) -> None:
     """This process lost the leases of ``steps`` (stopped, or too busy to renew them) and another
     took them over: its commands here are stopped, and the journal says so."""
     for row in steps:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_tui.core.store import Row, Store, Tx
+from agent_tui.core.store import Record, Row, Store, Tx
 
 
 def schedule(tx: Tx, schedule_id: int) -> Row | None:
     return tx.one("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
 
 
-def files_due(store: Store, now: float) -> list[Row]:
+def files_due(store: Store, now: float) -> list[Record]:
     """Id and recipe file of the enabled schedules due at ``now`` that run from a file."""
     return store.all(
         "SELECT id, recipe_path FROM schedules WHERE enabled = 1 AND next_run_at <= ?"
@@ -25,7 +25,7 @@ def files_due(store: Store, now: float) -> list[Row]:
     )
 
 
-def due(tx: Tx) -> list[Row]:
+def due(tx: Tx) -> list[Record]:
     """The enabled schedules due now (the transaction's time)."""
     return tx.all("SELECT * FROM schedules WHERE enabled = 1 AND next_run_at <= ?", (tx.now,))
 
@@ -52,7 +52,7 @@ def record_skip(tx: Tx, schedule_id: int, next_run_at: float) -> None:
     )
 
 
-def failing(tx: Tx, streak: int) -> list[Row]:
+def failing(tx: Tx, streak: int) -> list[Record]:
     """Id, title and failure streak of the enabled schedules that failed ``streak`` times or
     more in a row."""
     return tx.all(
@@ -86,7 +86,7 @@ def last_skip(store: Store, schedule_id: int) -> dict[str, Any] | None:
     return data
 
 
-def listing(store: Store) -> list[Row]:
+def listing(store: Store) -> list[Record]:
     """Every schedule, as ``agent-tui schedules`` and the schedules screen list them."""
     return store.all("SELECT * FROM schedules ORDER BY id")
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from agent_tui.core.store.connection import Row, Store, Tx
+from agent_tui.core.store.connection import Record, Store, Tx
+from agent_tui.core.store.rows import Step
 
 
-def step(db: Tx | Store, step_id: int) -> Row | None:
+def step(db: Tx | Store, step_id: int) -> Step | None:
     """The step's row, or ``None`` when there is no such step."""
-    return db.one("SELECT * FROM steps WHERE id = ?", (step_id,))
+    row = db.one("SELECT * FROM steps WHERE id = ?", (step_id,))
+    return None if row is None else Step.of(row)
 
 
 def in_status(
@@ -19,7 +21,7 @@ def in_status(
     *,
     plan_version: int | None = None,
     key: str | None = None,
-) -> list[Row]:
+) -> list[Record]:
     """The goal's steps in one of ``statuses``, of one plan version and with one key if given."""
     sql = f"SELECT * FROM steps WHERE goal_id = ? AND status IN ({', '.join('?' * len(statuses))})"
     params: list[object] = [goal_id, *statuses]
@@ -40,7 +42,7 @@ def running_count(tx: Tx, goal_id: int) -> int:
     return int(row["n"]) if row else 0
 
 
-def completed_agent_steps(tx: Tx, goal_id: int) -> list[Row]:
+def completed_agent_steps(tx: Tx, goal_id: int) -> list[Record]:
     """The goal's completed agent steps of every plan version (key, title, result), in order."""
     return tx.all(
         "SELECT key, title, result FROM steps WHERE goal_id = ? AND kind = 'agent'"

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_tui.core.store import Row, Store
+from agent_tui.core.store import Record, Store
 from agent_tui.core.store.views import usage_totals
 
 
-def costliest_goals(store: Store, since: float, limit: int) -> list[Row]:
+def costliest_goals(store: Store, since: float, limit: int) -> list[Record]:
     """Per goal with calls since ``since``, the most costly first (then the most tokens):
     ``goal_id``, ``title`` (``(deleted)`` for a goal gone), calls ``n``, calls priced
     ``known``, cost ``usd`` of those, tokens ``tok``."""
@@ -30,7 +30,7 @@ def totals_since(store: Store, since: float) -> dict[str, Any]:
     return usage_totals(store, "ts >= ?", (since,))
 
 
-def by_model(store: Store, goal_id: int) -> list[Row]:
+def by_model(store: Store, goal_id: int) -> list[Record]:
     """A goal's calls per model (by name): ``model_calls``, ``prompt_tokens``,
     ``completion_tokens`` and ``cost_usd`` (``None`` when some call's cost is unknown)."""
     return store.all(

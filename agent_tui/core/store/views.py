@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_tui.core.store import Row, Store
+from agent_tui.core.store import Record, Row, Store
 
 GOAL_FIELDS = (
     "id",
@@ -216,7 +216,7 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
     }
 
 
-def plan_versions(store: Store, goal_id: int) -> list[Row]:
+def plan_versions(store: Store, goal_id: int) -> list[Record]:
     """Every plan a goal had, oldest first: version, reason, created_at, steps (JSON text)."""
     return store.all(
         "SELECT version, reason, created_at, steps FROM plans WHERE goal_id = ? ORDER BY version",
@@ -224,7 +224,7 @@ def plan_versions(store: Store, goal_id: int) -> list[Row]:
     )
 
 
-def step_times(store: Store, goal_id: int) -> list[Row]:
+def step_times(store: Store, goal_id: int) -> list[Record]:
     """Every step of a goal (all plan versions, in plan order): id, key, plan version, status,
     started and finished times."""
     return store.all(
@@ -234,7 +234,7 @@ def step_times(store: Store, goal_id: int) -> list[Row]:
     )
 
 
-def goal_events(store: Store, goal_id: int) -> list[Row]:
+def goal_events(store: Store, goal_id: int) -> list[Record]:
     """A goal's journal in order, each event with its data (JSON text, or ``None``)."""
     return store.all(
         "SELECT id, ts, kind, message, step_id, action_id, data FROM events"

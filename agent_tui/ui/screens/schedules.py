@@ -7,7 +7,7 @@ core functions back ``agent-tui schedules --pause/--resume/--run-now``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -44,7 +44,7 @@ class SchedulesScreen(ModalScreen[None]):
         super().__init__()
         self.store = store
         self.settings = settings
-        self.rows: list[Row] = []
+        self.rows: Sequence[Row] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="schedules-box"):

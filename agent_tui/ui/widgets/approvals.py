@@ -7,6 +7,8 @@ only shows the queue and keeps the highlighted item across refreshes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
@@ -50,7 +52,7 @@ class Approvals(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows: list[Row] = []
+        self.rows: Sequence[Row] = []
         self._detail_of: Row | None = None
 
     def compose(self) -> ComposeResult:
@@ -67,7 +69,7 @@ class Approvals(Vertical):
             return None
         return next((r for r in self.rows if str(r["id"]) == option.id), None)
 
-    def show(self, rows: list[Row]) -> None:
+    def show(self, rows: Sequence[Row]) -> None:
         """Show the pending approvals; keep the highlighted one if it is still pending."""
         listing = self.query_one("#approval-list", OptionList)
         if [r["id"] for r in rows] == [r["id"] for r in self.rows] and listing.option_count:

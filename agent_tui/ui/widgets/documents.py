@@ -7,6 +7,7 @@ re-rendered only when its document changed (a new version), so refreshes do not 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ class Documents(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.pages: list[Row] = []
+        self.pages: Sequence[Row] = []
         self.page = 0
         self._rendered: int | None = None
         self._unseen: str | None = None
@@ -44,7 +45,7 @@ class Documents(Vertical):
     def header_text(self) -> str:
         return str(self.query_one("#document-header", Static).content)
 
-    def show(self, pages: list[Row]) -> None:
+    def show(self, pages: Sequence[Row]) -> None:
         """Show ``pages``, staying on the same document when it is still there."""
         current = self.pages[self.page]["name"] if self.pages else None
         self.pages = pages

@@ -7,7 +7,7 @@ A :class:`~textual.widgets.DataTable`: one goal's plan is small and bounded. Cel
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual import on
@@ -86,7 +86,7 @@ class StepTimeline(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.clock = clock
         """The time running steps are measured against (the store's clock, fixed in tests)."""
-        self.steps: list[Row] = []
+        self.steps: Sequence[Row] = []
         self._current: int | None = None
 
     def on_mount(self) -> None:
@@ -104,7 +104,7 @@ class StepTimeline(DataTable[Text]):
     def step(self, step_id: int | None) -> Row | None:
         return next((r for r in self.steps if r["id"] == step_id), None)
 
-    def show(self, rows: list[Row]) -> None:
+    def show(self, rows: Sequence[Row]) -> None:
         """Show ``rows``; update cells in place when the plan is the same, keep the cursor."""
         now = self.clock()
         if rows and [r["id"] for r in rows] == [r["id"] for r in self.steps]:
