@@ -19,6 +19,7 @@ from agent_tui.commands.common import (
 )
 from agent_tui.core.clock import start_of_day
 from agent_tui.core.display import GLYPHS
+from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store.views import (
     count_goals,
     goal_detail,
@@ -167,10 +168,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  model     {g['model_calls']} call(s), {_tokens(g)}, {_money(g)}")
     print(f"{'steps:':<53}{'ran':>8} {'waited':>8}")
     spent = {line.step_id: line for line in chart.lines} if chart else {}
-    dry = {a["step_id"] for a in detail["actions"] if a["status"] == "dry_run"}
+    dry = {a["step_id"] for a in detail["actions"] if a["status"] == ActionStatus.DRY_RUN}
     for s in detail["steps"]:
         extra = s["error"] or _step_wait(s, g)
-        if s["id"] in dry and s["status"] == "completed":
+        if s["id"] in dry and s["status"] == StepStatus.COMPLETED:
             extra = "dry run: not executed"
         line = spent.get(s["id"])
         ran = timeline.seconds_text(line.running) if line and line.segments else ""
@@ -187,7 +188,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("actions:")
     for a in detail["actions"]:
         code = "" if a["exit_code"] is None else f" exit {a['exit_code']}"
-        status = "dry run: not executed" if a["status"] == "dry_run" else a["status"]
+        status = "dry run: not executed" if a["status"] == ActionStatus.DRY_RUN else a["status"]
         print(f"  #{a['id']} {a['step']}: {status}{code} — {a['preview']}")
         for text in excerpt(a["output"].rstrip().splitlines()):
             print(f"      {text}")
@@ -213,10 +214,10 @@ def _step_wait(step: dict[str, Any], goal: dict[str, Any]) -> str:
     reason = step["wait_reason"]
     if not reason:
         return ""
-    if reason in ("resume", "approved") and step["status"] == "ready":
-        if goal["status"] == "waiting":
+    if reason in ("resume", "approved") and step["status"] == StepStatus.READY:
+        if goal["status"] == GoalStatus.WAITING:
             return f"held while the goal waits ({goal['wait_reason']}); see the goal's status"
-        if goal["status"] == "paused":
+        if goal["status"] == GoalStatus.PAUSED:
             return "held while the goal is paused (`agent-tui resume`)"
         return "ready to go on"
     return f"waiting: {reason}"

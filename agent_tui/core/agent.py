@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from pydantic import ValidationError
 
 from agent_tui.core import budget, context, limits, llm, model_calls, planner, transcript
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
+from agent_tui.core.states import ActionStatus
 from agent_tui.core.store import Row, StaleState, Store, Tx, approvals, lifecycle, plans, runs
 from agent_tui.core.store import actions as store_actions
 from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
 from agent_tui.core.templates import TemplateError, render
 from agent_tui.core.tools.base import Tool, ToolResult
+
+A = ActionStatus
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -415,7 +418,8 @@ class AgentStep(ModelStep):
 
     def finish(
         self, summary: str | None, error: str | None = None, reply: dict[str, Any] | None = None
-    ) -> None:
+    ) -> NoReturn:
+        """Record the step's end (unless it is no longer ours) and leave the loop."""
         with self.store.write() as tx:
             current = runs.still_ours(tx, self.step)
             if current is None:
@@ -523,7 +527,7 @@ class AgentStep(ModelStep):
 
 def _rerun(action: Row) -> bool:
     """An action interrupted by a dead process, to be made again."""
-    return action["status"] == "failed" and str(action["error"] or "").startswith("interrupted")
+    return action["status"] == A.FAILED and str(action["error"] or "").startswith("interrupted")
 
 
 def _result_payload(
@@ -546,7 +550,7 @@ def _result_payload(
 def _recorded(store: Store, action: Row) -> dict[str, Any]:
     """What the model is told about an action that already ended (never run twice)."""
     status = action["status"]
-    if status == "rejected":
+    if status == A.REJECTED:
         row = approvals.latest_of_action(store, action["id"])
         reason = row["reason"] if row and row["reason"] else "no reason given"
         return {
@@ -554,13 +558,13 @@ def _recorded(store: Store, action: Row) -> dict[str, Any]:
             "error": f"the user rejected this action: {reason}. Do not try "
             "the same thing again; find another way or call fail_step.",
         }
-    if status == "denied":
+    if status == A.DENIED:
         return {
             "ok": False,
             "error": f"denied by policy ({action['decision_reason']}); it was "
             "not run. Do not retry it.",
         }
-    if status == "dry_run":
+    if status == A.DRY_RUN:
         return {
             "ok": True,
             "dry_run": True,
@@ -569,7 +573,7 @@ def _recorded(store: Store, action: Row) -> dict[str, Any]:
         }
     result = json.loads(action["result"]) if action["result"] else {}
     return _result_payload(
-        status == "succeeded", result.get("output", ""), result.get("data") or {}, action["error"]
+        status == A.SUCCEEDED, result.get("output", ""), result.get("data") or {}, action["error"]
     )
 
 
@@ -659,7 +663,7 @@ class PlanStep(ModelStep):
                 self._ask_review(plan)
             self._materialize(plan)
 
-    def _materialize(self, plan: planner.Plan) -> None:
+    def _materialize(self, plan: planner.Plan) -> NoReturn:
         with self.store.write() as tx:
             if runs.still_ours(tx, self.step) is not None:
                 planner.materialize(
@@ -667,7 +671,7 @@ class PlanStep(ModelStep):
                 )
         raise _Done
 
-    def _ask_review(self, plan: planner.Plan) -> None:
+    def _ask_review(self, plan: planner.Plan) -> NoReturn:
         steps = [s.model_dump() for s in plan.steps]
         detail = "\n".join(
             f"{i}. {s.title} [{s.id}]"

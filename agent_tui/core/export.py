@@ -19,6 +19,7 @@ from agent_tui import __version__
 from agent_tui.core import timeline, transcript
 from agent_tui.core.display import changes_summary as summary
 from agent_tui.core.display import duration
+from agent_tui.core.states import ActionStatus
 from agent_tui.core.store import Store
 from agent_tui.core.store.checkpoints import records as checkpoint_records
 from agent_tui.core.store.usage import by_model as usage_by_model
@@ -185,7 +186,7 @@ def _actions(actions: list[dict[str, Any]]) -> list[str]:
     out = []
     for a in actions:
         code = "" if a["exit_code"] is None else f", exit {a['exit_code']}"
-        status = "dry run: not executed" if a["status"] == "dry_run" else a["status"]
+        status = "dry run: not executed" if a["status"] == ActionStatus.DRY_RUN else a["status"]
         head = f"### #{a['id']} {a['step']}: {a['tool']} — {status}{code}"
         lines = [head, ""]
         reason = f" ({a['decision_reason']})" if a["decision_reason"] else ""

@@ -15,9 +15,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent_tui.core.recipes import STEP_ID
+from agent_tui.core.states import GoalStatus
 from agent_tui.core.store import Row, Tx, plans
 from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import steps as store_steps
+
+G = GoalStatus
 
 PLAN_KEY = "_plan"
 REPAIRS = 2
@@ -205,7 +208,7 @@ def materialize(tx: Tx, goal: Row, plan_step: Row, plan: Plan, max_attempts: int
         version=version,
     )
     current = store_goals.goal(tx, goal["id"])
-    if current and current["status"] in ("planning", "queued", "waiting"):
+    if current and current["status"] in (G.PLANNING, G.QUEUED, G.WAITING):
         tx.set_status(
             "goal", goal["id"], current["status"], "running", wait_reason=None, status_message=None
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from agent_tui.config import Settings
 from agent_tui.core.actions import Actions, RunningStep
+from agent_tui.core.states import StepStatus
 from agent_tui.core.store import Store, is_full, liveness, runs
 
 log = logging.getLogger("agent_tui.executor")
@@ -65,7 +66,7 @@ class Recovery:
             running = self.running.get(row["id"])
             if running is not None and not running.cancelled.is_set():
                 running.cancelled.set()
-                if row["status"] not in ("cancelled", "paused"):
+                if row["status"] != StepStatus.CANCELLED:
                     fenced.append(row)
         if fenced:  # our lease ran out (stopped, or too busy to renew) and another took over
             with self.store.write() as tx:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent_tui import paths
 from agent_tui.core import secrets
@@ -311,7 +311,7 @@ class Store:
             "move the damaged file aside and the recovered one in its place"
         )
 
-    def _refuse_missing_wal(self) -> None:
+    def _refuse_missing_wal(self) -> NoReturn:
         """The write-ahead log was deleted from under the database (its ``-shm`` index was there,
         the ``-wal`` was not, and reading failed): say that, not "damaged", and what to do, which
         depends on whether a process still has it open (its copy of the log is then not lost)."""

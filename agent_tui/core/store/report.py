@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from agent_tui.core.display import changes_summary
+from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store import Tx
 
 REPORT_NAME = "Final report"
@@ -51,11 +52,11 @@ def _action_line(action: dict[str, object]) -> str:
     else:
         what = json.dumps(args)[:120]
     status = str(action["status"])
-    if status == "dry_run":
+    if status == ActionStatus.DRY_RUN:
         status = "dry run: not executed"
     if action["exit_code"] is not None:
         status += f", exit {action['exit_code']}"
-    if action["error"] and action["status"] != "succeeded":
+    if action["error"] and action["status"] != ActionStatus.SUCCEEDED:
         status += f": {str(action['error'])[:160]}"
     return f"- {tool} {what} — {status}"
 
@@ -67,13 +68,13 @@ def build(tx: Tx, goal_id: int) -> str:
     lines = [f"# {REPORT_NAME}: {goal['title']}", ""]
     if goal["text"]:
         lines += [f"**Goal:** {goal['text']}", ""]
-    if goal["status"] == "failed":
+    if goal["status"] == GoalStatus.FAILED:
         lines += [f"**The goal failed:** {goal['status_message']}", ""]
     steps = tx.all(
         "SELECT * FROM steps WHERE goal_id = ? AND kind != 'plan' ORDER BY plan_version, position",
         (goal_id,),
     )
-    done = sum(1 for s in steps if s["status"] == "completed")
+    done = sum(1 for s in steps if s["status"] == StepStatus.COMPLETED)
     lines += [
         f"{done} of {len(steps)} step(s) completed. {_cost_line(tx, goal_id)}",
         "",

@@ -24,7 +24,7 @@ from textual.css.query import NoMatches
 from textual.widgets import TabbedContent
 
 from agent_tui.core import control
-from agent_tui.core.states import GOAL_TERMINAL
+from agent_tui.core.states import GOAL_TERMINAL, GoalStatus, StepStatus
 from agent_tui.core.store import panes
 from agent_tui.core.store.search import Hit
 from agent_tui.ui.screens.approval_actions import ControlActions
@@ -218,7 +218,7 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             approval = None
         checks: dict[str, Callable[[], bool]] = {
             "pause_goal": lambda: status is not None and status not in (*GOAL_TERMINAL, "paused"),
-            "resume_goal": lambda: status == "paused",
+            "resume_goal": lambda: status == GoalStatus.PAUSED,
             "cancel_goal": lambda: status is not None and status not in GOAL_TERMINAL,
             "retry_goal": lambda: status is not None and self._has_failed_steps(),
             "approve": lambda: approval is not None and approval["kind"] != "unknown",
@@ -253,7 +253,7 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
         if goal is None or (goal.files_changed == 0 and scope == "goal"):
             return False
         timeline = self.query_one(StepTimeline)
-        if any(s["status"] == "running" for s in timeline.steps):
+        if any(s["status"] == StepStatus.RUNNING for s in timeline.steps):
             return False
         if scope == "step":
             step = timeline.step(timeline.step_id)
@@ -262,7 +262,7 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
 
     def _has_failed_steps(self) -> bool:
         rows = self.query_one(StepTimeline).steps
-        return any(r["status"] in ("failed", "cancelled") for r in rows)
+        return any(r["status"] in (StepStatus.FAILED, StepStatus.CANCELLED) for r in rows)
 
     # -- goals -------------------------------------------------------------------------------
 

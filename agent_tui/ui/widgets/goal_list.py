@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from agent_tui.core.states import GoalStatus
 from agent_tui.core.store.panes import GoalRow
 from agent_tui.ui.format import DRY_RUN_GLYPH, glyph
 
@@ -402,10 +403,12 @@ class GoalList(ScrollView, can_focus=True):
         title_width = max(1, width - 2 - len(ident) - right)
         title = row.title if len(row.title) <= title_width else row.title[: title_width - 1] + "…"
         status = STATUS_CLASS.get(row.status)
-        bar_style = "error" if row.status == "failed" else "success"
+        bar_style = "error" if row.status == GoalStatus.FAILED else "success"
         segments = [
             Segment(
-                DRY_RUN_GLYPH if row.dry_run and row.status == "completed" else glyph(row.status),
+                DRY_RUN_GLYPH
+                if row.dry_run and row.status == GoalStatus.COMPLETED
+                else glyph(row.status),
                 self._style(line, status),
             ),
             Segment(" " + ident, self._style(line, "muted")),

@@ -15,8 +15,11 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from agent_tui.core.display import changes_summary as summary
+from agent_tui.core.states import ActionStatus, StepStatus
 from agent_tui.core.store import Row
 from agent_tui.ui.format import DRY_RUN_GLYPH, duration, glyph, one_line
+
+A, S = ActionStatus, StepStatus
 
 COLUMNS = (
     ("step", "key"),
@@ -33,16 +36,16 @@ LABELS = {"waiting_approval": "approval", "retry_wait": "retry", "completed": "d
 def note(step: Row, now: float) -> str:
     """Why a step waits, or what went wrong, in one line."""
     status = step["status"]
-    if status == "retry_wait" and step["next_attempt_at"]:
+    if status == S.RETRY_WAIT and step["next_attempt_at"]:
         left = max(0.0, step["next_attempt_at"] - now)
         return f"retry in {left:.0f} s: {one_line(step['error'], 80)}"
-    if status in ("failed", "cancelled", "unknown") and step["error"]:
+    if status in (S.FAILED, S.CANCELLED, S.UNKNOWN) and step["error"]:
         return one_line(step["error"], 120)
-    if status == "completed" and step["action_status"] == "dry_run":
+    if status == S.COMPLETED and step["action_status"] == A.DRY_RUN:
         return "not executed (dry run)"
-    if status == "completed" and step["exit_code"] not in (None, 0):
+    if status == S.COMPLETED and step["exit_code"] not in (None, 0):
         return f"exit {step['exit_code']}"
-    if step["wait_reason"] and status in ("waiting_approval", "unknown", "ready"):
+    if step["wait_reason"] and status in (S.WAITING_APPROVAL, S.UNKNOWN, S.READY):
         return str(step["wait_reason"])
     if step.get("files_changed"):
         return summary(step["files_changed"], step["lines_added"], step["lines_removed"])
@@ -52,15 +55,15 @@ def note(step: Row, now: float) -> str:
 def cells(step: Row, now: float) -> tuple[Text, ...]:
     """The row of one step; its time is its latest action's, so waiting is not counted."""
     attempt = str(step["attempt"] or "")
-    if step["status"] in ("running", "retry_wait") and step["max_attempts"] > 1:
+    if step["status"] in (S.RUNNING, S.RETRY_WAIT) and step["max_attempts"] > 1:
         attempt = f"{step['attempt']}/{step['max_attempts']}"
     took = ""
     if step["action_started_at"] is not None:
-        running = step["action_status"] == "running"
+        running = step["action_status"] == A.RUNNING
         end = None if running else step["action_finished_at"]
         took = duration(step["action_started_at"], end, now) if running or end else ""
     label = f"{glyph(step['status'])} {LABELS.get(step['status'], step['status'])}"
-    if step["status"] == "completed" and step["action_status"] == "dry_run":
+    if step["status"] == S.COMPLETED and step["action_status"] == A.DRY_RUN:
         label = f"{DRY_RUN_GLYPH} dry run"
     return (
         Text(step["key"]),
@@ -132,7 +135,7 @@ class StepTimeline(DataTable[Text]):
         """Advance the durations of running steps and the retry countdowns."""
         now = self.clock()
         for row in self.steps:
-            if row["status"] in ("running", "retry_wait"):
+            if row["status"] in (S.RUNNING, S.RETRY_WAIT):
                 self._update_row(row, now)
 
     @on(DataTable.RowHighlighted)

@@ -24,6 +24,7 @@ from textual.widgets import Log
 from agent_tui import paths
 from agent_tui.core.checkpoints.record import describe
 from agent_tui.core.display import changes_summary as summary
+from agent_tui.core.states import ActionStatus
 from agent_tui.core.store import Row, Store
 from agent_tui.core.store.panes import (
     action_row,
@@ -228,7 +229,7 @@ class ToolOutput(Log):
         self._status = ""
         if row is not None:
             self._status = f"{row['tool']} · {row['status'].replace('_', ' ')}"
-            if row["status"] == "dry_run":
+            if row["status"] == ActionStatus.DRY_RUN:
                 self._status = f"{row['tool']} · dry run: not executed"
             if row["exit_code"] is not None:
                 self._status += f" · exit {row['exit_code']}"
@@ -245,7 +246,7 @@ class ToolOutput(Log):
         self._result_shown = True
         result = json.loads(row["result"]) if row["result"] else {}
         lines: list[str] = []
-        if row["status"] == "dry_run":
+        if row["status"] == ActionStatus.DRY_RUN:
             lines += ["dry run: not executed. It would have run:", row["preview"] or row["tool"]]
         else:
             if row["preview"]:
