@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from agent_tui.core import budget, context, limits, llm, model_calls, planner, transcript
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.secrets import StreamRedactor
-from agent_tui.core.states import ActionStatus
+from agent_tui.core.states import ActionStatus, StepStatus
 from agent_tui.core.store import Row, StaleState, Store, Tx, approvals, lifecycle, plans, runs
 from agent_tui.core.store import actions as store_actions
 from agent_tui.core.store import goals as store_goals
@@ -691,14 +691,12 @@ class PlanStep(ModelStep):
                 title=f"plan of {len(steps)} steps for review",
                 detail=detail,
             )
-            tx.set_status(
-                "step",
-                self.step["id"],
-                "running",
-                "waiting_approval",
+            lifecycle.step_off_lease(
+                tx,
+                self.step,
+                StepStatus.RUNNING,
+                StepStatus.WAITING_APPROVAL,
                 wait_reason="approval",
-                lease_owner=None,
-                lease_expires=None,
             )
             tx.event(
                 "approval.requested",

@@ -21,6 +21,7 @@ from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
 from agent_tui.core.store.lifecycle import (
     cancel_step,
+    end_unrun_action,
     promote_dependents,
     set_goal_status,
     settle_goal,
@@ -107,15 +108,7 @@ def cancel_goal(store: Store, goal_id: int) -> int:
         for step in open_steps:
             cancel_step(tx, step, "cancelled by the user", lease_owner=None, lease_expires=None)
         for action in store_actions.in_status(tx, goal_id, (A.AWAITING_APPROVAL, A.APPROVED)):
-            new = A.REJECTED if action["status"] == A.AWAITING_APPROVAL else A.FAILED
-            tx.set_status(
-                "action",
-                action["id"],
-                action["status"],
-                new,
-                finished_at=tx.now,
-                error="cancelled by the user",
-            )
+            end_unrun_action(tx, action["id"], action["status"], "cancelled by the user")
         set_goal_status(tx, goal_id, G.CANCELLED, message="cancelled by the user")
         tx.event(
             "goal.cancelled", f"goal cancelled ({len(open_steps)} open steps)", goal_id=goal_id
@@ -347,14 +340,7 @@ def _resolve_unknown(tx: Tx, approval: Row, choice: str) -> None:
     step = steps.step(tx, step_id)
     assert step is not None
     if choice == "run_again":
-        tx.set_status(
-            "action",
-            action_id,
-            A.UNKNOWN,
-            A.FAILED,
-            finished_at=tx.now,
-            error="interrupted; the user chose to run it again",
-        )
+        end_unrun_action(tx, action_id, A.UNKNOWN, "interrupted; the user chose to run it again")
         _approve_again(tx, step, action_id)
         tx.set_status("step", step_id, S.UNKNOWN, S.READY, wait_reason="approved")
     elif choice == "mark_done":
@@ -378,14 +364,7 @@ def _resolve_unknown(tx: Tx, approval: Row, choice: str) -> None:
         )
         promote_dependents(tx, step_id)
     else:
-        tx.set_status(
-            "action",
-            action_id,
-            A.UNKNOWN,
-            A.FAILED,
-            finished_at=tx.now,
-            error="interrupted; the user chose to skip it",
-        )
+        end_unrun_action(tx, action_id, A.UNKNOWN, "interrupted; the user chose to skip it")
         tx.set_status("step", step_id, S.UNKNOWN, S.SKIPPED, wait_reason=None, finished_at=tx.now)
         promote_dependents(tx, step_id)
 
@@ -445,23 +424,10 @@ def _reject(tx: Tx, approval: Row, reason: str, by: str, status: str) -> None:
         _stop_for_budget(tx, approval, reason, by)
         return
     if kind == "action":
-        tx.set_status(
-            "action",
-            approval["action_id"],
-            A.AWAITING_APPROVAL,
-            A.REJECTED,
-            finished_at=tx.now,
-            error=f"rejected: {reason}",
-        )
+        end_unrun_action(tx, approval["action_id"], A.AWAITING_APPROVAL, f"rejected: {reason}")
     elif kind == "unknown":
-        tx.set_status(
-            "action",
-            approval["action_id"],
-            A.UNKNOWN,
-            A.FAILED,
-            finished_at=tx.now,
-            error=f"interrupted; not run again: {reason}",
-        )
+        why = f"interrupted; not run again: {reason}"
+        end_unrun_action(tx, approval["action_id"], A.UNKNOWN, why)
     said = f"approval {approval['id']} rejected by {by}: {reason}"
     if kind == "plan" or (kind == "action" and step["kind"] == "agent"):
         # The model hears the reason and tries something else.

@@ -82,19 +82,31 @@ def resume_goal(tx: Tx, goal: Row, why: str) -> None:
     tx.event("goal.resumed", why, goal_id=goal["id"])
 
 
+UNRUN_ENDS = {
+    ActionStatus.AWAITING_APPROVAL: ActionStatus.REJECTED,
+    ActionStatus.APPROVED: ActionStatus.FAILED,
+    ActionStatus.UNKNOWN: ActionStatus.FAILED,
+}
+"""How an action that waited (for a person, or for its step to go on) ends without running
+(again): one awaiting approval is rejected; an approved one not started, or one whose outcome was
+unknown, failed."""
+
+
+def end_unrun_action(tx: Tx, action_id: int, old: str, error: str) -> None:
+    """End an action that will not run (again), saying why."""
+    new = UNRUN_ENDS[ActionStatus(old)]
+    tx.set_status("action", action_id, old, new, finished_at=tx.now, error=error)
+
+
+def step_off_lease(tx: Tx, step: Row, old: str, new: str, **fields: Any) -> None:
+    """Move a step out of ``old`` (usually running) to ``new``; nobody holds its lease after."""
+    tx.set_status("step", step["id"], old, new, lease_owner=None, lease_expires=None, **fields)
+
+
 def release_step(tx: Tx, step: Row, *, reason: str | None = "resume", **fields: Any) -> None:
     """Give a running step back (ready, same attempt) without finishing it; ``fields`` are set
     with it (``started_at=None``: it never really started)."""
-    tx.set_status(
-        "step",
-        step["id"],
-        S.RUNNING,
-        S.READY,
-        lease_owner=None,
-        lease_expires=None,
-        wait_reason=reason,
-        **fields,
-    )
+    step_off_lease(tx, step, S.RUNNING, S.READY, wait_reason=reason, **fields)
 
 
 def step_counts(tx: Tx, goal_id: int, plan_version: int) -> dict[str, int]:
@@ -231,23 +243,9 @@ def withdraw_approvals(tx: Tx, goal_id: int, why: str) -> int:
             else None
         )
         if action is not None and action["status"] == A.AWAITING_APPROVAL:
-            tx.set_status(
-                "action",
-                action["id"],
-                A.AWAITING_APPROVAL,
-                A.REJECTED,
-                finished_at=tx.now,
-                error=f"approval withdrawn: {why}",
-            )
+            end_unrun_action(tx, action["id"], A.AWAITING_APPROVAL, f"approval withdrawn: {why}")
         elif action is not None and action["status"] == A.UNKNOWN:
-            tx.set_status(
-                "action",
-                action["id"],
-                A.UNKNOWN,
-                A.FAILED,
-                finished_at=tx.now,
-                error=f"interrupted; approval withdrawn: {why}",
-            )
+            end_unrun_action(tx, action["id"], A.UNKNOWN, f"interrupted; approval withdrawn: {why}")
         step = (
             tx.one("SELECT id, status FROM steps WHERE id = ?", (approval["step_id"],))
             if approval["step_id"] is not None

@@ -21,6 +21,7 @@ from agent_tui.core.store.lifecycle import (
     release_step,
     resume_goal,
     settle_goal,
+    step_off_lease,
 )
 from agent_tui.core.store.limits import (
     approval_expiry,
@@ -218,17 +219,7 @@ def dependency_results(tx: Tx | Store, step_id: int) -> dict[str, dict[str, Any]
 
 def fail_step(tx: Tx, step: Row, error: str, *, old: str = S.RUNNING) -> None:
     """A step fails for good; its goal fails with it."""
-    tx.set_status(
-        "step",
-        step["id"],
-        old,
-        S.FAILED,
-        error=error,
-        finished_at=tx.now,
-        lease_owner=None,
-        lease_expires=None,
-        wait_reason=None,
-    )
+    step_off_lease(tx, step, old, S.FAILED, error=error, finished_at=tx.now, wait_reason=None)
     tx.event(
         "step.failed",
         f"step '{step['key']}' failed: {error}",
@@ -314,15 +305,7 @@ def propose_action(
             detail=preview,
             expires_at=_approval_expiry(tx, step["goal_id"]),
         )
-        tx.set_status(
-            "step",
-            step["id"],
-            S.RUNNING,
-            S.WAITING_APPROVAL,
-            wait_reason="approval",
-            lease_owner=None,
-            lease_expires=None,
-        )
+        step_off_lease(tx, step, S.RUNNING, S.WAITING_APPROVAL, wait_reason="approval")
         tx.event(
             "approval.requested",
             f"approval {approval_id} needed: {preview}",
@@ -346,17 +329,8 @@ def start_action(tx: Tx, action_id: int, owner: str) -> None:
 
 
 def complete_step(tx: Tx, step: Row, result: dict[str, Any], *, old: str = S.RUNNING) -> None:
-    tx.set_status(
-        "step",
-        step["id"],
-        old,
-        S.COMPLETED,
-        result=json.dumps(result),
-        finished_at=tx.now,
-        lease_owner=None,
-        lease_expires=None,
-        error=None,
-    )
+    outcome = {"result": json.dumps(result), "finished_at": tx.now, "error": None}
+    step_off_lease(tx, step, old, S.COMPLETED, **outcome)
     tx.event(
         "step.completed",
         f"step '{step['key']}' completed",
@@ -477,16 +451,7 @@ def retry_or_fail(
     ids = {"goal_id": step["goal_id"], "step_id": step["id"]}
     if transient and current["attempt"] < current["max_attempts"]:
         when = tx.now + retry_delay
-        tx.set_status(
-            "step",
-            step["id"],
-            S.RUNNING,
-            S.RETRY_WAIT,
-            next_attempt_at=when,
-            error=error,
-            lease_owner=None,
-            lease_expires=None,
-        )
+        step_off_lease(tx, step, S.RUNNING, S.RETRY_WAIT, next_attempt_at=when, error=error)
         tx.event(
             "step.retry_wait",
             f"step '{step['key']}' will retry in {retry_delay:.1f} s: {error}",
@@ -544,15 +509,7 @@ def renew_leases(tx: Tx, owner: str, lease_seconds: float, step_ids: Collection[
 def ask_about_unknown(tx: Tx, step: Row, action: Row, why: str) -> str:
     """A side-effecting action may or may not have taken effect: the step becomes ``unknown``
     and the approvals queue asks a human to run it again, mark it done or skip it."""
-    tx.set_status(
-        "step",
-        step["id"],
-        S.RUNNING,
-        S.UNKNOWN,
-        wait_reason="unknown",
-        lease_owner=None,
-        lease_expires=None,
-    )
+    step_off_lease(tx, step, S.RUNNING, S.UNKNOWN, wait_reason="unknown")
     detail = (
         f"This {action['tool']} action was interrupted ({why}); it may or may not have "
         f"taken effect.\n\n{action['preview']}"
