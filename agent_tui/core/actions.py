@@ -137,14 +137,7 @@ class Actions:
                     continue
             elif entry.owner_alive():
                 continue
-            outcome = runs.Outcome(
-                ok=entry.ok,
-                output=entry.output,
-                data=entry.data,
-                error=entry.error,
-                transient=entry.transient,
-                cancelled=entry.cancelled,
-            )
+            outcome = entry.outcome()
             step = store_steps.step(self.store, entry.step_id)
             delay = self.retry_delay(step["attempt"] if step else 1)
             try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_tui import paths
-from agent_tui.core.store import liveness
+from agent_tui.core.store import liveness, runs
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,17 @@ class Spooled:
     transient: bool
     cancelled: bool
     written_at: float
+
+    def outcome(self) -> runs.Outcome:
+        """The result as the store records it."""
+        return runs.Outcome(
+            ok=self.ok,
+            output=self.output,
+            data=self.data,
+            error=self.error,
+            transient=self.transient,
+            cancelled=self.cancelled,
+        )
 
     def owner_alive(self) -> bool:
         """Whether the process that wrote it still runs (pid and start time checked)."""

@@ -45,16 +45,16 @@ def goal_summary(store: Store, goal: Row) -> dict[str, Any]:
     return out
 
 
-def usage_totals(store: Store, where: str, params: tuple[Any, ...]) -> dict[str, Any]:
-    """Model calls, tokens and cost; the cost is ``None`` (unknown) if any call's cost is."""
-    row = store.one(
-        "SELECT count(*) AS n, count(cost) AS known, coalesce(sum(cost), 0) AS usd,"
-        " coalesce(sum(prompt_tokens), 0) AS p, coalesce(sum(completion_tokens), 0) AS c,"
-        " coalesce(sum(estimated), 0) AS est"
-        f" FROM usage WHERE {where}",
-        params,
-    )
-    assert row is not None
+USAGE_SUMS = (
+    "count(*) AS n, count(cost) AS known, coalesce(sum(cost), 0) AS usd,"
+    " coalesce(sum(prompt_tokens), 0) AS p, coalesce(sum(completion_tokens), 0) AS c,"
+    " coalesce(sum(estimated), 0) AS est"
+)
+"""The sums a usage figure is made of (see :func:`_usage`)."""
+
+
+def _usage(row: Row) -> dict[str, Any]:
+    """A usage figure from :data:`USAGE_SUMS`: the cost is ``None`` (unknown) if any call's is."""
     return {
         "model_calls": row["n"],
         "prompt_tokens": row["p"],
@@ -66,29 +66,21 @@ def usage_totals(store: Store, where: str, params: tuple[Any, ...]) -> dict[str,
     }
 
 
+def usage_totals(store: Store, where: str, params: tuple[Any, ...]) -> dict[str, Any]:
+    """Model calls, tokens and cost; the cost is ``None`` (unknown) if any call's cost is."""
+    row = store.one(f"SELECT {USAGE_SUMS} FROM usage WHERE {where}", params)
+    assert row is not None
+    return _usage(row)
+
+
 def usage_by_day(store: Store, days: int = 7) -> list[dict[str, Any]]:
     """Usage per local day, newest first, for the last ``days`` days that had any."""
     rows = store.all(
-        "SELECT date(ts, 'unixepoch', 'localtime') AS day, count(*) AS n, count(cost) AS known,"
-        " coalesce(sum(cost), 0) AS usd, coalesce(sum(prompt_tokens), 0) AS p,"
-        " coalesce(sum(completion_tokens), 0) AS c, coalesce(sum(estimated), 0) AS est"
-        " FROM usage GROUP BY day ORDER BY day DESC"
-        " LIMIT ?",
+        f"SELECT date(ts, 'unixepoch', 'localtime') AS day, {USAGE_SUMS}"
+        " FROM usage GROUP BY day ORDER BY day DESC LIMIT ?",
         (days,),
     )
-    return [
-        {
-            "day": r["day"],
-            "model_calls": r["n"],
-            "prompt_tokens": r["p"],
-            "completion_tokens": r["c"],
-            "tokens_estimated": r["est"] > 0,
-            "cost_usd": r["usd"] if r["known"] == r["n"] else None,
-            "cost_usd_known": r["usd"],
-            "cost_calls_known": r["known"],
-        }
-        for r in rows
-    ]
+    return [{"day": r["day"], **_usage(r)} for r in rows]
 
 
 def list_goals(
