@@ -45,6 +45,8 @@ def _cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.timeout(420)  # the workers get 180 s each below: on a loaded 2-core machine, 2,000
+# real steps can outlast the suite's default 120 s without anything being wrong
 @pytest.mark.parametrize("workers", [2, 3])
 def test_every_step_runs_exactly_once(tmp_path: Path, home: Path, workers: int) -> None:
     goals = []
