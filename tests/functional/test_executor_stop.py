@@ -125,6 +125,17 @@ async def test_a_second_stop_does_nothing(store: Store, settings: Settings) -> N
     assert store.one("SELECT * FROM workers WHERE id = ?", (executor.owner,)) is None
 
 
+async def test_an_executor_that_never_started_stops_cleanly(
+    store: Store, settings: Settings
+) -> None:
+    executor = Executor(store, settings)
+
+    await executor.stop()
+
+    assert stop_events(store) == 1
+    assert store.all("SELECT * FROM workers") == []
+
+
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
