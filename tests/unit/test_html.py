@@ -7,7 +7,7 @@ import codecs
 
 import pytest
 
-from agent_tui.core.tools.html import charset_of, classify, html_to_markdown, render
+from agent_tui.core.tools.html import Kind, charset_of, classify, html_to_markdown, render
 
 URL = "https://example.com/docs/page.html"
 
@@ -53,9 +53,9 @@ def test_what_a_body_is(content_type: str | None, body: bytes, kind: str) -> Non
     ],
 )
 def test_the_charset_as_browsers_find_it(
-    content_type: str | None, body: bytes, kind: str, charset: str
+    content_type: str | None, body: bytes, kind: Kind, charset: str
 ) -> None:
-    assert charset_of(content_type, body, kind) == charset  # type: ignore[arg-type]
+    assert charset_of(content_type, body, kind) == charset
 
 
 def test_html_becomes_markdown_with_absolute_links_and_no_scripts() -> None:
