@@ -28,13 +28,19 @@ format: setup
 	$(BIN)/ruff format agent_tui tests bench
 	$(BIN)/ruff check --fix agent_tui tests bench
 
-# The tests under coverage (line and branch): the total of the package, then the core's
-# report, which fails under the floor set in pyproject.toml. `make test` stays plain pytest.
+# The tests under coverage (line and branch), the processes they start included; the data files
+# go directly under /tmp, one name per checkout (see [tool.coverage.run] in pyproject.toml).
+# Then the total of the package, then the core's report, which fails under the floor set in
+# pyproject.toml. `make test` stays plain pytest.
+COVERAGE_FILE := /tmp/agent-tui-coverage-$(shell id -u)-$(shell printf %s '$(CURDIR)' | cksum | cut -d' ' -f1)
+
+check: export COVERAGE_FILE := $(COVERAGE_FILE)
 check: lint
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m coverage erase
 	$(BIN)/python -m coverage run -m pytest -q
+	$(BIN)/python -m coverage combine -q
 	@echo "agent_tui total coverage: $$($(BIN)/python -m coverage report --include='agent_tui/*' --fail-under=0 --format=total)%"
 	$(BIN)/python -m coverage report
 	$(MAKE) mutation

@@ -376,3 +376,39 @@ async def test_large_files_and_nested_repositories_are_left_out_and_named(
     apply_undo(store, plan_undo(store, goal))
     assert not (ws / "small.txt").exists()
     assert (ws / "big.bin").stat().st_size == 11_000_000 and (ws / "inner" / "file.txt").exists()
+
+
+async def test_a_checkpoint_described_by_action_and_totalled_until_undone(
+    store: Store, allowing: Settings, home: Path
+) -> None:
+    ws = home / "described"
+    seed(ws)
+    goal = add(store, {"title": "edit", "workspace": str(ws), "steps": [shell("s", EDIT)]})
+    await run_idle(store, allowing)
+    [cp] = record.for_goal(store, goal)
+    action = store.one("SELECT id FROM actions WHERE goal_id = ?", (goal,))
+    assert record.for_action(store, action["id"]) == cp
+    assert record.for_action(store, action["id"] + 1000) is None
+
+    lines = record.describe(cp).splitlines()
+    assert lines[0] == record.summary(cp["files"], cp["added"], cp["removed"])
+    assert "  M edit.txt (+2 −1)" in lines and "  D gone.txt (+0 −1)" in lines
+    assert "  A new.bin (binary)" in lines
+    short = record.describe(cp, limit=2).splitlines()
+    assert len(short) == 4 and short[-1] == f"  … and {cp['files'] - 2} more"
+    assert record.totals_by_goal(store, [goal, goal + 1]) == {
+        goal: (cp["files"], cp["added"], cp["removed"])
+    }
+    assert record.totals_by_goal(store, []) == {}
+    assert record.summary(0, 0, 0) == "changed nothing"
+    assert record.summary(1, 3, 0) == "changed 1 file (+3 −0)"
+
+    apply_undo(store, plan_undo(store, goal))
+
+    [undone] = [c for c in record.for_goal(store, goal) if c["id"] == cp["id"]]
+    assert (
+        record.describe(undone)
+        .splitlines()[0]
+        .endswith(f"(undone by checkpoint {undone['undone_by']})")
+    )
+    assert record.totals_by_goal(store, [goal]) == {}  # nothing it changed stands

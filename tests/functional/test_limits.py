@@ -183,3 +183,25 @@ async def test_tool_limit_starts_no_step_it_would_give_back(home: Path, settings
     clock.now += 86400
     await run_idle(store, settings)
     assert goal_status(store, goal) == "completed"
+
+
+async def test_a_tool_limit_holds_back_only_that_tool(home: Path, settings: Settings) -> None:
+    clock = Clock()
+    store = Store(home / "clocked.db", clock=clock)
+    settings.limits.tools = {"echo": 1}
+    settings.policy.tools["shell"] = "allow"
+    goal = add(
+        store,
+        {
+            "title": "mixed",
+            "steps": [echo("e0", "0"), shell("s", "echo unlimited"), echo("e1", "1")],
+        },
+    )
+    await run_idle(store, settings)
+    by_key = steps(store, goal)
+    assert by_key["e0"]["status"] == "completed"
+    assert by_key["s"]["status"] == "completed"  # shell has no limit: never held
+    assert by_key["e1"]["status"] == "ready" and by_key["e1"]["attempt"] == 0
+    row = store.one("SELECT * FROM goals WHERE id = ?", (goal,))
+    assert row["status"] == "waiting" and row["wait_reason"] == "rate limit"
+    store.close()

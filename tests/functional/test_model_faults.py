@@ -381,3 +381,24 @@ def test_the_fake_counts_concurrent_streams() -> None:
         second, first = asyncio.run(two_at_once(fake))
     assert '"finish_reason": "stop"' in second
     assert '"finish_reason": "stop"' not in first and "[DONE]" in first
+
+
+async def test_cancelling_a_goal_while_its_model_call_waits_to_retry_stops_the_wait(
+    store: Store, llm_settings: Settings, fake: FakeLLM
+) -> None:
+    fake.script(Reply(status=503, error="busy", headers={"Retry-After": "50"}))
+    goal = add_text_goal(store, "write a haiku")
+    executor = Executor(store, llm_settings)
+    await executor.start()
+    try:
+        await wait_for(lambda: any(e.kind == "llm.retry" for e in store.events_after(0)), 60)
+        control.cancel_goal(store, goal)
+        await asyncio.wait_for(executor.run_until_idle(), 45)  # well before the retry
+    finally:
+        await executor.stop()
+
+    assert goal_status(store, goal) == "cancelled"
+    [step] = store.all("SELECT status FROM steps WHERE goal_id = ?", (goal,))
+    assert step["status"] == "cancelled"
+    assert len(fake.requests) == 1  # the model was not called again
+    assert executor.errors == 0

@@ -16,6 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 from agent_tui.config import Settings
+from agent_tui.core import control
+from agent_tui.core.executor import Executor
 from agent_tui.core.store import Store, open_store
 from agent_tui.core.webhooks import CURSOR_KEY, WebhookDelivery, WebhookSpec
 from tests.helpers import add, echo, run_idle, shell
@@ -324,3 +326,29 @@ def test_the_config_shape() -> None:
     ):
         with pytest.raises(ValidationError):
             WebhookSpec.model_validate(bad)
+
+
+async def test_the_executor_posts_while_it_runs_and_by_its_stop(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    """With ``[[webhooks]]`` set, a running executor delivers on its own: the approval a step
+    asks for is posted while the executor waits on it; the completion, at the latest when it
+    stops."""
+    settings.webhooks = [WebhookSpec(url=f"{receiver.url}/ok")]
+    goal = add(store, {"title": "Ask first", "steps": [shell("s", "echo hi")]})
+    executor = Executor(store, settings)
+    await executor.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not receiver.bodies("/ok"):
+            assert time.monotonic() < deadline, "no webhook delivered by the running executor"
+            await asyncio.sleep(0.05)
+        [asked] = receiver.bodies("/ok")
+        assert asked["event"] == "approval.requested" and asked["goal"]["id"] == goal
+        [approval] = store.all("SELECT id FROM approvals WHERE status = 'pending'")
+        control.approve(store, approval["id"])
+        await asyncio.wait_for(executor.run_until_idle(), 30)
+    finally:
+        await executor.stop()
+    events = [b["event"] for b in receiver.bodies("/ok")]
+    assert events == ["approval.requested", "goal.completed"]
