@@ -15,7 +15,7 @@ from agent_tui.core.checkpoints import record
 from agent_tui.core.checkpoints.shadow import shadow_for, store_dir
 from agent_tui.core.checkpoints.undo import UndoError, apply_undo, plan_undo
 from agent_tui.core.sandbox import sandbox_status
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, panes
 from tests.conftest import CLI, cli_env
 from tests.helpers import add, run_idle, shell, steps
 
@@ -378,7 +378,7 @@ async def test_large_files_and_nested_repositories_are_left_out_and_named(
     assert (ws / "big.bin").stat().st_size == 11_000_000 and (ws / "inner" / "file.txt").exists()
 
 
-async def test_a_checkpoint_described_by_action_and_totalled_until_undone(
+async def test_a_checkpoint_described_by_action_until_undone(
     store: Store, allowing: Settings, home: Path
 ) -> None:
     ws = home / "described"
@@ -387,21 +387,18 @@ async def test_a_checkpoint_described_by_action_and_totalled_until_undone(
     await run_idle(store, allowing)
     [cp] = record.for_goal(store, goal)
     action = store.one("SELECT id FROM actions WHERE goal_id = ?", (goal,))
-    assert record.for_action(store, action["id"]) == cp
-    assert record.for_action(store, action["id"] + 1000) is None
+    shown = panes.checkpoint_of(store, action["id"])  # what the output pane shows
+    assert shown is not None and shown.items() <= cp.items() and shown["id"] == cp["id"]
+    assert panes.checkpoint_of(store, action["id"] + 1000) is None
 
     lines = record.describe(cp).splitlines()
-    assert lines[0] == record.summary(cp["files"], cp["added"], cp["removed"])
+    assert lines[0] == display.changes_summary(cp["files"], cp["added"], cp["removed"])
     assert "  M edit.txt (+2 −1)" in lines and "  D gone.txt (+0 −1)" in lines
     assert "  A new.bin (binary)" in lines
     short = record.describe(cp, limit=2).splitlines()
     assert len(short) == 4 and short[-1] == f"  … and {cp['files'] - 2} more"
-    assert record.totals_by_goal(store, [goal, goal + 1]) == {
-        goal: (cp["files"], cp["added"], cp["removed"])
-    }
-    assert record.totals_by_goal(store, []) == {}
-    assert record.summary(0, 0, 0) == "changed nothing"
-    assert record.summary(1, 3, 0) == "changed 1 file (+3 −0)"
+    assert display.changes_summary(0, 0, 0) == "changed nothing"
+    assert display.changes_summary(1, 3, 0) == "changed 1 file (+3 −0)"
 
     apply_undo(store, plan_undo(store, goal))
 
@@ -411,4 +408,3 @@ async def test_a_checkpoint_described_by_action_and_totalled_until_undone(
         .splitlines()[0]
         .endswith(f"(undone by checkpoint {undone['undone_by']})")
     )
-    assert record.totals_by_goal(store, [goal]) == {}  # nothing it changed stands

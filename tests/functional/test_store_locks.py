@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from agent_tui.core.store import BUSY_TIMEOUT_MS, BUSY_WARN_SECONDS, Busy, Store
+from agent_tui.core.store import Busy, Store
+from agent_tui.core.store.connection import BUSY_TIMEOUT_MS, BUSY_WARN_SECONDS
 
 LOCKER = """
 import sqlite3, sys, time

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent_tui.core import liveness
-from agent_tui.core.store import Store
+from agent_tui.core.store import Store, liveness
 
 
 @pytest.fixture
