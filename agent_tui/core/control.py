@@ -150,6 +150,16 @@ def retry(store: Store, goal_id: int, step_key: str | None = None) -> int:
         if not failed:
             what = f"step '{step_key}'" if step_key else "no step"
             raise ControlError(f"goal {goal_id}: {what} is not failed or cancelled")
+        if step_key is not None:
+            others = steps.in_status(tx, goal_id, (S.FAILED,), plan_version=goal["plan_version"])
+            others = [o for o in others if o["key"] != step_key]
+            if others:
+                # The goal would fail again at once for them, and the step would never run.
+                keys = ", ".join(f"'{o['key']}'" for o in others)
+                raise ControlError(
+                    f"goal {goal_id}: step {keys} failed too, so the goal would stay failed; "
+                    f"retry the goal (agent-tui retry {goal_id}) to run every failed step again"
+                )
         for step in failed:
             _reset_step(tx, step)
             if step["kind"] != "tool":

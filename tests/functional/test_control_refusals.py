@@ -149,3 +149,24 @@ async def test_global_dry_run_records_and_does_not_run(store: Store, settings: S
     assert action["status"] == "dry_run"
     [said] = [e.message for e in store.events_after(0) if e.kind == "settings.dry_run"]
     assert said == "dry run on for all goals"
+
+
+async def test_retrying_one_of_two_failed_steps_says_the_goal_would_stay_failed(
+    store: Store, settings: Settings
+) -> None:
+    """Retrying step 'a' alone while 'b' failed too would leave 'a' ready in a failed goal that
+    no executor takes: a silent stop. It is refused, naming 'b' and what to do instead."""
+    settings.policy.tools["shell"] = "allow"
+    goal = add(store, {"title": "two fail", "steps": [shell("a", "exit 3"), shell("b", "exit 4")]})
+    await run_idle(store, settings)
+    assert {k: s["status"] for k, s in steps(store, goal).items()} == {
+        "a": "failed",
+        "b": "failed",
+    }
+
+    with pytest.raises(ControlError, match=rf"step 'b' failed too.*agent-tui retry {goal}"):
+        control.retry(store, goal, "a")
+    assert steps(store, goal)["a"]["status"] == "failed"  # nothing changed
+
+    assert control.retry(store, goal) == 2  # the whole goal: both run again
+    assert goal_status(store, goal) in ("running", "queued")
