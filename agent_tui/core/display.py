@@ -75,3 +75,12 @@ def changes_summary(files: int, added: int, removed: int) -> str:
     if not files:
         return "changed nothing"
     return f"changed {files} file{'s' if files != 1 else ''} (+{added} −{removed})"
+
+
+def human_size(size: int) -> str:
+    """``512 bytes``, ``3.2 KiB``, ``1.5 MiB``."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"

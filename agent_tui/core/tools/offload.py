@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from agent_tui.core.tools.base import ToolError
+from agent_tui.core.tools.base import ToolError, TransientToolError
 
 IO_TIMEOUT = 60.0
 """Seconds a file tool's I/O may take before the call fails."""
@@ -52,3 +52,32 @@ async def off_loop(fn: Callable[..., T], *args: Any, timeout: float, what: str) 
         if not future.cancelled():  # raised by ``fn`` itself
             raise
         raise ToolError(f"{what} did not finish within {timeout:g} s") from None
+
+
+async def race(
+    work: Coroutine[Any, Any, T],
+    cancelled: asyncio.Event,
+    timeout: float | None = None,
+    what: str = "",
+) -> T | None:
+    """Run ``work`` until it ends, ``cancelled`` is set (``None``) or ``timeout`` passes.
+
+    A timeout raises :class:`TransientToolError` naming ``what`` was being done; the work is
+    cancelled in both early cases.
+    """
+    task = asyncio.ensure_future(work)
+    canceller = asyncio.ensure_future(cancelled.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {task, canceller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        canceller.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if task in done:
+        return task.result()
+    if canceller in done:
+        return None
+    raise TransientToolError(f"timed out after {timeout:g} s {what}".rstrip())

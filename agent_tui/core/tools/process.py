@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agent_tui.core.tools.base import ToolContext, ToolError
+from agent_tui.core.tools.base import ToolContext, ToolError, TransientToolError
+from agent_tui.core.tools.offload import race
 
 OUTPUT_TAIL = 1024 * 1024
 """Bytes of stdout kept for ``output``."""
@@ -201,18 +202,11 @@ async def _supervise(
     exited: asyncio.Event, cancelled: asyncio.Event, timeout: float
 ) -> Stopped | None:
     """Wait for the child to exit; ``"timeout"`` or ``"cancelled"`` if it had to be stopped."""
-    waiter = asyncio.create_task(exited.wait())
-    canceller = asyncio.create_task(cancelled.wait())
     try:
-        done, _ = await asyncio.wait(
-            {waiter, canceller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        canceller.cancel()
-        waiter.cancel()
-    if waiter in done:
-        return None
-    return "cancelled" if canceller in done else "timeout"
+        ended = await race(exited.wait(), cancelled, timeout)
+    except TransientToolError:
+        return "timeout"
+    return None if ended is not None else "cancelled"
 
 
 async def _end(

@@ -13,10 +13,9 @@ the TLS server name, so virtual hosts and certificate checks see the name as bef
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -280,40 +279,3 @@ def status_text(response: httpx.Response) -> str:
     """``HTTP 404 Not Found``."""
     phrase = response.reason_phrase or ""
     return f"HTTP {response.status_code} {phrase}".rstrip()
-
-
-async def race(
-    work: Coroutine[Any, Any, T],
-    cancelled: asyncio.Event,
-    timeout: float | None = None,
-    what: str = "",
-) -> T | None:
-    """Run ``work`` until it ends, ``cancelled`` is set (``None``) or ``timeout`` passes.
-
-    A timeout raises :class:`TransientToolError` naming ``what`` was being done; the work is
-    cancelled in both early cases.
-    """
-    task = asyncio.ensure_future(work)
-    canceller = asyncio.ensure_future(cancelled.wait())
-    try:
-        done, _ = await asyncio.wait(
-            {task, canceller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        canceller.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    if task in done:
-        return task.result()
-    if canceller in done:
-        return None
-    raise TransientToolError(f"timed out after {timeout:g} s {what}".rstrip())
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from agent_tui.core.display import human_size
 from agent_tui.core.tools.base import (
     Tool,
     ToolArgs,
@@ -35,6 +36,7 @@ from agent_tui.core.tools.base import (
     TransientToolError,
 )
 from agent_tui.core.tools.html import media_type, render
+from agent_tui.core.tools.offload import race
 from agent_tui.core.tools.web import (
     DEFAULT_TIMEOUT,
     TRANSIENT_STATUS,
@@ -43,13 +45,11 @@ from agent_tui.core.tools.web import (
     Resolver,
     check_url,
     client,
-    human_size,
     is_literal_local,
     judge,
     lookup_error,
     parse_url,
     pinned_request,
-    race,
     status_text,
     system_resolve,
     transport_error,

@@ -15,12 +15,12 @@ from agent_tui.core.tools.base import (
     ToolResult,
     TransientToolError,
 )
+from agent_tui.core.tools.offload import race
 from agent_tui.core.tools.web import (
     DEFAULT_TIMEOUT,
     TRANSIENT_STATUS,
     USER_AGENT,
     client,
-    race,
     status_text,
     transport_error,
     web_setting,

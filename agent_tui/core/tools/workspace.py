@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from agent_tui.core.display import human_size
 from agent_tui.core.tools.base import ToolError
 from agent_tui.core.tools.walk import Changed, Location, open_root
 from agent_tui.core.tools.walk import locate as _locate
@@ -211,12 +212,6 @@ def check_size(path: Path, limit: int = MAX_FILE_BYTES) -> int:
 def refuse_large(size: int, raw: str, limit: int = MAX_FILE_BYTES) -> None:
     """Raise :class:`ToolError` if ``size`` is over ``limit`` bytes."""
     if size > limit:
-        raise ToolError(f"file {raw!r} is too large: {_human(size)} (limit {_human(limit)})")
-
-
-def _human(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"
+        raise ToolError(
+            f"file {raw!r} is too large: {human_size(size)} (limit {human_size(limit)})"
+        )
