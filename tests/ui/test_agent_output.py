@@ -63,8 +63,9 @@ async def test_an_agent_steps_conversation_is_readable(
         assert "── assistant ──\nThe note is written." in shown
         assert "conversation" in str(output.border_title)
 
-        # Live model text of the shown step is appended under a "live" heading.
-        output.add_segment(OutputSegment(goal_id, output.transcript_step, 0, 0, "thinking…"))
-        output.add_segment(OutputSegment(goal_id, output.transcript_step + 99, 0, 0, "other"))
+        # The step has finished: model text that reaches the pane late (the bridge is slow
+        # under load) is already in its stored conversation and is not shown twice.
+        before = list(output.lines)
+        output.add_segment(OutputSegment(goal_id, output.transcript_step, 0, 0, "late text"))
         await pilot.pause()
-        assert output.lines[-2:] == ["── live ──", "thinking…"]
+        assert output.lines == before

@@ -24,8 +24,8 @@ from textual.widgets import Log
 from agent_tui import paths
 from agent_tui.core.checkpoints.record import describe
 from agent_tui.core.display import changes_summary as summary
-from agent_tui.core.states import ActionStatus
-from agent_tui.core.store import Row, Store
+from agent_tui.core.states import STEP_TERMINAL, ActionStatus
+from agent_tui.core.store import Row, Store, steps
 from agent_tui.core.store.panes import (
     action_row,
     checkpoint_of,
@@ -56,6 +56,7 @@ class ToolOutput(Log):
         self._seq = 0
         self._step_key = ""
         self._live = False
+        self._finished = False
         self._shown = 0
         self._db_chars = 0
         self._db_row = 0
@@ -173,6 +174,10 @@ class ToolOutput(Log):
         self.transcript_step = step_id
         self._step_key = step_key
         self._live = False
+        step = steps.step(store, step_id)
+        # A finished step streams nothing new: a live chunk that reaches the pane after its
+        # stored conversation (the bridge can be late under load) is already in it.
+        self._finished = step is None or step.status in STEP_TERMINAL
         rows = messages_after(store, step_id)
         self._seq = int(rows[-1]["seq"]) if rows else 0
         self.border_title = f"Output · {step_key} · conversation"
@@ -200,7 +205,7 @@ class ToolOutput(Log):
     def add_segment(self, segment: OutputSegment) -> None:
         """Append a live segment if it belongs to the shown action or agent step."""
         if self.transcript_step is not None:
-            if segment.step_id == self.transcript_step:
+            if segment.step_id == self.transcript_step and not self._finished:
                 if not self._live:
                     self._live = True
                     self.write("── live ──\n")
