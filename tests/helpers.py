@@ -113,3 +113,9 @@ def alive(marker: str) -> bool:
         if marker.encode() in args and state not in ("Z", "X"):
             return True
     return False
+
+
+def allow_shell(settings: Settings) -> Settings:
+    """Shell runs without asking (as a `[policy.tools]` rule would allow it)."""
+    settings.policy.tools["shell"] = "allow"
+    return settings

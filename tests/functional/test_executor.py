@@ -14,6 +14,7 @@ from agent_tui.core.store import Store
 from tests.helpers import (
     add,
     alive,
+    allow_shell,
     echo,
     goal_status,
     pending_approvals,
@@ -23,11 +24,6 @@ from tests.helpers import (
     wait_for,
     workspace_of,
 )
-
-
-def allow_shell(settings: Settings) -> Settings:
-    settings.policy.tools["shell"] = "allow"
-    return settings
 
 
 async def test_dependencies_templates_and_documents(store: Store, settings: Settings) -> None:

@@ -20,6 +20,7 @@ from tests.helpers import (
     HANG,
     add,
     alive,
+    allow_shell,
     goal_status,
     pending_approvals,
     run_idle,
@@ -28,11 +29,6 @@ from tests.helpers import (
     wait_for,
     workspace_of,
 )
-
-
-def allow_shell(settings: Settings) -> Settings:
-    settings.policy.tools["shell"] = "allow"
-    return settings
 
 
 def stop_events(store: Store) -> int:
