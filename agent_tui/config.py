@@ -43,8 +43,9 @@ class ExecutorSettings(_Section):
     """How long a claimed step stays ours without a heartbeat before another process recovers it."""
     heartbeat_seconds: float = Field(3.0, gt=0, le=600)
     """How often running steps' leases are renewed; keep well under ``lease_seconds``."""
-    watch_interval_ms: int = Field(100, ge=10, le=5000)
-    """How often ``PRAGMA data_version`` is checked to notice other processes' changes."""
+    watch_interval_ms: int = Field(1000, ge=10, le=60_000)
+    """How often ``PRAGMA data_version`` is checked, as a safety net: other processes ring this
+    one's doorbell after each commit (:mod:`agent_tui.core.store.wakes`)."""
 
 
 class RetrySettings(_Section):

@@ -1,8 +1,9 @@
 """The executor: an APScheduler ``AsyncIOScheduler`` on the running loop that claims and runs steps.
 
 Used unchanged by the TUI, ``agent-tui worker`` and ``agent-tui serve``. Dispatch runs at once when
-something may have become runnable (``wake``), every second as a safety net, and whenever
-``PRAGMA data_version`` shows that another process committed. Nothing here fails silently: every
+something may have become runnable: here (``wake``), or in another process, which rings this one's
+doorbell after its commit (:mod:`agent_tui.core.store.wakes`). A dispatch every second, and a check
+of ``PRAGMA data_version`` every ``watch_interval_ms``, are only safety nets. Nothing here fails silently: every
 exception in background work becomes an event, a state with its reason, and a log line.
 """
 
@@ -39,6 +40,7 @@ from agent_tui.core.store import (
     readiness,
     runs,
 )
+from agent_tui.core.store.wakes import Listening
 from agent_tui.core.timed_work import Housekeeping
 from agent_tui.core.toolbox import Toolbox
 from agent_tui.core.tools.base import Tool
@@ -50,6 +52,9 @@ S = StepStatus
 
 WARMUP_DELAY = 2.0
 """Seconds after start before litellm is imported in the background."""
+
+TICK_SECONDS = 1.0
+"""Timed work and a dispatch this often: the safety net under the wakes."""
 
 WAKING_EVENTS = frozenset(
     {
@@ -97,6 +102,7 @@ class Executor:
         """The model, its window and the probe of an unreachable server."""
         self._data_version = 0
         self._changed = asyncio.Event()
+        self._doorbell: Listening | None = None
         self.webhooks = WebhookDelivery(store, settings.webhooks) if settings.webhooks else None
         self.toolbox = Toolbox(store, settings)
         """The built-in tools and the MCP servers'."""
@@ -144,10 +150,11 @@ class Executor:
         self.actions.replay_spool()
         self.recovery.note_outlived()
         self._data_version = self.store.data_version()
+        self._doorbell = self.store.wakes.listen(loop, self._rung)
         ex = self.settings.executor
         jobs: dict[str, tuple[Callable[[], Awaitable[object]], float, bool]] = {
             # id: (job, every so many seconds, whether it runs at once)
-            "tick": (self._tick, 1.0, True),
+            "tick": (self._tick, TICK_SECONDS, True),
             "watch": (self._watch, ex.watch_interval_ms / 1000, False),
             "heartbeat": (self._heartbeat, ex.heartbeat_seconds, False),
             "reap": (self._reap, max(1.0, ex.lease_seconds / 3), True),
@@ -179,6 +186,8 @@ class Executor:
         if self.stopping:
             return
         self.stopping = True
+        if self._doorbell is not None:
+            self._doorbell.close()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.recovery.drain(grace, force)
@@ -245,7 +254,20 @@ class Executor:
         self.housekeeping.maybe_start()
         await self._dispatch()
 
+    def _rung(self) -> None:
+        """Another process committed (its ring): notice it now."""
+        if self.stopping:
+            return
+        try:
+            self._notice()
+        except Exception as exc:
+            self.guard.report("noticing another process's change failed", exc)
+
     async def _watch(self) -> None:
+        self._notice()
+
+    def _notice(self) -> None:
+        """If another connection committed since last time, look again at what it may change."""
         version = self.store.data_version()
         if version == self._data_version:
             return
@@ -260,7 +282,7 @@ class Executor:
         now = self.store.clock()
         if not self.running and now - self._last_beat < liveness.IDLE_BEAT_SECONDS:
             return
-        with self.store.write() as tx:
+        with self.store.write(ring=False) as tx:
             runs.renew_leases(
                 tx, self.owner, self.settings.executor.lease_seconds, list(self.running)
             )

@@ -3,20 +3,25 @@
 In-process, the executor calls :meth:`Bridge.on_event` and :meth:`Bridge.on_output` on its own
 thread (see :mod:`agent_tui.core.executor_thread`), and the TUI's own writes call ``on_event`` on
 the UI's; the bridge only buffers them under a lock, and a timer posts the buffers as at most ~15
-messages a second (never one per line). Another process's work is seen by polling ``PRAGMA data_version``
-every ``watch_interval`` and reading the journal from the last event seen. Nothing here touches a
-widget: the target handles the messages.
+messages a second (never one per line). Another process's work is seen when it rings the store's
+doorbell after its commit (:mod:`agent_tui.core.store.wakes`): the bridge then reads the journal from
+the last event seen, at most once per batch interval; ``PRAGMA data_version`` is checked every
+``watch_interval`` only as a safety net. Nothing here touches a widget: the target handles the
+messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 from textual.message_pump import MessagePump
 from textual.timer import Timer
 
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.store import Event, Store
+from agent_tui.core.store.wakes import Listening
 from agent_tui.ui.messages import EventsArrived, OutputArrived, OutputSegment, StoreChanged
 
 DRAIN_INTERVAL = 1 / 15
@@ -34,7 +39,7 @@ class Bridge:
     forwards the events (a viewer), so the UI's own changes still show at once.
     """
 
-    def __init__(self, store: Store, *, listen: bool = False, watch_interval: float = 0.1) -> None:
+    def __init__(self, store: Store, *, listen: bool = False, watch_interval: float = 1.0) -> None:
         self.store = store
         self.target: MessagePump | None = None
         self.watch_interval = watch_interval
@@ -46,6 +51,9 @@ class Bridge:
         self._seen: set[int] = set()
         self._version = store.data_version()
         self._timers: list[Timer] = []
+        self._doorbell: Listening | None = None
+        self._last_poll = float("-inf")
+        self._poll_pending = False
         self._listening = listen
         self._lock = threading.Lock()
         """Guards the buffers and the cursor: the executor's thread and the UI's both report."""
@@ -107,12 +115,32 @@ class Bridge:
             owner.set_interval(DRAIN_INTERVAL, self.drain, name="bridge-drain"),
             owner.set_interval(self.watch_interval, self.poll, name="bridge-poll"),
         ]
+        self._doorbell = self.store.wakes.listen(asyncio.get_running_loop(), self._rung)
+
+    def _rung(self) -> None:
+        """Another process committed: read the journal now, or once the batch interval since
+        the last read has passed (a busy worker rings hundreds of times a second)."""
+        if self._poll_pending or self.target is None:
+            return
+        wait = self._last_poll + DRAIN_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self.poll()
+            return
+        self._poll_pending = True
+        asyncio.get_running_loop().call_later(wait, self._poll_later)
+
+    def _poll_later(self) -> None:
+        self._poll_pending = False
+        self.poll()
 
     def stop(self) -> None:
         """Stop the timers and stop listening; safe to call twice."""
         for timer in self._timers:
             timer.stop()
         self._timers = []
+        if self._doorbell is not None:
+            self._doorbell.close()
+            self._doorbell = None
         if self._listening and self.on_event in self.store.listeners:
             self.store.listeners.remove(self.on_event)
         self._listening = False
@@ -140,6 +168,7 @@ class Bridge:
         target = self.target
         if target is None:
             return
+        self._last_poll = time.monotonic()
         version = self.store.data_version()
         if version == self._version:
             return

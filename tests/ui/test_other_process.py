@@ -1,5 +1,7 @@
 """A running TUI shows what another *process* does to the database: the real CLI in a subprocess
-adds a goal, runs a worker, is asked for an approval and decides it."""
+adds a goal, runs a worker, is asked for an approval and decides it. The TUI's safety net (its
+``data_version`` check) is set to a minute, longer than any wait here: only the doorbell the other
+process rings after each commit can tell it in time."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ async def test_the_tui_shows_another_processes_work(
     store: Store, settings: Settings, home: Path, tmp_path: Path
 ) -> None:
     recipe = shell_recipe(tmp_path / "r.toml", "echo from-another-process")
+    settings.executor.watch_interval_ms = 60_000
     app = create_app(store, settings, executor=False)
     async with app.run_test(size=SIZE) as pilot:
         goals = app.main.query_one(GoalList)

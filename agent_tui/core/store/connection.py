@@ -25,6 +25,7 @@ from agent_tui.core import secrets
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.states import check
 from agent_tui.core.store.schema import MIGRATIONS, SCHEMA_VERSION
+from agent_tui.core.store.wakes import Doorbell, Wakes
 
 log = logging.getLogger(__name__)
 
@@ -425,9 +426,16 @@ class Store:
             self._nowait = False
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
+    @cached_property
+    def wakes(self) -> Wakes:
+        """How this database's other processes are told of a commit (:mod:`.wakes`)."""
+        return Doorbell(self.path)
+
     @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """A ``BEGIN IMMEDIATE`` transaction; its events are published after the commit."""
+    def write(self, *, ring: bool = True) -> Iterator[Tx]:
+        """A ``BEGIN IMMEDIATE`` transaction; its events are published after the commit, and
+        other processes are rung (``ring=False``: a write no other process waits for, such as a
+        lease renewal)."""
         self._begin()
         tx = Tx(self, self.clock())
         try:
@@ -445,6 +453,8 @@ class Store:
                 time.time() - self.full_since,
             )
             self.full_since = None
+        if ring:
+            self.wakes.ring()
         self.publish(tx.events)
 
     def _note_full(self, exc: BaseException) -> None:
