@@ -2,8 +2,9 @@
 
 In-process, the executor calls :meth:`Bridge.on_event` and :meth:`Bridge.on_output` on its own
 thread (see :mod:`agent_tui.core.executor_thread`), and the TUI's own writes call ``on_event`` on
-the UI's; the bridge only buffers them under a lock, and a timer posts the buffers as at most ~15
-messages a second (never one per line). Another process's work is seen when it rings the store's
+the UI's; the bridge only buffers them under a lock, and the first item into an empty buffer
+schedules a drain on the UI's loop, which posts the buffers as at most ~15 messages a second (never
+one per line). Nothing runs while nothing happens: an idle TUI costs no timer ticks here. Another process's work is seen when it rings the store's
 doorbell after its commit (:mod:`agent_tui.core.store.wakes`): the bridge then reads the journal from
 the last event seen, at most once per batch interval; ``PRAGMA data_version`` is checked every
 ``watch_interval`` only as a safety net. Nothing here touches a widget: the target handles the
@@ -54,6 +55,10 @@ class Bridge:
         self._doorbell: Listening | None = None
         self._last_poll = float("-inf")
         self._poll_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_due = False
+        """A drain is scheduled (set under the lock, cleared by the drain)."""
+        self._last_drain = float("-inf")
         self._listening = listen
         self._lock = threading.Lock()
         """Guards the buffers and the cursor: the executor's thread and the UI's both report."""
@@ -66,6 +71,7 @@ class Bridge:
         """Buffer one event; remember its id so the journal poll does not report it twice."""
         with self._lock:
             self._take(event)
+            self._kick()
 
     def _take(self, event: Event) -> None:
         if event.id <= self._cursor:
@@ -93,6 +99,7 @@ class Bridge:
         """
         with self._lock:
             self._take_output(chunk)
+            self._kick()
 
     def _take_output(self, chunk: OutputChunk) -> None:
         key = chunk.action_id or -chunk.step_id
@@ -108,14 +115,34 @@ class Bridge:
 
     # -- posting -----------------------------------------------------------------------------
 
+    def _kick(self) -> None:
+        """Under the lock, from any thread: have the UI's loop drain soon, unless it will."""
+        if self._drain_due or self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._drain_soon)
+        except RuntimeError:
+            return  # the UI's loop has closed: nobody is left to show it to
+        self._drain_due = True
+
+    def _drain_soon(self) -> None:
+        """On the UI's loop: drain once the batch interval since the last drain has passed."""
+        wait = self._last_drain + DRAIN_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self.drain()
+        else:
+            asyncio.get_running_loop().call_later(wait, self.drain)
+
     def start(self, owner: MessagePump, target: MessagePump) -> None:
-        """Post to ``target`` from now on, on timers owned by ``owner`` (the app)."""
+        """Post to ``target`` from now on; the safety net's timer is owned by ``owner`` (the
+        app). Call it on the UI's loop."""
         self.target = target
-        self._timers = [
-            owner.set_interval(DRAIN_INTERVAL, self.drain, name="bridge-drain"),
-            owner.set_interval(self.watch_interval, self.poll, name="bridge-poll"),
-        ]
-        self._doorbell = self.store.wakes.listen(asyncio.get_running_loop(), self._rung)
+        self._loop = asyncio.get_running_loop()
+        self._timers = [owner.set_interval(self.watch_interval, self.poll, name="bridge-poll")]
+        self._doorbell = self.store.wakes.listen(self._loop, self._rung)
+        with self._lock:
+            if self._events or self._segments:
+                self._kick()
 
     def _rung(self) -> None:
         """Another process committed: read the journal now, or once the batch interval since
@@ -145,6 +172,7 @@ class Bridge:
             self.store.listeners.remove(self.on_event)
         self._listening = False
         self.target = None
+        self._loop = None
 
     def drain(self) -> None:
         """Post what was buffered since the last call: events first, then output."""
@@ -152,6 +180,8 @@ class Bridge:
         if target is None:
             return
         with self._lock:
+            self._drain_due = False
+            self._last_drain = time.monotonic()
             events, self._events = self._events, []
             segments = list(self._segments.values())
             self._segments = {}

@@ -116,4 +116,6 @@ async def test_an_approval_on_another_connection_starts_the_step_without_any_pol
         await executor.stop()
         mine.close()
         other.close()
-    assert not [p for p in (home / "data" / "agent-tui.db.wakes").iterdir() if str(os.getpid()) in p.name]
+    assert not [
+        p for p in (home / "data" / "agent-tui.db.wakes").iterdir() if str(os.getpid()) in p.name
+    ]
