@@ -23,6 +23,8 @@ from agent_tui.core.webhooks import WebhookSpec
 Decision = Literal["allow", "ask", "deny"]
 _RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB", "AGENT_TUI_CONFIG"}
 """Variables that choose files, not settings (see :mod:`agent_tui.paths`)."""
+STORE_URL_ENV = "AGENT_TUI_STORE_URL"
+"""The short name of ``AGENT_TUI_STORE__URL``."""
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -32,6 +34,22 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StoreSettings(_Section):
+    url: str | None = None
+    """A PostgreSQL server the database lives on (``postgresql://user@host/db``), shared by
+    processes on several hosts; none: the SQLite file in the data directory. Also
+    ``AGENT_TUI_STORE_URL``."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// url (leave it out to use the SQLite file)")
+        return value
 
 
 class ExecutorSettings(_Section):
@@ -217,6 +235,7 @@ class Settings(BaseModel):
 
     model: str | None = None
     """The litellm model string, for example ``anthropic/claude-sonnet-4-5`` or ``ollama/llama3.2``."""
+    store: StoreSettings = Field(default_factory=StoreSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
@@ -269,6 +288,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             continue
         raw = environ[name]
         parts = name.removeprefix("AGENT_TUI_").lower().split("__")
+        if name == STORE_URL_ENV:
+            parts = ["store", "url"]
         if not all(parts):
             raise ConfigError(
                 f"config error in the AGENT_TUI_* environment: {name} names no setting "

@@ -1,4 +1,9 @@
-"""Shared fixtures: an isolated AGENT_TUI_HOME, a real SQLite store, settings, recipe files."""
+"""Shared fixtures: an isolated AGENT_TUI_HOME, a real store, settings, recipe files.
+
+The store is a SQLite file in the test's home, or with ``--store=postgresql`` (or
+``AGENT_TUI_TEST_STORE=postgresql``) a new database on a throwaway PostgreSQL cluster that the
+session starts (:mod:`tests.postgres_cluster`); ``AGENT_TUI_STORE_URL`` then points every
+``agent-tui`` the test starts, and every settings object it builds, at that database."""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from agent_tui.config import Settings
-from agent_tui.core.store import Store
+from agent_tui.config import STORE_URL_ENV, Settings
+from agent_tui.core.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_OLLAMA = ""
@@ -20,8 +26,29 @@ NO_OLLAMA = ""
 127.0.0.1:11434) never gives a test a model it did not ask for."""
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=["sqlite", "postgresql"],
+        default=os.environ.get("AGENT_TUI_TEST_STORE", "sqlite"),
+        help="the backend the tests' store uses (default: sqlite)",
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A PostgreSQL cluster for the whole session (skips where the server is not installed)."""
+    from tests.postgres_cluster import Cluster, bindir
+
+    if bindir() is None:
+        pytest.skip("PostgreSQL is not installed (apt install postgresql)")
+    cluster = Cluster().start()
+    yield cluster
+    cluster.remove()
+
+
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
     """Every test gets its own AGENT_TUI_HOME and no model or agent-tui variables from outside."""
     provider_keys = {
         "ANTHROPIC_API_KEY",
@@ -36,12 +63,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "home"
     monkeypatch.setenv("AGENT_TUI_HOME", str(path))
     monkeypatch.setenv("AGENT_TUI_LLM__OLLAMA_URL", NO_OLLAMA)
+    if request.config.getoption("--store") == "postgresql":
+        monkeypatch.setenv(STORE_URL_ENV, request.getfixturevalue("pg_cluster").database())
     return path
 
 
 @pytest.fixture
 def store(home: Path) -> Iterator[Store]:
-    s = Store(home / "data" / "agent-tui.db")
+    s = open_store(
+        offline_settings(), os.environ.get(STORE_URL_ENV) or home / "data" / "agent-tui.db"
+    )
     yield s
     s.close()
 
@@ -52,6 +83,7 @@ def offline_settings() -> Settings:
     ``load_settings``; tests that build settings in-process use this)."""
     conf = Settings()
     conf.llm.ollama_url = NO_OLLAMA
+    conf.store.url = os.environ.get(STORE_URL_ENV)
     return conf
 
 
@@ -78,7 +110,9 @@ def write_recipe(tmp_path: Path):
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment for running the real ``agent-tui`` as a subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_TUI_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AGENT_TUI_") or k == STORE_URL_ENV
+    }
     env["AGENT_TUI_HOME"] = str(home)
     env["AGENT_TUI_LLM__OLLAMA_URL"] = NO_OLLAMA
     env["PYTHONPATH"] = str(ROOT)

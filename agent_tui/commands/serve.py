@@ -132,7 +132,11 @@ async def serve(
         host=host,
         port=port,
         public_url=public_url,
-        env={"AGENT_TUI_DB": str(store.path)},
+        env=(
+            {"AGENT_TUI_DB": str(store.path)}
+            if store.dialect == "sqlite"
+            else {"AGENT_TUI_STORE_URL": store.address}
+        ),
         max_viewers=max_viewers or conf.serve.max_viewers,
     )
     runner = web.AppRunner(
@@ -172,7 +176,7 @@ async def serve(
         if not is_loopback(host):
             print(tunnel_warning(host, bound), file=sys.stderr, flush=True)
         print(
-            f"agent-tui serve: executor {executor.owner} on {store.path}; Ctrl+C stops",
+            f"agent-tui serve: executor {executor.owner} on {store.shown}; Ctrl+C stops",
             file=sys.stderr,
             flush=True,
         )

@@ -63,7 +63,7 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal, sig)
     await executor.start()
     print(
-        f"worker {executor.owner} on {store.path}"
+        f"worker {executor.owner} on {store.shown}"
         + (" (until idle)" if args.until_idle else " (Ctrl+C stops)"),
         file=sys.stderr,
     )

@@ -36,7 +36,7 @@ class ExecutorThread:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         settings: Settings,
         *,
         kind: str = "tui",

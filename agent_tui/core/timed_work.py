@@ -78,7 +78,7 @@ class Housekeeping:
         self._next = now + HOUSEKEEPING_SECONDS
 
         def prune() -> None:
-            with closing(open_store(self.settings, self.store.path)) as store:
+            with closing(open_store(self.settings, self.store.address)) as store:
                 retention.prune_finished(store, self.settings, now)
                 history.prune(store, self.settings, now, self.output_dir)
 

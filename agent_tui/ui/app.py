@@ -106,7 +106,7 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
         self.writes = Writes(
             self.store,
             loop,
-            connect=lambda: open_store(self.settings, self.store.path),
+            connect=lambda: open_store(self.settings, self.store.address),
             on_waiting=lambda waiting, pids: self.database_waiting("tui", waiting, pids),
             on_error=self._write_failed,
         )
@@ -211,7 +211,7 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
                 pass
 
         self.executor = ExecutorThread(
-            self.store.path, self.settings, kind="tui", sinks=[self.bridge], on_busy=busy
+            self.store.address, self.settings, kind="tui", sinks=[self.bridge], on_busy=busy
         )
         try:
             await self.executor.start()

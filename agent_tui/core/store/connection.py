@@ -69,7 +69,7 @@ class Tx:
     now: float
     events: list[Event] = field(default_factory=list)
 
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Any = ()) -> Any:
         redactor = self.store.redactor
         if redactor and params:
             if isinstance(params, dict):
@@ -78,7 +78,7 @@ class Tx:
                 }
             else:
                 params = [redactor.redact(v) if isinstance(v, str) else v for v in params]
-        return self.store.conn.execute(sql, params)
+        return self.store.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> Record | None:
         return self.store.one(sql, params)
@@ -87,10 +87,15 @@ class Tx:
         return self.store.all(sql, params)
 
     def insert(self, table: str, row: Row) -> int:
+        """Insert a row; its new id."""
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        cur = self.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-        return int(cur.lastrowid or 0)
+        return self.store.inserted_id(
+            self.execute(
+                f"INSERT INTO {table} ({cols}) VALUES ({marks}){self.store.returning_id}",
+                list(row.values()),
+            )
+        )
 
     def event(
         self,
@@ -108,13 +113,12 @@ class Tx:
         payload = json.dumps(data, default=str) if data else None
         cur = self.execute(
             "INSERT INTO events (ts, kind, goal_id, step_id, action_id, message, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f" VALUES (?, ?, ?, ?, ?, ?, ?){self.store.returning_id}",
             (self.now, kind, goal_id, step_id, action_id, message, payload),
         )
+        event_id = self.store.inserted_id(cur)
         self.events.append(
-            Event(
-                int(cur.lastrowid or 0), self.now, kind, message, goal_id, step_id, action_id, data
-            )
+            Event(event_id, self.now, kind, message, goal_id, step_id, action_id, data)
         )
 
     def set_status(self, kind: str, row_id: int, old: str, new: str, **fields: Any) -> None:
@@ -215,6 +219,8 @@ class Store:
         redactor knows the config's ``[secrets] names`` (without one, only credential-like
         names are redacted)."""
         self.path = Path(path)
+        self.address: str = str(self.path)
+        """What :func:`open_store` opens this database again by: the file, or the url."""
         self.clock = clock
         self.listeners: list[Listener] = []
         self.busy_since: float | None = None
@@ -372,6 +378,15 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    @property
+    def shown(self) -> str:
+        """The database as said to a user (a url without its password)."""
+        return str(self.path)
+
+    def reopen(self) -> Store:
+        """Another connection to the same database, with the same clock and redactor."""
+        return Store(self.path, clock=self.clock, redactor=self.redactor)
+
     # -- transactions and events ------------------------------------------------------------
 
     def _begin(self) -> None:
@@ -440,10 +455,10 @@ class Store:
         tx = Tx(self, self.clock())
         try:
             yield tx
-            self.conn.execute("COMMIT")
+            self.execute("COMMIT")
         except BaseException as exc:
-            if self.conn.in_transaction:  # a failed COMMIT may leave it open
-                self.conn.execute("ROLLBACK")
+            if self.in_transaction:  # a failed COMMIT may leave it open
+                self.execute("ROLLBACK")
             self._note_full(exc)
             raise
         if self.full_since is not None:
@@ -468,6 +483,11 @@ class Store:
                 exc,
             )
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on this store's connection."""
+        return self.conn.in_transaction
+
     def publish(self, events: list[Event]) -> None:
         for event in events:
             for listener in list(self.listeners):
@@ -479,12 +499,30 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
 
+    dialect = "sqlite"
+    """Which SQL this store speaks: a module whose statement cannot be written once for every
+    backend branches on it (few do: see :mod:`.postgres`)."""
+    returning_id = ""
+    """Appended to an ``INSERT`` whose new id :meth:`inserted_id` reads."""
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        """Run one statement on this store's connection; its cursor (rows by name and index)."""
+        return self.conn.execute(sql, params)
+
+    def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one statement for each row of parameters (in the open transaction)."""
+        self.conn.executemany(sql, rows)
+
+    def inserted_id(self, cursor: Any) -> int:
+        """The id the ``INSERT`` that made ``cursor`` gave its row."""
+        return int(cursor.lastrowid or 0)
+
     def _one(self, sql: str, params: Any = ()) -> Record | None:
-        row = self.conn.execute(sql, params).fetchone()
+        row = self.execute(sql, params).fetchone()
         return dict(row) if row is not None else None
 
     def _all(self, sql: str, params: Any = ()) -> list[Record]:
-        return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
+        return [dict(r) for r in self.execute(sql, params).fetchall()]
 
     one = _one
     all = _all
@@ -494,7 +532,7 @@ class Store:
         return [_event(r) for r in rows]
 
     def last_event_id(self) -> int:
-        row = self.conn.execute("SELECT max(id) FROM events").fetchone()
+        row = self.execute("SELECT max(id) FROM events").fetchone()
         return int(row[0] or 0)
 
     def setting(self, key: str, default: Any = None) -> Any:
@@ -513,10 +551,18 @@ class Store:
             own.execute(sql, (key, json.dumps(value)))
 
 
-def open_store(settings: Settings, path: Path | str | None = None) -> Store:
-    """The database (default: the data directory's) with this process's redactor, which
-    knows the config's secret names: the only way front ends open it."""
-    return Store(path or paths.db_path(), redactor=secrets.for_settings(settings))
+def open_store(settings: Settings, address: Path | str | None = None) -> Store:
+    """The database with this process's redactor, which knows the config's secret names: the
+    only way front ends open it. ``address`` is a SQLite file or a ``postgresql://`` url (as
+    :attr:`Store.address` gives); by default ``[store] url`` if set, else the data directory's
+    SQLite file."""
+    redactor = secrets.for_settings(settings)
+    address = address or settings.store.url or paths.db_path()
+    if isinstance(address, str) and address.startswith(("postgresql://", "postgres://")):
+        from agent_tui.core.store.postgres import PgStore
+
+        return PgStore(address, redactor=redactor)
+    return Store(address, redactor=redactor)
 
 
 def _event(row: Row) -> Event:

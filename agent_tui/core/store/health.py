@@ -6,10 +6,14 @@ from agent_tui.core.store import Store
 
 
 def quick_check(store: Store) -> str:
-    """SQLite's ``quick_check``: ``"ok"``, or what is damaged."""
-    return str(store.conn.execute("PRAGMA quick_check").fetchone()[0])
+    """SQLite's ``quick_check``: ``"ok"``, or what is damaged (PostgreSQL checks its own pages:
+    ``"ok"`` once the server answers)."""
+    if store.dialect == "postgresql":
+        store.execute("SELECT 1").fetchone()
+        return "ok"
+    return str(store.execute("PRAGMA quick_check").fetchone()[0])
 
 
 def goal_count(store: Store) -> int:
     """Every goal, archived ones included."""
-    return int(store.conn.execute("SELECT count(*) FROM goals").fetchone()[0])
+    return int(store.execute("SELECT count(*) FROM goals").fetchone()[0])

@@ -290,7 +290,7 @@ def promote_dependents(tx: Tx, step_id: int) -> int:
         """,
         (tx.now, step_id),
     )
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
 def sync_model_waits(tx: Tx, model: str | None) -> None:

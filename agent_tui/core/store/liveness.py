@@ -120,8 +120,10 @@ def command_still_running(record: str | None) -> int | None:
 def register(tx: Tx, owner: str, kind: str) -> None:
     """Record this executor process (its first heartbeat)."""
     tx.execute(
-        "INSERT OR REPLACE INTO workers (id, pid, host, kind, started_at, heartbeat_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO workers (id, pid, host, kind, started_at, heartbeat_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
+        " host = excluded.host, kind = excluded.kind, started_at = excluded.started_at,"
+        " heartbeat_at = excluded.heartbeat_at",
         (owner, os.getpid(), socket.gethostname(), kind, tx.now, tx.now),
     )
 

@@ -12,7 +12,7 @@ from agent_tui.core.store import Store, Tx
 
 def in_transaction(store: Store) -> bool:
     """Whether a transaction is open on the store's connection (a batch then waits)."""
-    return store.conn.in_transaction
+    return store.in_transaction
 
 
 def append(tx: Tx, action_id: int, rows: Iterable[tuple[str, str]]) -> None:

@@ -155,7 +155,7 @@ def goal_rows(
 def _goal_rows(store: Store, sql: str, params: Sequence[Any] = ()) -> list[GoalRow]:
     intern = sys.intern
     rows = []
-    for r in store.conn.execute(sql, params):
+    for r in store.execute(sql, params):
         row = GoalRow(*r)
         row.status = intern(row.status)
         row.source = intern(row.source)

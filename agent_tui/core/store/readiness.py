@@ -10,8 +10,8 @@ from agent_tui.core.store import Store
 
 def work_waiting(store: Store, *, with_model: bool) -> bool:
     """Whether a ready step exists that this executor may run (agent steps need a model)."""
-    row = store.conn.execute(
-        "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND (kind = 'tool' OR ?))",
+    row = store.execute(
+        "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND (kind = 'tool' OR ? = 1))",
         (with_model,),
     ).fetchone()
     return bool(row[0])
@@ -27,13 +27,13 @@ def model_waits_due(store: Store, *, with_model: bool) -> bool:
         )
     else:
         sql = "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND kind != 'tool')"
-    return bool(store.conn.execute(sql).fetchone()[0])
+    return bool(store.execute(sql).fetchone()[0])
 
 
 def timed_work_due(store: Store, *, pause_after_failures: int) -> bool:
     """A schedule to fire, a window reopened, an approval timed out, a retry due, or a schedule
     to pause after its failures."""
-    row = store.conn.execute(
+    row = store.execute(
         "SELECT EXISTS(SELECT 1 FROM schedules WHERE enabled = 1 AND next_run_at <= :now)"
         " OR EXISTS(SELECT 1 FROM goals WHERE status = 'waiting' AND resume_at <= :now)"
         " OR EXISTS(SELECT 1 FROM approvals WHERE status = 'pending'"
@@ -55,12 +55,12 @@ def schedule_due(store: Store) -> bool:
 
 def next_timed_event(store: Store) -> float | None:
     """When the next retry, reopening window, approval timeout or schedule is due."""
-    row = store.conn.execute(
+    row = store.execute(
         "SELECT min(t) FROM ("
         " SELECT min(next_attempt_at) AS t FROM steps WHERE status = 'retry_wait'"
         " UNION ALL SELECT min(resume_at) FROM goals WHERE status = 'waiting'"
         " UNION ALL SELECT min(expires_at) FROM approvals WHERE status = 'pending'"
-        " UNION ALL SELECT min(next_run_at) FROM schedules WHERE enabled = 1)"
+        " UNION ALL SELECT min(next_run_at) FROM schedules WHERE enabled = 1) AS due"
     ).fetchone()
     return row[0] if row else None
 
@@ -69,11 +69,11 @@ def nothing_to_do(store: Store, *, with_model: bool) -> bool:
     """No step running, in retry wait, or ready and claimable, in any process (all work paused
     counts as nothing claimable)."""
     paused = bool(store.setting("paused", False))
-    row = store.conn.execute(
+    row = store.execute(
         "SELECT EXISTS(SELECT 1 FROM steps WHERE status IN ('running', 'retry_wait'))"
         " OR (? = 0 AND EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
         "      WHERE s.status = 'ready' AND g.status IN ('queued', 'running', 'planning')"
-        "      AND g.archived = 0 AND (s.kind = 'tool' OR ?)))",
+        "      AND g.archived = 0 AND (s.kind = 'tool' OR ? = 1)))",
         (int(paused), with_model),
     ).fetchone()
     return not row[0]

@@ -253,7 +253,12 @@ def _mib(n: int) -> str:
 
 
 def database_sizes(store: Store) -> dict[str, int]:
-    """The file's size, the WAL's, and the pages free inside it (what ``vacuum`` returns)."""
+    """The file's size, the WAL's, and the pages free inside it (what ``vacuum`` returns); on
+    PostgreSQL the database's size on the server (it has no WAL of its own, and its free space
+    is reused by autovacuum)."""
+    if store.dialect == "postgresql":
+        row = store.execute("SELECT pg_database_size(current_database())").fetchone()
+        return {"database_bytes": int(row[0]), "wal_bytes": 0, "free_bytes": 0}
     page = int(store.conn.execute("PRAGMA page_size").fetchone()[0])
     free = int(store.conn.execute("PRAGMA freelist_count").fetchone()[0])
     wal = store.path.with_name(store.path.name + "-wal")
@@ -279,9 +284,7 @@ def storage(store: Store, settings: Any, now: float, output_dir: Path) -> dict[s
     freed = estimate(store, settings, now, output_dir)
     return {
         **database_sizes(store),
-        "auto_vacuum": ("none", "full", "incremental")[
-            int(store.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
-        ],
+        "auto_vacuum": _auto_vacuum(store),
         "outputs_bytes": logs,
         "outputs_files": files,
         "retention_would_free": {
@@ -294,6 +297,14 @@ def storage(store: Store, settings: Any, now: float, output_dir: Path) -> dict[s
     }
 
 
+def _auto_vacuum(store: Store) -> str:
+    if store.dialect == "postgresql":
+        return "server"
+    return ("none", "full", "incremental")[
+        int(store.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
+    ]
+
+
 def vacuum(store: Store, *, pages_per_step: int = 2048) -> tuple[str, int]:
     """Return free pages to the file system; ``(mode, bytes freed)``.
 
@@ -301,7 +312,14 @@ def vacuum(store: Store, *, pages_per_step: int = 2048) -> tuple[str, int]:
     few megabytes at a time, each step its own short transaction. An older one is rewritten
     whole by ``VACUUM`` (which also makes it incremental from then on): that takes free disk
     space as large as the file and holds the database for as long as it runs.
+
+    On PostgreSQL, a plain ``VACUUM`` of agent-tui's tables (``server``): their dead rows become
+    space the server reuses, without locking anyone out.
     """
+    if store.dialect == "postgresql":
+        before = database_sizes(store)["database_bytes"]
+        store.execute("VACUUM (ANALYZE)")
+        return "server", before - database_sizes(store)["database_bytes"]
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     before = store.path.stat().st_size
     mode = int(store.conn.execute("PRAGMA auto_vacuum").fetchone()[0])
@@ -319,4 +337,6 @@ def vacuum(store: Store, *, pages_per_step: int = 2048) -> tuple[str, int]:
 
 def incremental(store: Store) -> bool:
     """Whether the database vacuums incrementally (made so), or must be rewritten once first."""
+    if store.dialect == "postgresql":
+        return True
     return int(store.conn.execute("PRAGMA auto_vacuum").fetchone()[0]) == 2

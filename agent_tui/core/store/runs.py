@@ -97,7 +97,7 @@ def claim(
         FROM goals g
         WHERE g.status IN ('queued', 'running', 'planning') AND g.archived = 0
           AND EXISTS (SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready'
-                      AND (s.kind = 'tool' OR ?))
+                      AND (s.kind = 'tool' OR ? = 1))
         ORDER BY g.priority DESC, g.id
         """,
         (llm,),
@@ -111,7 +111,7 @@ def claim(
         if room <= 0:
             continue
         steps = tx.all(
-            "SELECT * FROM steps WHERE goal_id = ? AND status = 'ready' AND (kind = 'tool' OR ?)"
+            "SELECT * FROM steps WHERE goal_id = ? AND status = 'ready' AND (kind = 'tool' OR ? = 1)"
             " ORDER BY position LIMIT ?",
             (goal["id"], llm, room),
         )

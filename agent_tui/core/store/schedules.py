@@ -93,4 +93,4 @@ def listing(store: Store) -> list[Record]:
 
 def remove(tx: Tx, schedule_id: int) -> bool:
     """Delete a schedule (its goals stay); ``False`` if there is no such schedule."""
-    return tx.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount > 0
+    return bool(tx.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount > 0)

@@ -166,7 +166,7 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
     actions = store.all("SELECT * FROM actions WHERE goal_id = ? ORDER BY id", (goal_id,))
     # One query each for every step's dependencies and every action's output, not one per row.
     deps: dict[int, list[str]] = {}
-    for row in store.conn.execute(
+    for row in store.execute(
         "SELECT d.step_id, s.key FROM steps me JOIN step_deps d ON d.step_id = me.id"
         " JOIN steps s ON s.id = d.depends_on WHERE me.goal_id = ?"
         " ORDER BY d.step_id, s.position",
@@ -174,7 +174,7 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
     ):
         deps.setdefault(row[0], []).append(row[1])
     chunks: dict[int, list[str]] = {}
-    for row in store.conn.execute(
+    for row in store.execute(
         "SELECT o.action_id, o.text FROM actions a JOIN output o ON o.action_id = a.id"
         " WHERE a.goal_id = ? ORDER BY o.action_id, o.id",
         (goal_id,),

@@ -410,7 +410,7 @@ class MainActions(UndoActions, ControlActions, inherit_bindings=False):
             elif hit.kind == "document":
                 self.query_one(TabbedContent).active = "documents-tab"
 
-        self.app.push_screen(SearchScreen(self.store.path, self.settings), chosen)
+        self.app.push_screen(SearchScreen(self.store.address, self.settings), chosen)
 
     def _select_step_of_action(self, action_id: int) -> None:
         step_id = panes.step_of_action(self.store, action_id)

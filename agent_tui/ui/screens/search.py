@@ -37,7 +37,7 @@ class SearchScreen(ReportsWorkerErrors, ModalScreen[Hit | None]):
         Binding("down", "results", "Results", show=False, id="search_results"),
     ]
 
-    def __init__(self, db_path: Path, settings: Settings) -> None:
+    def __init__(self, db_path: Path | str, settings: Settings) -> None:
         super().__init__()
         self.db_path = db_path
         self.settings = settings

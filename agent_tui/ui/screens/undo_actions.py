@@ -41,7 +41,7 @@ class UndoActions(ReportsWorkerErrors, ControlActions, inherit_bindings=False):
     def _own_store(self) -> Store:
         """A connection of the worker thread's own: a connection is never shared across threads
         (a transaction on it would take in the other thread's statements)."""
-        return open_store(self.settings, self.store.path)
+        return open_store(self.settings, self.store.address)
 
     @work(thread=True, exclusive=True, group="undo", exit_on_error=False)
     def _plan_undo(self, goal_id: int, step_key: str | None) -> None:

@@ -1,0 +1,166 @@
+"""The PostgreSQL backend against a real server (a throwaway cluster the session starts): the
+schema, the executor's transactions, approvals from another process, wakes by ``NOTIFY``, and
+several real workers sharing the work exactly once. Skipped where PostgreSQL is not installed."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_tui.config import STORE_URL_ENV, Settings, load_settings
+from agent_tui.core import control
+from agent_tui.core import executor as executor_module
+from agent_tui.core.executor import Executor
+from agent_tui.core.store import StoreError, open_store
+from agent_tui.core.store.postgres import PgStore, translate
+from agent_tui.core.store.schema import SCHEMA_VERSION
+from tests.conftest import CLI, cli_env
+from tests.helpers import add, echo, goal_status, pending_approvals, steps
+
+
+@pytest.fixture
+def url(pg_cluster: Any) -> str:
+    return str(pg_cluster.database())
+
+
+async def _until(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def test_statements_are_translated_once_and_literals_kept() -> None:
+    sql = "SELECT * FROM t WHERE a = ? AND b LIKE '%?x%' AND length(CAST(c AS BLOB)) > ?"
+    assert translate(sql, True) == (
+        "SELECT * FROM t WHERE a = %s AND b LIKE '%%?x%%' AND octet_length(c) > %s"
+    )
+    assert translate("SELECT json_extract(data, '$.a.b') FROM e", False) == (
+        "SELECT (data::jsonb #>> '{a,b}') FROM e"
+    )
+
+
+def test_the_schema_is_made_once_and_a_newer_one_is_refused(url: str) -> None:
+    first = PgStore(url)
+    again = PgStore(url)  # a second process finds it made
+    assert first.execute("SELECT max(version) FROM agent_tui_schema").fetchone()[0] == (
+        SCHEMA_VERSION
+    )
+    first.execute("UPDATE agent_tui_schema SET version = version + 1")
+    with pytest.raises(StoreError, match="newer than this agent-tui understands"):
+        PgStore(url)
+    first.close()
+    again.close()
+
+
+def test_an_unreachable_server_is_one_clear_error() -> None:
+    with pytest.raises(StoreError, match=r"cannot reach the PostgreSQL database .*\[store\] url"):
+        PgStore("postgresql://nobody:secret@127.0.0.1:9/none")
+    try:
+        PgStore("postgresql://nobody:secret@127.0.0.1:9/none")
+    except StoreError as exc:
+        assert "secret" not in str(exc)
+
+
+def test_the_url_comes_from_the_config_or_the_environment(url: str, tmp_path: Path) -> None:
+    conf = tmp_path / "config.toml"
+    conf.write_text(f'[store]\nurl = "{url}"\n')
+    settings = load_settings(conf, environ={})
+    assert settings.store.url == url
+    assert load_settings(tmp_path / "none.toml", environ={STORE_URL_ENV: url}).store.url == url
+    store = open_store(settings)
+    assert store.dialect == "postgresql"
+    store.close()
+    conf.write_text('[store]\nurl = "mysql://x"\n')
+    with pytest.raises(Exception, match="must be a postgresql:// url"):
+        load_settings(conf, environ={})
+
+
+async def test_recipes_run_and_approvals_from_another_connection_wake_the_executor(
+    url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety nets are set beyond the test's time limit: only ``NOTIFY`` can wake it."""
+    monkeypatch.setattr(executor_module, "TICK_SECONDS", 3600.0)
+    settings.executor.watch_interval_ms = 60_000
+    mine, other = PgStore(url), PgStore(url)
+    executor = Executor(mine, settings)
+    await executor.start(detect_model=False)
+    try:
+        await asyncio.sleep(0.2)
+        goal = add(
+            other,
+            {
+                "title": "on postgresql",
+                "steps": [
+                    echo("a", "first"),
+                    echo("b", "{{ steps.a.output }} then second", depends_on=["a"]),
+                    echo("c", "asked", approval="ask", depends_on=["b"]),
+                ],
+            },
+        )
+        await _until(lambda: pending_approvals(other), "the asking step to wait")
+        [approval] = pending_approvals(other)
+        control.approve(other, approval["id"])
+        await _until(lambda: goal_status(other, goal) == "completed", "the goal to complete")
+        rows = steps(other, goal)
+        assert rows["b"]["result"]["output"] == "first then second"
+        assert rows["c"]["status"] == "completed"
+    finally:
+        await executor.stop()
+        mine.close()
+        other.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_workers_on_several_hosts_run_every_step_exactly_once(
+    url: str, home: Path, tmp_path: Path
+) -> None:
+    """Three real workers, each with a home of its own (as on three hosts), one database."""
+    recipe = tmp_path / "many.toml"
+    lines = ['title = "many"', "max_parallel = 8"]
+    for i in range(150):
+        lines += ["[[steps]]", f'id = "s{i}"', 'tool = "echo"', f'args = {{ text = "{i}" }}']
+    recipe.write_text("\n".join(lines) + "\n")
+    env = cli_env(home, **{STORE_URL_ENV: url})
+    for _ in range(2):
+        out = subprocess.run(
+            [*CLI, "add", "--json", "--recipe", str(recipe)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+    workers = [
+        subprocess.Popen(
+            [*CLI, "worker", "--until-idle"],
+            env=cli_env(tmp_path / f"host{i}", **{STORE_URL_ENV: url}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=240)
+        assert worker.returncode == 0, err
+        assert "Traceback" not in err
+    store = PgStore(url)
+    try:
+        counts = store.all(
+            "SELECT step_id, count(*) AS n FROM actions WHERE status = 'succeeded' GROUP BY step_id"
+        )
+        assert len(counts) == 300
+        assert {r["n"] for r in counts} == {1}
+        owners = store.all("SELECT DISTINCT owner FROM actions")
+        assert len(owners) >= 2, "the work was shared"
+    finally:
+        store.close()
