@@ -35,6 +35,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--store") != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="tests the SQLite file itself")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Any]:
     """A PostgreSQL cluster for the whole session (skips where the server is not installed)."""
@@ -70,6 +79,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtur
 
 @pytest.fixture
 def store(home: Path) -> Iterator[Store]:
+    (home / "data").mkdir(parents=True, exist_ok=True)  # as opening the SQLite file does
     s = open_store(
         offline_settings(), os.environ.get(STORE_URL_ENV) or home / "data" / "agent-tui.db"
     )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_tui.config import Settings
+from agent_tui.config import STORE_URL_ENV, Settings
 from agent_tui.core.executor import Executor
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.recipes import load_recipe, parse_recipe
@@ -119,3 +119,14 @@ def allow_shell(settings: Settings) -> Settings:
     """Shell runs without asking (as a `[policy.tools]` rule would allow it)."""
     settings.policy.tools["shell"] = "allow"
     return settings
+
+
+def the_store(home: Path, *, clock: Callable[[], float] | None = None) -> Store:
+    """The test's database with ``clock``: the SQLite file in ``home``, or with
+    ``--store=postgresql`` the test's PostgreSQL database (what the CLI it starts opens too)."""
+    url = os.environ.get(STORE_URL_ENV)
+    if url:
+        from agent_tui.core.store.postgres import PgStore
+
+        return PgStore(url, clock=clock or time.time)
+    return Store(home / "data" / "agent-tui.db", clock=clock or time.time)

@@ -195,7 +195,7 @@ async def test_a_goal_added_by_another_connection_is_run(store: Store, settings:
     await executor.start()
     try:
         await asyncio.wait_for(executor.run_until_idle(), HANG)
-        other = Store(store.path)
+        other = store.reopen()
         try:
             goal = add(other, {"title": "from elsewhere", "steps": [shell("s", "echo hi")]})
         finally:

@@ -63,6 +63,7 @@ def _db(home: Path) -> Path:
     return home / "data" / "agent-tui.db"
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("seconds", [8, 20])
 def test_a_foreign_write_lock_past_busy_timeout_is_a_wait(
     home: Path, tmp_path: Path, seconds: int
@@ -169,6 +170,7 @@ def test_a_dead_local_executor_is_recovered_at_once_not_at_lease_expiry(
     assert not _running_sleep(marker)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_stop_a_worker_as_quit_does(
     home: Path, tmp_path: Path, sig: signal.Signals
@@ -198,6 +200,7 @@ def test_sigterm_and_sighup_stop_a_worker_as_quit_does(
     conn.close()
 
 
+@pytest.mark.sqlite_only
 def test_an_idle_worker_commits_rarely(home: Path) -> None:
     worker = subprocess.Popen(
         [*CLI, "worker"], env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -234,6 +237,7 @@ def test_an_idle_worker_commits_rarely(home: Path) -> None:
     assert changes <= 2  # a liveness beat every 10 s, nothing else
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("offset", [20480, 81920])
 def test_a_database_damaged_mid_file_is_refused_and_never_written(
     home: Path, tmp_path: Path, offset: int
@@ -262,6 +266,7 @@ def test_a_database_damaged_mid_file_is_refused_and_never_written(
     assert hashlib.sha256(_db(home).read_bytes()).hexdigest() == before
 
 
+@pytest.mark.sqlite_only
 def test_a_write_ahead_log_deleted_under_a_running_worker_is_named_and_nothing_lost(
     home: Path,
 ) -> None:
@@ -303,6 +308,7 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
+@pytest.mark.sqlite_only
 def test_a_full_disk_fails_the_step_plainly_and_never_hangs(
     small_disk: Path, tmp_path: Path
 ) -> None:
@@ -321,6 +327,7 @@ def test_a_full_disk_fails_the_step_plainly_and_never_hangs(
     assert step[0] == "failed" and step[1].startswith("disk full: "), step
 
 
+@pytest.mark.sqlite_only
 def test_split_brain_keeps_a_late_result_and_journals_the_fence(home: Path, tmp_path: Path) -> None:
     _config(
         home,
@@ -372,6 +379,7 @@ def _wait(predicate, what: str, timeout: float = 60) -> None:  # type: ignore[no
         time.sleep(0.05)
 
 
+@pytest.mark.sqlite_only
 def test_a_result_that_could_not_be_written_is_recorded_once_it_can_be(
     small_disk: Path, tmp_path: Path
 ) -> None:
@@ -432,6 +440,7 @@ def test_a_result_that_could_not_be_written_is_recorded_once_it_can_be(
     assert not list(spool.glob("*/*.json"))
 
 
+@pytest.mark.sqlite_only
 def test_a_spooled_result_answers_the_question_about_its_interrupted_action(
     home: Path, tmp_path: Path
 ) -> None:
@@ -489,6 +498,7 @@ def test_a_spooled_result_answers_the_question_about_its_interrupted_action(
     assert not target.exists()
 
 
+@pytest.mark.sqlite_only
 def test_a_command_that_outlived_its_executor_is_waited_for_never_run_twice_at_once(
     home: Path, tmp_path: Path
 ) -> None:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CLI, cli_env
 
 LOCKER = """
@@ -34,6 +36,7 @@ def _recipe(path: Path, title: str) -> Path:
     return path
 
 
+@pytest.mark.sqlite_only
 def test_a_lock_past_the_lease_takes_over_no_live_worker(home: Path, tmp_path: Path) -> None:
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.toml").write_text(

@@ -164,3 +164,32 @@ def test_workers_on_several_hosts_run_every_step_exactly_once(
         assert len(owners) >= 2, "the work was shared"
     finally:
         store.close()
+
+
+def test_a_writer_holding_the_lock_is_a_wait_said_once_or_busy_for_a_caller_that_cannot_wait(
+    url: str,
+) -> None:
+    """Another session holds the write lock (as a slow writer on another host would)."""
+    import threading
+
+    import psycopg
+
+    from agent_tui.core.store import Busy
+    from agent_tui.core.store.postgres import WRITE_LOCK
+
+    holder = psycopg.connect(url, autocommit=True)
+    store = PgStore(url)
+    told: list[bool] = []
+    store.busy_hooks.append(lambda waiting, _pids: told.append(waiting))
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
+        with pytest.raises(Busy), store.nowait(), store.write() as tx:
+            tx.event("never", "never written")
+        threading.Timer(4.0, lambda: holder.execute("SELECT pg_advisory_unlock_all()")).start()
+        with store.write() as tx:  # waits past the warning time, then goes on
+            tx.event("written", "after the wait")
+        assert told == [True, False]
+        assert [e.kind for e in store.events_after(0)] == ["written"]
+    finally:
+        holder.close()
+        store.close()

@@ -85,6 +85,7 @@ def reads(statements: list[str]) -> list[str]:
     )
 
 
+@pytest.mark.sqlite_only
 async def test_no_view_scans_steps_actions_or_events(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -95,7 +96,7 @@ async def test_no_view_scans_steps_actions_or_events(
         for argv in (["ls"], ["ls", "--json"], ["show", str(goal)], ["show", str(goal), "--json"]):
             with contextlib.redirect_stdout(io.StringIO()):
                 assert cli.main(argv) == 0
-        view = Store(store.path)
+        view = store.reopen()
         try:
             rows = queries.goal_rows(view, counts=False)
             queries.goal_rows(view, [r.id for r in rows])

@@ -27,6 +27,7 @@ from agent_tui.core.rules import (
 )
 from agent_tui.core.store import Store
 from tests.conftest import ROOT, cli_env
+from tests.helpers import the_store
 
 RULES_CLI = [sys.executable, "-m", "agent_tui.commands.rules"]
 
@@ -94,7 +95,7 @@ def test_load_rules_is_cached_until_a_change(store: Store) -> None:
 
 
 def test_another_connection_sees_changes(store: Store, home: Path) -> None:
-    other = Store(store.path)
+    other = store.reopen()
     try:
         assert load_rules(other) == ()
         save_rule(store, RuleSpec(tool="shell", prefix="make", decision="allow"))
@@ -188,7 +189,7 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rules_command_as_a_subprocess(home: Path) -> None:
-    store = Store(paths.db_path())
+    store = the_store(home)
     try:
         save_rule(store, RuleSpec(tool="shell", prefix="git status", decision="allow"))
         save_rule(store, RuleSpec(tool="github.*", decision="ask"))

@@ -18,7 +18,7 @@ from agent_tui.core.goals import add_schedule
 from agent_tui.core.recipes import load_recipe
 from agent_tui.core.store import Store
 from tests.conftest import CLI, cli_env
-from tests.helpers import wait_for
+from tests.helpers import the_store, wait_for
 
 
 class MinuteClock:
@@ -58,7 +58,7 @@ def clock() -> MinuteClock:
 async def running(
     home: Path, settings: Settings, clock: MinuteClock
 ) -> AsyncIterator[tuple[Store, Executor]]:
-    store = Store(home / "data" / "agent-tui.db", clock=clock)
+    store = the_store(home, clock=clock)
     executor = Executor(store, settings)
     await executor.start(detect_model=False)
     try:

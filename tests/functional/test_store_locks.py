@@ -45,6 +45,7 @@ def notes(store: Store) -> list[str]:
     return [e.message for e in store.events_after(0) if e.kind == "test.note"]
 
 
+@pytest.mark.sqlite_only
 def test_a_write_that_must_not_wait_is_refused_naming_the_holder(store: Store) -> None:
     with locked(store, 60) as locker:
         with pytest.raises(Busy) as refused, store.nowait(), store.write() as tx:
@@ -57,6 +58,7 @@ def test_a_write_that_must_not_wait_is_refused_naming_the_holder(store: Store) -
     assert notes(store) == ["written"]
 
 
+@pytest.mark.sqlite_only
 def test_a_long_wait_for_the_lock_is_told_then_cleared(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

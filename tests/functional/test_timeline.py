@@ -9,9 +9,8 @@ from pathlib import Path
 from agent_tui.config import Settings
 from agent_tui.core import control, timeline
 from agent_tui.core.export import export_goal, render_markdown
-from agent_tui.core.store import Store
 from tests.conftest import CLI, cli_env
-from tests.helpers import add, echo, pending_approvals, run_idle, shell
+from tests.helpers import add, echo, pending_approvals, run_idle, shell, the_store
 
 
 class Clock:
@@ -28,7 +27,7 @@ async def test_waiting_for_approval_is_drawn_apart_from_running(
     home: Path, settings: Settings
 ) -> None:
     clock = Clock(1_000.0)
-    store = Store(home / "data" / "agent-tui.db", clock=clock)
+    store = the_store(home, clock=clock)
     goal = add(
         store,
         {
@@ -79,7 +78,7 @@ async def test_waiting_for_approval_is_drawn_apart_from_running(
 async def test_a_rate_limit_and_a_retry_are_their_own_waits(home: Path, settings: Settings) -> None:
     """The journal of an agent step held by a rate limit, then retried after a 5xx."""
     clock = Clock(1_000.0)
-    store = Store(home / "data" / "agent-tui.db", clock=clock)
+    store = the_store(home, clock=clock)
     goal = add(store, {"title": "Model work", "steps": [echo("think", "x")]})
     step = store.one("SELECT id FROM steps WHERE goal_id = ?", (goal,))["id"]
 

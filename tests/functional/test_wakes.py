@@ -29,6 +29,7 @@ async def _until(predicate: Callable[[], object], what: str, timeout: float = 30
         await asyncio.sleep(0.01)
 
 
+@pytest.mark.sqlite_only
 async def test_a_ring_reaches_every_other_listener_but_not_the_ringer(tmp_path: Path) -> None:
     db = tmp_path / "agent-tui.db"
     loop = asyncio.get_running_loop()
@@ -56,6 +57,7 @@ async def test_a_ring_reaches_every_other_listener_but_not_the_ringer(tmp_path: 
     assert not list((tmp_path / "agent-tui.db.wakes").iterdir()), "closing removes the sockets"
 
 
+@pytest.mark.sqlite_only
 async def test_a_dead_listeners_socket_is_removed_by_the_next_ring(tmp_path: Path) -> None:
     db = tmp_path / "agent-tui.db"
     wakes = tmp_path / "agent-tui.db.wakes"
@@ -67,6 +69,7 @@ async def test_a_dead_listeners_socket_is_removed_by_the_next_ring(tmp_path: Pat
     assert not (wakes / "999999-deadbeef.sock").exists()
 
 
+@pytest.mark.sqlite_only
 async def test_a_database_deep_in_a_long_path_still_has_a_doorbell(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
@@ -81,6 +84,7 @@ async def test_a_database_deep_in_a_long_path_still_has_a_doorbell(tmp_path: Pat
         listening.close()
 
 
+@pytest.mark.sqlite_only
 async def test_where_no_doorbell_can_be_made_it_is_said_and_nothing_fails(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -93,6 +97,7 @@ async def test_where_no_doorbell_can_be_made_it_is_said_and_nothing_fails(
     listening.close()
 
 
+@pytest.mark.sqlite_only
 async def test_an_approval_on_another_connection_starts_the_step_without_any_polling(
     home: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

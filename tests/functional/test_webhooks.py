@@ -145,7 +145,7 @@ async def test_the_cursor_is_shared_by_every_process(
 ) -> None:
     """Two stores (as two processes would have) deliver each event once between them."""
     await _completed_goal(store, settings, "first")
-    other = Store(store.path)
+    other = store.reopen()
     try:
         spec = WebhookSpec(url=f"{receiver.url}/ok")
         mine, theirs = WebhookDelivery(store, [spec]), WebhookDelivery(other, [spec])

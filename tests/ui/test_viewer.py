@@ -17,7 +17,7 @@ from tests.ui.conftest import SIZE, add_file_goal, shell_recipe, wait_until
 async def test_viewer_sees_another_connections_changes(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
-    other = Store(store.path)
+    other = store.reopen()
     try:
         app = create_app(store, settings, executor=False)
         async with app.run_test(size=SIZE) as pilot:

@@ -9,7 +9,9 @@ backend implements the same modules against its own connection; the schema and i
 The modules, one per aggregate:
 
 - :mod:`.connection`: the connection, :class:`Store` and :class:`Tx`, the journal (:meth:`Tx.event`,
-  :meth:`Store.events_after`) and the settings table; :mod:`.schema`, the migrations.
+  :meth:`Store.events_after`) and the settings table; :mod:`.schema`, the migrations;
+  :mod:`.opening`, :func:`open_store`; :mod:`.postgres`, the PostgreSQL store; :mod:`.wakes`, how
+  other processes are told of a commit.
 - :mod:`.runs`: the executor's transactions on steps and actions (claim, lease renewal, propose,
   start, finish, retry, recovery of a dead owner's work); :mod:`.lifecycle`, goal and step
   transitions (wait, resume, release, settle, cancel, promote); :mod:`.readiness`, what the
@@ -70,8 +72,8 @@ if TYPE_CHECKING:
         is_full,
         loads,
         lock_holders,
-        open_store,
     )
+    from agent_tui.core.store.opening import open_store
 
 __all__ = [
     "Busy",
@@ -94,6 +96,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """The connection's names, imported on first use: a module that needs only a small part of the
     store (shell completion's ids) does not pay for the connection's imports."""
+    if name == "open_store":
+        from agent_tui.core.store import opening
+
+        return opening.open_store
     if name in __all__:
         from agent_tui.core.store import connection
 

@@ -20,19 +20,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent_tui import paths
 from agent_tui.core import secrets
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.states import check
 from agent_tui.core.store.schema import MIGRATIONS, SCHEMA_VERSION
-from agent_tui.core.store.wakes import Doorbell, Wakes
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from agent_tui.config import Settings
+    from agent_tui.core.store.wakes import Wakes
 
 Row = Mapping[str, Any]
 """A row as read: a mapping of column to value (a fresh dict, or a typed row of :mod:`.rows`)."""
@@ -201,6 +199,12 @@ NOWAIT_MS = 50
 BUSY_TIMEOUT_MS = 5000
 
 
+def default_redactor(redactor: Redactor | None) -> Redactor:
+    """The redactor a store is given, or (opened without :func:`open_store`) one that knows
+    only credential-like names."""
+    return redactor if redactor is not None else secrets.from_environment()
+
+
 class StaleState(Exception):
     """A row changed under us (another process moved it first); the transaction is rolled back."""
 
@@ -232,7 +236,7 @@ class Store:
         self.waited_until = float("-inf")
         """When (store clock) this process last got the write lock after a wait of at least
         :data:`STALL_SECONDS`: other processes could not renew their leases meanwhile either."""
-        self.redactor: Redactor = redactor if redactor is not None else secrets.from_environment()
+        self.redactor: Redactor = default_redactor(redactor)
         self._nowait = False
         self.conn = self._connect()
         self._migrate()
@@ -383,9 +387,10 @@ class Store:
         """The database as said to a user (a url without its password)."""
         return str(self.path)
 
-    def reopen(self) -> Store:
-        """Another connection to the same database, with the same clock and redactor."""
-        return Store(self.path, clock=self.clock, redactor=self.redactor)
+    def reopen(self, *, clock: Callable[[], float] | None = None) -> Store:
+        """Another connection to the same database, with the same redactor and clock (or
+        ``clock``)."""
+        return Store(self.path, clock=clock or self.clock, redactor=self.redactor)
 
     # -- transactions and events ------------------------------------------------------------
 
@@ -444,6 +449,8 @@ class Store:
     @cached_property
     def wakes(self) -> Wakes:
         """How this database's other processes are told of a commit (:mod:`.wakes`)."""
+        from agent_tui.core.store.wakes import Doorbell
+
         return Doorbell(self.path)
 
     @contextmanager
@@ -549,20 +556,6 @@ class Store:
             return
         with self.write() as own:
             own.execute(sql, (key, json.dumps(value)))
-
-
-def open_store(settings: Settings, address: Path | str | None = None) -> Store:
-    """The database with this process's redactor, which knows the config's secret names: the
-    only way front ends open it. ``address`` is a SQLite file or a ``postgresql://`` url (as
-    :attr:`Store.address` gives); by default ``[store] url`` if set, else the data directory's
-    SQLite file."""
-    redactor = secrets.for_settings(settings)
-    address = address or settings.store.url or paths.db_path()
-    if isinstance(address, str) and address.startswith(("postgresql://", "postgres://")):
-        from agent_tui.core.store.postgres import PgStore
-
-        return PgStore(address, redactor=redactor)
-    return Store(address, redactor=redactor)
 
 
 def _event(row: Row) -> Event:

@@ -28,15 +28,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.adapt
 from psycopg import errors as pg_errors
 
 from agent_tui import paths
-from agent_tui.core import secrets
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.store.connection import (
     BUSY_WARN_SECONDS,
@@ -45,6 +44,7 @@ from agent_tui.core.store.connection import (
     Busy,
     Store,
     StoreError,
+    default_redactor,
 )
 from agent_tui.core.store.schema import MIGRATIONS, SCHEMA_VERSION
 from agent_tui.core.store.wakes import Listening
@@ -55,12 +55,6 @@ WRITE_LOCK = 0x61676E74
 """The advisory lock every write transaction holds ("agnt")."""
 CHANNEL = "agent_tui"
 """The ``NOTIFY`` channel of wakes."""
-SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(address: str | Path | None) -> bool:
-    """Whether a store address names a PostgreSQL server rather than a SQLite file."""
-    return isinstance(address, str) and address.startswith(SCHEMES)
 
 
 def shown(url: str) -> str:
@@ -69,7 +63,7 @@ def shown(url: str) -> str:
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 # -- statements ------------------------------------------------------------------------------
@@ -135,7 +129,10 @@ class PgRow(dict[str, Any]):
     """A row by column name, and by position as a ``sqlite3.Row`` is."""
 
     __slots__ = ("_values",)
-    _values: Any
+
+    def __init__(self, names: list[str], values: Any) -> None:
+        super().__init__(zip(names, values, strict=True))
+        self._values = values
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, int):
@@ -145,13 +142,15 @@ class PgRow(dict[str, Any]):
 
 def _rows(cursor: Any) -> Callable[[Any], PgRow]:
     names = [c.name for c in cursor.description] if cursor.description else []
+    return lambda values: PgRow(names, values)
 
-    def make(values: Any) -> PgRow:
-        row = PgRow(zip(names, values, strict=True))
-        row._values = values
-        return row
 
-    return make
+class _NumericLoader(psycopg.adapt.Loader):
+    """``numeric`` (what ``sum`` of integers gives) as SQLite gives it: an int, else a float."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data).decode()
+        return float(text) if any(c in text for c in ".eEnN") else int(text)
 
 
 # -- the store -------------------------------------------------------------------------------
@@ -181,7 +180,7 @@ class PgStore(Store):
         self.busy_hooks = []
         self.full_since = None
         self.waited_until = float("-inf")
-        self.redactor = redactor if redactor is not None else secrets.from_environment()
+        self.redactor = default_redactor(redactor)
         self._nowait = False
         self.pg = self._connect()
         self._migrate()
@@ -203,6 +202,7 @@ class PgStore(Store):
                 "and that the server runs"
             ) from None
         conn.row_factory = _rows  # type: ignore[assignment]
+        conn.adapters.register_loader("numeric", _NumericLoader)
         return conn
 
     def _migrate(self) -> None:
@@ -233,8 +233,8 @@ class PgStore(Store):
     def close(self) -> None:
         self.pg.close()
 
-    def reopen(self) -> PgStore:
-        return PgStore(self.url, clock=self.clock, redactor=self.redactor)
+    def reopen(self, *, clock: Callable[[], float] | None = None) -> PgStore:
+        return PgStore(self.url, clock=clock or self.clock, redactor=self.redactor)
 
     @cached_property
     def db(self) -> Any:

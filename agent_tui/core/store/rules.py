@@ -72,7 +72,7 @@ def _bump_version(tx: Tx) -> None:
     """Count a change to the rules table (in the transaction that made it)."""
     tx.execute(
         "INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key)"
-        " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        " DO UPDATE SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS TEXT)",
         (VERSION_KEY,),
     )
 

@@ -77,7 +77,7 @@ def last_skip(store: Store, schedule_id: int) -> dict[str, Any] | None:
     """The data of the schedule's last ``schedule.skipped`` event, if it has one."""
     row = store.one(
         "SELECT data FROM events WHERE kind = 'schedule.skipped'"
-        " AND json_extract(data, '$.schedule_id') = ? ORDER BY id DESC LIMIT 1",
+        " AND CAST(json_extract(data, '$.schedule_id') AS INTEGER) = ? ORDER BY id DESC LIMIT 1",
         (schedule_id,),
     )
     if row is None or not row["data"]:

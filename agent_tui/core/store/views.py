@@ -93,7 +93,7 @@ def list_goals(
         rows = store.all(f"SELECT * FROM goals{where} ORDER BY id")
     else:
         rows = store.all(
-            f"SELECT * FROM (SELECT * FROM goals{where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+            f"SELECT * FROM (SELECT * FROM goals{where} ORDER BY id DESC LIMIT ?) AS page ORDER BY id",
             (limit,),
         )
     return [goal_summary(store, g) for g in rows]

@@ -15,7 +15,6 @@ doorbell directory that cannot be made.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import logging
@@ -24,7 +23,10 @@ import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,8 @@ class Doorbell:
         self._sender: socket.socket | None = None
         self._peers: list[str] = []
         self._seen_mtime = -1
-        self._own: set[str] = set()
+        self.own: set[str] = set()
+        """The names of this doorbell's own listening sockets (never rung by it)."""
 
     # -- ringing -------------------------------------------------------------------------------
 
@@ -78,7 +81,7 @@ class Doorbell:
                 names = os.listdir(self.dir)
             except OSError:
                 return
-            self._peers = [n for n in names if n.endswith(".sock") and n not in self._own]
+            self._peers = [n for n in names if n.endswith(".sock") and n not in self.own]
         if not self._peers:
             return
         sender = self._sender
@@ -137,7 +140,7 @@ class Doorbell:
                 exc,
             )
             return _Nothing()
-        self._own.add(name)
+        self.own.add(name)
         return _Socket(self, name, sock, loop, callback)
 
 
@@ -175,7 +178,7 @@ class _Socket:
         self.sock.close()
         with contextlib.suppress(OSError):
             os.unlink(self.bell.dir / self.name)
-        self.bell._own.discard(self.name)
+        self.bell.own.discard(self.name)
 
 
 class _Nothing:
