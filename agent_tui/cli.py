@@ -257,6 +257,11 @@ def _parser() -> argparse.ArgumentParser:
 
     vacuum_arguments(va)
 
+    mi = cmd("migrate", "copy the SQLite database to a PostgreSQL server (--to postgresql://…)")
+    from agent_tui.commands.migrate import add_arguments as migrate_arguments
+
+    migrate_arguments(mi)
+
     dr = cmd("doctor", "check paths, config, database, model and tools")
     dr.add_argument("--json", action="store_true")
     lo = cmd("locate", "print where agent-tui keeps a file or folder")
@@ -332,6 +337,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from agent_tui.commands.vacuum import cmd_vacuum
 
         return cmd_vacuum
+    if command == "migrate":
+        from agent_tui.commands.migrate import cmd_migrate
+
+        return cmd_migrate
     if command in ("doctor", "locate"):
         from agent_tui.commands import doctor
 

@@ -49,8 +49,9 @@ SIMPLEST: list[tuple[str, list[str], tuple[int, ...]]] = [
 """Each command's simplest real use, in an order that works on one fresh database, with the exit
 codes it may give."""
 
-NOT_HERE = {"serve"}
-"""Runs a server until stopped: tests/e2e/test_serve.py drives it."""
+NOT_HERE = {"serve", "migrate"}
+"""``serve`` runs a server until stopped: tests/e2e/test_serve.py drives it; ``migrate`` needs a
+PostgreSQL server: tests/functional/test_postgres.py drives it."""
 
 
 def _commands() -> list[str]:

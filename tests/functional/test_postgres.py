@@ -5,6 +5,7 @@ several real workers sharing the work exactly once. Skipped where PostgreSQL is 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -193,3 +194,40 @@ def test_a_writer_holding_the_lock_is_a_wait_said_once_or_busy_for_a_caller_that
     finally:
         holder.close()
         store.close()
+
+
+def test_migrate_copies_everything_verifies_it_and_refuses_a_non_empty_target(
+    url: str, home: Path, tmp_path: Path
+) -> None:
+    sqlite_env = cli_env(home)  # no url: the SQLite file
+    sqlite_env.pop(STORE_URL_ENV, None)
+
+    def cli(*args: str, env: dict[str, str] = sqlite_env) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    assert cli("add", "--recipe", "workspace-notes").returncode == 0
+    assert cli("worker", "--until-idle").returncode == 0
+    assert cli("add", "--recipe", "system-report").returncode == 0
+    assert cli("worker", "--until-idle").returncode == 3  # its approvals wait
+    before = json.loads(cli("show", "1", "--json").stdout)
+
+    out = cli("migrate", "--to", url, "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["rows"]
+    assert rows["goals"] == 2 and rows["steps"] > 0 and rows["events"] > 0
+
+    pg_env = cli_env(home, **{STORE_URL_ENV: url})
+    after = json.loads(cli("show", "1", "--json", env=pg_env).stdout)
+    assert after["goal"] == before["goal"]
+    assert after["steps"] == before["steps"]
+    assert [a["name"] for a in after["artifacts"]] == [a["name"] for a in before["artifacts"]]
+    pending = cli("approvals", "--json", env=pg_env)
+    assert len(json.loads(pending.stdout)) == 5
+    added = cli("add", "--recipe", "workspace-notes", "--json", env=pg_env)
+    assert json.loads(added.stdout)["id"] == 3  # new ids continue after the copied ones
+
+    again = cli("migrate", "--to", url)
+    assert again.returncode != 0
+    assert "is not empty (3 goals" in again.stderr and "Traceback" not in again.stderr

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent_tui.config import Settings
 from agent_tui.core.store import Store
 from agent_tui.ui.app import create_app
@@ -47,6 +49,7 @@ def _header(app) -> str:  # type: ignore[no-untyped-def]
     return str(app.main.query_one(StatusLine).render())
 
 
+@pytest.mark.sqlite_only
 async def test_keys_answer_and_a_change_waits_for_the_lock_then_is_saved(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
@@ -73,6 +76,7 @@ async def test_keys_answer_and_a_change_waits_for_the_lock_then_is_saved(
         await wait_until(pilot, lambda: "waiting for the database" not in _header(app), "header")
 
 
+@pytest.mark.sqlite_only
 async def test_changes_made_while_waiting_keep_their_order_and_survive_quitting(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -72,6 +73,7 @@ async def test_filter_and_sort(store: Store, settings: Settings, tmp_path: Path)
         ]
 
 
+@pytest.mark.sqlite_only
 async def test_a_hundred_thousand_goals_open_and_scroll(store: Store, settings: Settings) -> None:
     bulk_goals(store, 100_000)
     app = create_app(store, settings, executor=False)

@@ -19,6 +19,7 @@ def test_broken_config_is_one_line(home: Path, capsys: pytest.CaptureFixture[str
     assert err.count("\n") == 1
 
 
+@pytest.mark.sqlite_only
 def test_unusable_database_is_one_line(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

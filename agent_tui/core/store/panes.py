@@ -141,7 +141,7 @@ def goal_rows(
         " coalesce(u.usd, 0) AS cost, coalesce(c.files, 0) AS files_changed"
         " FROM goals g"
         " LEFT JOIN (SELECT st.goal_id, count(*) AS total,"
-        "   sum(st.status IN ('completed', 'skipped')) AS done"
+        "   sum(CASE WHEN st.status IN ('completed', 'skipped') THEN 1 ELSE 0 END) AS done"
         "   FROM steps st JOIN goals p ON p.id = st.goal_id AND st.plan_version = p.plan_version"
         "   GROUP BY st.goal_id) s ON s.goal_id = g.id"
         " LEFT JOIN (SELECT goal_id, count(*) AS n, count(cost) AS known, sum(cost) AS usd"

@@ -125,19 +125,37 @@ def schema_statements(version: int) -> list[str]:
 # -- rows ------------------------------------------------------------------------------------
 
 
-class PgRow(dict[str, Any]):
-    """A row by column name, and by position as a ``sqlite3.Row`` is."""
+class PgRow:
+    """A row as a ``sqlite3.Row`` is: by column name or position, its values when iterated,
+    its names from :meth:`keys` (so ``dict(row)`` works)."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_names", "_values")
 
     def __init__(self, names: list[str], values: Any) -> None:
-        super().__init__(zip(names, values, strict=True))
+        self._names = names
         self._values = values
 
+    def keys(self) -> list[str]:
+        return self._names
+
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, int):
+        if isinstance(key, (int, slice)):
             return self._values[key]
-        return dict.__getitem__(self, key)
+        try:
+            return self._values[self._names.index(key)]
+        except ValueError:
+            raise IndexError(f"no such column: {key}") from None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, PgRow) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _rows(cursor: Any) -> Callable[[Any], PgRow]:
@@ -270,8 +288,9 @@ class PgStore(Store):
     def data_version(self) -> int:
         """Changes when the journal or the output grows: the safety net's check."""
         row = self.pg.execute(
-            "SELECT (SELECT last_value FROM events_id_seq) * 1000003"
-            " + (SELECT last_value FROM output_id_seq)"
+            "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_id_seq)"
+            " * 1000003"
+            " + (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM output_id_seq)"
         ).fetchone()
         return int(row[0]) if row else 0
 
