@@ -39,7 +39,9 @@ WITH_IDS = tuple(t for t in TABLES if t not in ("step_deps", "settings"))
 BATCH = 2000
 
 
-def _rows(store: Store, table: str, batch: int) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+def _rows(
+    store: Store, table: str, batch: int
+) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
     """The table's rows in id order, a batch at a time, with its column names."""
     order = "rowid" if store.dialect == "sqlite" else "1"
     cursor = store.execute(f"SELECT * FROM {table} ORDER BY {order}")
@@ -96,8 +98,6 @@ def copy_database(
                 )
     found, expected = counts(target), counts(source)
     if found != expected:
-        wrong = ", ".join(
-            f"{t}: {found[t]} of {n}" for t, n in expected.items() if found[t] != n
-        )
+        wrong = ", ".join(f"{t}: {found[t]} of {n}" for t, n in expected.items() if found[t] != n)
         raise StoreError(f"the copy to {target.shown} does not match its source ({wrong})")
     return found
