@@ -23,7 +23,7 @@ from agent_tui.core.webhooks import WebhookSpec
 Decision = Literal["allow", "ask", "deny"]
 _RESERVED_ENV = {"AGENT_TUI_HOME", "AGENT_TUI_DB", "AGENT_TUI_CONFIG"}
 """Variables that choose files, not settings (see :mod:`agent_tui.paths`)."""
-STORE_URL_ENV = "AGENT_TUI_STORE_URL"
+STORE_URL_ENV = paths.STORE_URL_ENV
 """The short name of ``AGENT_TUI_STORE__URL``."""
 LogLevel = Literal["debug", "info", "warning", "error"]
 

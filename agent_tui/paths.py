@@ -16,6 +16,8 @@ import platformdirs
 APP_NAME = "agent-tui"
 HOME_ENV = "AGENT_TUI_HOME"
 CONFIG_ENV = "AGENT_TUI_CONFIG"
+STORE_URL_ENV = "AGENT_TUI_STORE_URL"
+"""The PostgreSQL server the database is on (``[store] url``); unset: the SQLite file."""
 """Names the config file (``--config FILE`` sets it, so subprocesses read the same file)."""
 
 

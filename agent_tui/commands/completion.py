@@ -25,7 +25,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def ids(kind: str) -> list[str]:
     """The ids of ``kind`` in the database, or none if it cannot be read (missing, locked, old)."""
-    return store_ids.ids(paths.db_path(), kind)
+    return store_ids.ids(store_url() or paths.db_path(), kind)
+
+
+def store_url() -> str | None:
+    """``[store] url`` from the environment or the config file, read without loading the
+    settings (completion must answer in a blink); ``None`` for the SQLite file."""
+    import os
+    import tomllib
+
+    url = os.environ.get(paths.STORE_URL_ENV) or os.environ.get("AGENT_TUI_STORE__URL")
+    if url:
+        return url
+    try:
+        data = tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    value = data.get("store", {}).get("url") if isinstance(data.get("store"), dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:

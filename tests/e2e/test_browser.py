@@ -9,7 +9,6 @@ reads what the app sent to the page's websocket and keeps a screenshot beside th
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import pytest
 
 from tests.conftest import CLI, cli_env
 from tests.e2e.serving import serving, wait_until
+from tests.helpers import the_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -64,15 +64,13 @@ class Screen:
         return words in self.text
 
 
-def _db(home: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(home / "data" / "agent-tui.db", timeout=5)
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-def _one(home: Path, sql: str, *params: Any) -> sqlite3.Row | None:
-    with _db(home) as conn:
-        return conn.execute(sql, params).fetchone()
+def _one(home: Path, sql: str, *params: Any) -> Any:
+    """One row of the test's database, read on a connection of its own."""
+    store = the_store(home)
+    try:
+        return store.one(sql, params)
+    finally:
+        store.close()
 
 
 def test_an_approval_is_decided_in_the_browser(home: Path, tmp_path: Path) -> None:

@@ -45,7 +45,8 @@ def test_config_names_the_file_for_any_command(home: Path, tmp_path: Path, where
         timeout=120,
     )
     report = json.loads(out.stdout)
-    assert report["config"] == {"ok": True, "source": str(conf)}
+    from_env = " + environment" if "AGENT_TUI_STORE_URL" in env else ""  # --store=postgresql
+    assert report["config"] == {"ok": True, "source": str(conf) + from_env}
     assert report["model"]["model"] == "openai/from-other-file"
     assert report["paths"]["config"] == str(conf)
 

@@ -8,6 +8,8 @@ import subprocess
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from agent_tui import bundled
 from tests.conftest import CLI, ROOT, cli_env
 
@@ -54,6 +56,7 @@ def test_an_example_starts_by_name_and_runs(home: Path, tmp_path: Path) -> None:
     assert shown["goal"]["recipe_path"] == str(bundled.examples_dir() / "workspace-notes.toml")
 
 
+@pytest.mark.sqlite_only
 def test_a_relative_workspace_of_an_example_by_name_is_the_current_directory(
     home: Path, tmp_path: Path
 ) -> None:

@@ -231,3 +231,64 @@ def test_migrate_copies_everything_verifies_it_and_refuses_a_non_empty_target(
     again = cli("migrate", "--to", url)
     assert again.returncode != 0
     assert "is not empty (3 goals" in again.stderr and "Traceback" not in again.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_server_restart_mid_run_loses_nothing_and_runs_nothing_twice(
+    pg_cluster: Any, url: str, home: Path, tmp_path: Path
+) -> None:
+    """The server stops at once (every connection cut) while a worker runs a goal, and starts
+    again: the worker reconnects by itself, and every step's command ran exactly once."""
+    import time
+
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    recipe = tmp_path / "slow.toml"
+    lines = ['title = "through a restart"', "max_parallel = 3", f'workspace = "{ledger}"']
+    for i in range(40):
+        lines += [
+            "[[steps]]",
+            f'id = "s{i}"',
+            'tool = "shell"',
+            f"args = {{ command = 'sleep 0.1; echo s{i} >> runs.log' }}",
+        ]
+    recipe.write_text("\n".join(lines) + "\n")
+    env = cli_env(
+        home,
+        **{STORE_URL_ENV: url, "AGENT_TUI_POLICY__TOOLS": '{ shell = "allow" }'},
+    )
+    added = subprocess.run(
+        [*CLI, "add", "--json", "--recipe", str(recipe)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    worker = subprocess.Popen(
+        [*CLI, "worker", "--until-idle"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = ledger / "runs.log"
+    deadline = time.monotonic() + 120
+    while not log.exists() or len(log.read_text().split()) < 8:
+        assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+        assert time.monotonic() < deadline, "the worker never got going"
+        time.sleep(0.05)
+    pg_cluster.restart()
+    _, err = worker.communicate(timeout=240)
+    assert worker.returncode == 0, err
+    said = (home / "state" / "agent-tui.log").read_text()
+    assert "connected to" in said and "again" in said  # it noticed, and said so
+    ran = log.read_text().split()
+    assert sorted(ran) == sorted(f"s{i}" for i in range(40)), "each command ran exactly once"
+    store = PgStore(url)
+    try:
+        assert store.one("SELECT status FROM goals")["status"] == "completed"  # type: ignore[index]
+    finally:
+        store.close()

@@ -69,7 +69,7 @@ def _database(home: Path) -> bytes:
             [str(pg_dump), "--data-only", url], capture_output=True, check=True
         ).stdout
     db = home / "data" / "agent-tui.db"
-    return b"".join(p.read_bytes() for p in db.parent.glob("agent-tui.db*"))
+    return b"".join(p.read_bytes() for p in db.parent.glob("agent-tui.db*") if p.is_file())
 
 
 def test_planted_key_is_stored_nowhere(tmp_path: Path, home: Path) -> None:

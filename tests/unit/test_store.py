@@ -14,6 +14,7 @@ from agent_tui.core.store import StaleState, Store, StoreError
 from agent_tui.core.store.schema import SCHEMA_VERSION
 
 
+@pytest.mark.sqlite_only
 def test_pragmas_and_schema(store: Store) -> None:
     conn = store.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

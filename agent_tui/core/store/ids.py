@@ -15,8 +15,11 @@ ID_QUERIES = {
 """What each kind of id completes from: goals not archived (newest first), pending approvals."""
 
 
-def ids(db: Path, kind: str) -> list[str]:
-    """The ids of ``kind`` in ``db``, or none if it cannot be read (missing, locked, old)."""
+def ids(db: Path | str, kind: str) -> list[str]:
+    """The ids of ``kind`` in ``db`` (a SQLite file, or a ``postgresql://`` url), or none if it
+    cannot be read (missing, locked, old, a server away)."""
+    if isinstance(db, str):
+        return _server_ids(db, kind)
     if not db.is_file():
         return []
     try:
@@ -29,3 +32,13 @@ def ids(db: Path, kind: str) -> list[str]:
         return []
     finally:
         conn.close()
+
+
+def _server_ids(url: str, kind: str) -> list[str]:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            return [str(row[0]) for row in conn.execute(ID_QUERIES[kind])]
+    except psycopg.Error:
+        return []

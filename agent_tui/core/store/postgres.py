@@ -71,6 +71,7 @@ def shown(url: str) -> str:
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _BLOB_LENGTH = re.compile(r"length\(CAST\(([\w.]+) AS BLOB\)\)", re.IGNORECASE)
 _JSON_EXTRACT = re.compile(r"json_extract\(([\w.]+), '\$\.([\w.]+)'\)", re.IGNORECASE)
+_CHAR = re.compile(r"\bchar\(", re.IGNORECASE)
 _LOCAL_DAY = re.compile(r"date\(([\w.]+), 'unixepoch', 'localtime'\)", re.IGNORECASE)
 
 
@@ -86,6 +87,7 @@ def translate(sql: str, with_params: bool, named: bool = False) -> str:
         sql,
     )
     sql = _LOCAL_DAY.sub(r"to_char(to_timestamp(\1), 'YYYY-MM-DD')", sql)
+    sql = _CHAR.sub("chr(", sql)
     if not with_params:
         return sql
     out: list[str] = []
@@ -200,6 +202,7 @@ class PgStore(Store):
         self.waited_until = float("-inf")
         self.redactor = default_redactor(redactor)
         self._nowait = False
+        self._tx_open = False
         self.pg = self._connect()
         self._migrate()
 
@@ -265,13 +268,70 @@ class PgStore(Store):
     # -- statements ------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Any = ()) -> Any:
+        """Run one statement. Outside a transaction a connection the server dropped (a restart)
+        is made again, waiting for the server as long as it is away, and the statement runs once
+        more; inside one the error is raised, the transaction being lost with the connection (the
+        action pipeline's spool keeps any result, and replays it)."""
+        values: Any = None
         if not params:
-            return self.pg.execute(translate(sql, False))
-        if isinstance(params, dict):
-            named = {k: int(v) if isinstance(v, bool) else v for k, v in params.items()}
-            return self.pg.execute(translate(sql, True, True), named)
-        values = [int(v) if isinstance(v, bool) else v for v in params]
-        return self.pg.execute(translate(sql, True), values)
+            text = translate(sql, False)
+        elif isinstance(params, dict):
+            text = translate(sql, True, True)
+            values = {k: int(v) if isinstance(v, bool) else v for k, v in params.items()}
+        else:
+            text = translate(sql, True)
+            values = [int(v) if isinstance(v, bool) else v for v in params]
+        if self._tx_open:
+            if sql not in ("COMMIT", "ROLLBACK"):
+                return self.pg.execute(text, values)
+            try:
+                if sql == "ROLLBACK" and self._lost():
+                    return None  # the server rolled it back when the connection went
+                return self.pg.execute(text, values)
+            except psycopg.Error:
+                if sql == "COMMIT" and not self._lost():
+                    with contextlib.suppress(psycopg.Error):
+                        self.pg.execute("ROLLBACK")
+                raise
+            finally:
+                self._tx_open = False
+        try:
+            return self.pg.execute(text, values)
+        except psycopg.OperationalError:
+            if not self._lost():
+                raise
+        self._reconnect(wait=not self._nowait)
+        return self.pg.execute(text, values)
+
+    def _lost(self) -> bool:
+        return bool(self.pg.closed or self.pg.broken)
+
+    def _reconnect(self, *, wait: bool) -> None:
+        """Make the connection again. ``wait``: for as long as the server is away (said once,
+        as a wait for the write lock is); else one try, which raises :class:`StoreError`."""
+        started = time.monotonic()
+        delay = 0.1
+        told = False
+        while True:
+            try:
+                self.pg = self._connect()
+                break
+            except StoreError:
+                if not wait:
+                    raise
+            if not told and time.monotonic() - started >= BUSY_WARN_SECONDS:
+                told = True
+                self.busy_since = time.time() - (time.monotonic() - started)
+                log.warning("the database server %s is away; waiting for it", self.shown)
+                for hook in list(self.busy_hooks):
+                    hook(True, [])
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        log.warning("connected to %s again", self.shown)
+        if told:
+            self.busy_since = None
+            for hook in list(self.busy_hooks):
+                hook(False, [])
 
     def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.pg.cursor() as cursor:
@@ -283,7 +343,7 @@ class PgStore(Store):
 
     @property
     def in_transaction(self) -> bool:
-        return bool(self.pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+        return self._tx_open
 
     def data_version(self) -> int:
         """Changes when the journal or the output grows: the safety net's check."""
@@ -309,7 +369,14 @@ class PgStore(Store):
                 limit = f"{max(1, int((BUSY_WARN_SECONDS - waited) * 1000))}ms"
             else:
                 limit = "0"  # said already: wait as long as it takes
-            self.pg.execute("BEGIN")
+            if self._lost():
+                self._reconnect(wait=not self._nowait)
+            try:
+                self.pg.execute("BEGIN")
+            except psycopg.OperationalError:
+                if self._lost():
+                    continue
+                raise
             try:
                 self.pg.execute(f"SET LOCAL lock_timeout = '{limit}'")
                 self.pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -324,11 +391,18 @@ class PgStore(Store):
                     for hook in list(self.busy_hooks):
                         hook(True, [])
                 continue
+            except psycopg.OperationalError:
+                if self._lost():
+                    continue
+                with contextlib.suppress(psycopg.Error):
+                    self.pg.execute("ROLLBACK")
+                raise
             except BaseException:
                 with contextlib.suppress(psycopg.Error):
                     self.pg.execute("ROLLBACK")
                 raise
             break
+        self._tx_open = True
         if time.monotonic() - started >= STALL_SECONDS:
             self.waited_until = self.clock()
         if self.busy_since is not None:

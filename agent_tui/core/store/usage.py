@@ -20,7 +20,7 @@ def costliest_goals(store: Store, since: float, limit: int) -> list[Record]:
         " count(u.cost) AS known, coalesce(sum(u.cost), 0) AS usd,"
         " coalesce(sum(u.prompt_tokens), 0) + coalesce(sum(u.completion_tokens), 0) AS tok"
         " FROM usage u LEFT JOIN goals g ON g.id = u.goal_id WHERE u.ts >= ?"
-        " GROUP BY u.goal_id ORDER BY usd DESC, tok DESC LIMIT ?",
+        " GROUP BY u.goal_id, g.title ORDER BY usd DESC, tok DESC LIMIT ?",
         (since, limit),
     )
 
