@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint format mutation bench screenshots clean
+.PHONY: setup run test test-postgresql check lint format mutation bench screenshots clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,11 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The whole suite against a throwaway PostgreSQL cluster (Debian's postgresql package; the tests
+# start it as the postgres user). Tests of the SQLite file itself are skipped there.
+test-postgresql: setup
+	$(BIN)/python -m pytest -q --store=postgresql
 
 lint: setup
 	$(BIN)/ruff check agent_tui tests bench

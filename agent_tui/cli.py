@@ -219,6 +219,11 @@ def _parser() -> argparse.ArgumentParser:
         help="exit once nothing is ready, running or waiting to retry",
     )
     wk.add_argument("--max-parallel", type=int, metavar="N", help="steps at once")
+    wk.add_argument(
+        "--labels",
+        metavar="A,B",
+        help="what this host offers: goals whose recipe says runs_on one of them run here",
+    )
     wk.add_argument("--output", action="store_true", help="also print the tools' output")
 
     sv = cmd("serve", "the app in a browser: one executor, one viewer per tab, behind a token")

@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -34,6 +34,10 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+LABEL_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+"""A worker label, or what a goal's ``runs_on`` names."""
 
 
 class StoreSettings(_Section):
@@ -64,6 +68,14 @@ class ExecutorSettings(_Section):
     watch_interval_ms: int = Field(1000, ge=10, le=60_000)
     """How often ``PRAGMA data_version`` is checked, as a safety net: other processes ring this
     one's doorbell after each commit (:mod:`agent_tui.core.store.wakes`)."""
+    labels: list[Annotated[str, Field(pattern=LABEL_PATTERN)]] = Field(default_factory=list)
+    """What this host offers (``["gpu", "build"]``): a goal whose recipe says ``runs_on`` one of
+    them may run here; ``host:<host name>`` is always one."""
+    host: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The name this host goes by for placing goals (default: its host name)."""
+    shared_workspaces: bool = False
+    """Every host sharing the database sees the same workspaces (a shared file system): a goal's
+    steps may then run on any host, not only on the one that started it."""
 
 
 class RetrySettings(_Section):

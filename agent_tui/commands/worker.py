@@ -17,7 +17,8 @@ from typing import Any
 from agent_tui.commands.common import EXIT_BLOCKED, UsageError, open_store, settings
 from agent_tui.core.events import OutputChunk, format_event
 from agent_tui.core.executor import Executor
-from agent_tui.core.store import Event, Store, panes
+from agent_tui.core.store import Event, Store, panes, readiness
+from agent_tui.core.store.placement import Placement
 
 
 class StderrSink:
@@ -37,6 +38,13 @@ class StderrSink:
 
 async def _run(args: argparse.Namespace) -> int:
     conf = settings()
+    if args.labels:
+        try:
+            conf.executor.labels = [*conf.executor.labels, *args.labels.split(",")]
+        except ValueError:
+            raise UsageError(
+                "--labels: each label is letters, digits, '_', '.', ':' or '-' (at most 64)"
+            ) from None
     store = open_store(conf)
     executor = Executor(
         store, conf, kind="worker", max_parallel=args.max_parallel, sinks=[StderrSink(args.output)]
@@ -80,13 +88,13 @@ async def _run(args: argparse.Namespace) -> int:
             "`agent-tui locate log`",
             file=sys.stderr,
         )
-    if args.until_idle and not stop.is_set() and report_blocked(store):
+    if args.until_idle and not stop.is_set() and report_blocked(store, executor.placement):
         return EXIT_BLOCKED
     # Ctrl+C is an interruption (130, as shells expect); SIGTERM and SIGHUP are requested stops.
     return 130 if interrupted[:1] == [signal.SIGINT] else 0
 
 
-def report_blocked(store: Store) -> bool:
+def report_blocked(store: Store, placement: Placement | None = None) -> bool:
     """Say on stderr what still waits for a person after an idle stop; whether anything does.
 
     ``worker --until-idle`` then exits 3 instead of 0, so a script can tell "done" from "blocked".
@@ -102,7 +110,20 @@ def report_blocked(store: Store) -> bool:
     for goal in waiting:
         why = goal["status_message"] or goal["wait_reason"] or "waiting"
         print(f"worker: goal {goal['id']} waits: {why}", file=sys.stderr)
-    return bool(approvals or waiting)
+    elsewhere = readiness.placed_elsewhere(store, placement) if placement else []
+    for goal in elsewhere:
+        if goal["runs_on"] and goal["runs_on"] not in placement.names:  # type: ignore[union-attr]
+            why = (
+                f"for a worker labelled '{goal['runs_on']}' (`agent-tui worker --labels "
+                f"{goal['runs_on']}` on a host that has it)"
+            )
+        else:
+            why = (
+                f"for a worker on its host '{goal['host']}', where its workspace is (if every "
+                "host sees the same workspaces, set [executor] shared_workspaces = true)"
+            )
+        print(f"worker: goal {goal['id']} waits {why}", file=sys.stderr)
+    return bool(approvals or waiting or elsewhere)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ from agent_tui.core.store import (
     readiness,
     runs,
 )
+from agent_tui.core.store.placement import Placement
 from agent_tui.core.store.wakes import Listening
 from agent_tui.core.timed_work import Housekeeping
 from agent_tui.core.toolbox import Toolbox
@@ -120,6 +121,12 @@ class Executor:
         )
         """The action pipeline: every tool call, a recipe step's or a model's, goes through it."""
         self.recovery = Recovery(store, settings, self.owner, self.running, self.actions)
+        self.placement = Placement(
+            settings.executor.host or socket.gethostname(),
+            tuple(settings.executor.labels),
+            settings.executor.shared_workspaces,
+        )
+        """Which goals this executor runs: their label, and the host their workspace is on."""
         store.listeners.append(self._on_event)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -145,7 +152,7 @@ class Executor:
             # with the first frames of the TUI; a model call before then imports it itself.
             loop.call_later(WARMUP_DELAY, lambda: loop.run_in_executor(None, llm.load_litellm))
         with self.store.write() as tx:
-            liveness.register(tx, self.owner, self.kind)
+            liveness.register(tx, self.owner, self.kind, self.placement.names)
             tx.event("executor.started", f"{self.kind} executor started ({self.owner})")
         self.actions.replay_spool()
         self.recovery.note_outlived()
@@ -315,7 +322,12 @@ class Executor:
             if sync_waits:
                 lifecycle.sync_model_waits(tx, self.model.model)
             claimed = runs.claim(
-                tx, self.owner, claim_limits, capacity, llm=self.model.model is not None
+                tx,
+                self.owner,
+                claim_limits,
+                capacity,
+                llm=self.model.model is not None,
+                placement=self.placement,
             )
         for step in claimed:
             running = RunningStep(step)
@@ -323,7 +335,9 @@ class Executor:
             running.task = asyncio.create_task(self._run_step(running), name=f"step-{step.id}")
 
     def _work_waiting(self) -> bool:
-        return readiness.work_waiting(self.store, with_model=self.model.model is not None)
+        return readiness.work_waiting(
+            self.store, with_model=self.model.model is not None, placement=self.placement
+        )
 
     def _arm_timer(self) -> None:
         """A date trigger at the next timed event: a retry, a reopening window, an approval
@@ -402,7 +416,9 @@ class Executor:
         """Nothing ready (and claimable), running or in retry wait, in any process."""
         if self.running or readiness.schedule_due(self.store):
             return False
-        return readiness.nothing_to_do(self.store, with_model=self.model.model is not None)
+        return readiness.nothing_to_do(
+            self.store, with_model=self.model.model is not None, placement=self.placement
+        )
 
     async def run_until_idle(self, settle: float = 0.05) -> None:
         """Return once :meth:`is_idle` holds twice in a row ``settle`` seconds apart."""

@@ -58,6 +58,7 @@ def insert_recipe_goal(
             "priority": priority if priority is not None else recipe.priority,
             "dry_run": int(dry_run or recipe.dry_run),
             "max_parallel": recipe.max_parallel,
+            "runs_on": recipe.runs_on,
             "workspace": "",
             "schedule_id": schedule_id,
             "plan_version": 1,

@@ -71,6 +71,8 @@ class Recipe(BaseModel):
     workspace: str | None = None
     dry_run: bool = False
     max_parallel: int | None = Field(None, ge=1, le=256)
+    runs_on: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    """A worker label (``[executor] labels``, or ``host:NAME``): only workers with it run this."""
     budget: Budget | None = None
     approval_timeout: str | None = None
     """``"wait"`` or ``"deny after 30m"`` (``"30m"``): what happens to approvals nobody decides."""

@@ -292,3 +292,67 @@ def test_a_server_restart_mid_run_loses_nothing_and_runs_nothing_twice(
         assert store.one("SELECT status FROM goals")["status"] == "completed"  # type: ignore[index]
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_labels_and_hosts_place_goals_and_say_why_one_waits(
+    url: str, home: Path, tmp_path: Path
+) -> None:
+    """Two "hosts" (homes and host names of their own) on one database: a goal for the label
+    ``gpu`` waits for a worker with it, and a goal stays on the host that started it (its
+    workspace is there) unless workspaces are shared."""
+
+    def recipe(name: str, extra: str = "") -> Path:
+        path = tmp_path / f"{name}.toml"
+        steps = "".join(
+            f'[[steps]]\nid = "s{i}"\ntool = "echo"\nargs = {{ text = "{i}" }}\n' for i in range(3)
+        )
+        path.write_text(f'title = "{name}"\n{extra}{steps}')
+        return path
+
+    def host(name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args],
+            env=cli_env(
+                tmp_path / name,
+                **{STORE_URL_ENV: url, "AGENT_TUI_EXECUTOR__HOST": name, **env},
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert (
+        host("laptop", "add", "--recipe", str(recipe("trained", 'runs_on = "gpu"\n'))).returncode
+        == 0
+    )
+    plain = host("laptop", "worker", "--until-idle")
+    assert plain.returncode == 3, plain.stderr  # blocked: the goal waits, and it is said
+    assert "goal 1 waits for a worker labelled 'gpu'" in plain.stderr
+    gpu = host("gpubox", "worker", "--until-idle", "--labels", "gpu")
+    assert gpu.returncode == 0, gpu.stderr
+    store = PgStore(url)
+    try:
+        assert store.one("SELECT status, host FROM goals WHERE id = 1") == {
+            "status": "completed",
+            "host": "gpubox",
+        }
+        # A goal started on one host is pinned there: its workspace is a path on that host.
+        store.execute("UPDATE goals SET host = 'buildbox' WHERE id = 1")
+        assert host("laptop", "add", "--recipe", str(recipe("pinned"))).returncode == 0
+        store.execute("UPDATE goals SET host = 'buildbox' WHERE id = 2")
+        other = host("laptop", "worker", "--until-idle")
+        assert other.returncode == 3, other.stderr
+        assert "goal 2 waits for a worker on its host 'buildbox'" in other.stderr
+        assert store.one("SELECT status FROM goals WHERE id = 2") == {"status": "queued"}
+        shared = host(
+            "laptop", "worker", "--until-idle", AGENT_TUI_EXECUTOR__SHARED_WORKSPACES="true"
+        )
+        assert shared.returncode == 0, shared.stderr
+        assert store.one("SELECT status FROM goals WHERE id = 2") == {"status": "completed"}
+        workers = store.all("SELECT labels FROM workers")
+        assert workers == []  # each worker said goodbye
+    finally:
+        store.close()

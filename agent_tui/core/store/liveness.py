@@ -117,14 +117,14 @@ def command_still_running(record: str | None) -> int | None:
     return pid
 
 
-def register(tx: Tx, owner: str, kind: str) -> None:
-    """Record this executor process (its first heartbeat)."""
+def register(tx: Tx, owner: str, kind: str, labels: tuple[str, ...] = ()) -> None:
+    """Record this executor process (its first heartbeat), its host and its labels."""
     tx.execute(
-        "INSERT INTO workers (id, pid, host, kind, started_at, heartbeat_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
+        "INSERT INTO workers (id, pid, host, kind, started_at, heartbeat_at, labels)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
         " host = excluded.host, kind = excluded.kind, started_at = excluded.started_at,"
-        " heartbeat_at = excluded.heartbeat_at",
-        (owner, os.getpid(), socket.gethostname(), kind, tx.now, tx.now),
+        " heartbeat_at = excluded.heartbeat_at, labels = excluded.labels",
+        (owner, os.getpid(), socket.gethostname(), kind, tx.now, tx.now, json.dumps(labels)),
     )
 
 

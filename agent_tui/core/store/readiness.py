@@ -5,14 +5,18 @@ index), so the executor can ask before it opens a write transaction.
 
 from __future__ import annotations
 
-from agent_tui.core.store import Store
+from agent_tui.core.store import Record, Store
+from agent_tui.core.store.placement import ANYWHERE, Placement
 
 
-def work_waiting(store: Store, *, with_model: bool) -> bool:
-    """Whether a ready step exists that this executor may run (agent steps need a model)."""
+def work_waiting(store: Store, *, with_model: bool, placement: Placement = ANYWHERE) -> bool:
+    """Whether a ready step exists that this executor may run (agent steps need a model; the
+    goal's label and host must be this executor's, see :mod:`.placement`)."""
+    where, params = placement.where("g")
     row = store.execute(
-        "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND (kind = 'tool' OR ? = 1))",
-        (with_model,),
+        "SELECT EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
+        " WHERE s.status = 'ready' AND (s.kind = 'tool' OR ? = 1)" + where + ")",
+        (with_model, *params),
     ).fetchone()
     return bool(row[0])
 
@@ -65,15 +69,28 @@ def next_timed_event(store: Store) -> float | None:
     return row[0] if row else None
 
 
-def nothing_to_do(store: Store, *, with_model: bool) -> bool:
-    """No step running, in retry wait, or ready and claimable, in any process (all work paused
-    counts as nothing claimable)."""
+def nothing_to_do(store: Store, *, with_model: bool, placement: Placement = ANYWHERE) -> bool:
+    """No step running, in retry wait, or ready and claimable by this executor, in any process
+    (all work paused counts as nothing claimable)."""
     paused = bool(store.setting("paused", False))
+    where, params = placement.where("g")
     row = store.execute(
         "SELECT EXISTS(SELECT 1 FROM steps WHERE status IN ('running', 'retry_wait'))"
         " OR (? = 0 AND EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
         "      WHERE s.status = 'ready' AND g.status IN ('queued', 'running', 'planning')"
-        "      AND g.archived = 0 AND (s.kind = 'tool' OR ? = 1)))",
-        (int(paused), with_model),
+        "      AND g.archived = 0 AND (s.kind = 'tool' OR ? = 1)" + where + "))",
+        (int(paused), with_model, *params),
     ).fetchone()
     return not row[0]
+
+
+def placed_elsewhere(store: Store, placement: Placement) -> list[Record]:
+    """Goals with ready steps that ``placement`` may not take: ``id``, ``runs_on``, ``host``."""
+    where, params = placement.where("g")
+    return store.all(
+        "SELECT g.id, g.runs_on, g.host FROM goals g"
+        " WHERE g.status IN ('queued', 'running', 'planning') AND g.archived = 0"
+        " AND EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready')"
+        " AND NOT (1 = 1" + where + ") ORDER BY g.id",
+        params,
+    )

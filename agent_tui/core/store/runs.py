@@ -29,6 +29,7 @@ from agent_tui.core.store.limits import (
     tool_limit_message,
     tool_uses_today,
 )
+from agent_tui.core.store.placement import ANYWHERE, Placement
 from agent_tui.core.store.rows import Step
 
 A, G, S = ActionStatus, GoalStatus, StepStatus
@@ -70,11 +71,18 @@ def _release_daily_limit(tx: Tx) -> None:
 
 
 def claim(
-    tx: Tx, owner: str, limits: ClaimLimits, capacity: int, *, llm: bool = True
+    tx: Tx,
+    owner: str,
+    limits: ClaimLimits,
+    capacity: int,
+    *,
+    llm: bool = True,
+    placement: Placement = ANYWHERE,
 ) -> list[Step]:
     """Take up to ``capacity`` ready steps by goal priority then age, within every limit.
 
-    Without a model (``llm`` false) only tool steps are taken.
+    Without a model (``llm`` false) only tool steps are taken; only goals ``placement`` allows,
+    and a goal taken for the first time is pinned to this host (see :mod:`.placement`).
     """
     row = tx.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
     running = row["n"] if row else 0
@@ -89,6 +97,7 @@ def claim(
         free = min(free, left)
     if free <= 0:
         return []
+    where, where_params = placement.where("g")
     goals = tx.all(
         """
         SELECT g.id, g.status, g.max_parallel, g.started_at,
@@ -97,10 +106,10 @@ def claim(
         FROM goals g
         WHERE g.status IN ('queued', 'running', 'planning') AND g.archived = 0
           AND EXISTS (SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready'
-                      AND (s.kind = 'tool' OR ? = 1))
-        ORDER BY g.priority DESC, g.id
-        """,
-        (llm,),
+                      AND (s.kind = 'tool' OR ? = 1))"""
+        + where
+        + " ORDER BY g.priority DESC, g.id",
+        (llm, *where_params),
     )
     claimed: list[Step] = []
     for goal in goals:
@@ -126,6 +135,11 @@ def claim(
             )
             if goal["status"] == G.QUEUED:
                 tx.event("goal.started", "goal started", goal_id=goal["id"])
+        if steps and not placement.shared_workspaces:
+            tx.execute(
+                "UPDATE goals SET host = ? WHERE id = ? AND host IS NULL",
+                (placement.host, goal["id"]),
+            )
         for step in steps:
             resumed = step["wait_reason"] in ("approved", "resume")
             attempt = step["attempt"] if resumed else step["attempt"] + 1

@@ -285,6 +285,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX goals_listed ON goals(archived);
     CREATE INDEX goals_finished ON goals(finished_at) WHERE finished_at IS NOT NULL;
     """,
+    # 9 -> 10: workers on several hosts: a goal's label and the host its workspace is on, and
+    # each worker's labels.
+    """
+    ALTER TABLE goals ADD COLUMN runs_on TEXT;
+    ALTER TABLE goals ADD COLUMN host TEXT;
+    ALTER TABLE workers ADD COLUMN labels TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
