@@ -6,22 +6,29 @@
 - The minimal SQLite job loop, the floor under any SQLite job queue: per job an INSERT, a claim
   (``UPDATE … RETURNING`` in ``BEGIN IMMEDIATE``) and a finish ``UPDATE``, each its own commit, in
   WAL with ``synchronous=NORMAL``. Target: at least 0.3 of it (huey reaches about 0.27).
+
+Then real ``agent-tui worker`` processes, 1, 2 and 4 of them, share the same steps, on SQLite and,
+with ``--store URL`` (or ``--store auto``: a throwaway cluster of the machine's PostgreSQL), on
+PostgreSQL: steps per second from the first step's start to the last one's end. Target: 4 workers
+not below one (no collapse under contention).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import time
 
-from common import fresh_home, parser, report
+from common import ROOT, child_env, fresh_home, parser, report
 
 from agent_tui import paths
 from agent_tui.config import Settings
 from agent_tui.core.executor import Executor
 from agent_tui.core.goals import add_recipe_goal
 from agent_tui.core.recipes import parse_recipe
-from agent_tui.core.store import Store, runs
+from agent_tui.core.store import Store, open_store, runs
 
 
 def recipe(n: int) -> dict:
@@ -131,10 +138,40 @@ def minimal_loop(jobs: int) -> float:
     return jobs / elapsed
 
 
+def with_workers(n: int, goals: int, steps: int, url: str | None) -> float:
+    """Steps per second through ``n`` worker processes, first start to last finish."""
+    store = open_store(Settings(), url or paths.db_path())
+    add_goals(store, goals, steps)
+    env = child_env()
+    if url:
+        env["AGENT_TUI_STORE_URL"] = url
+    env["AGENT_TUI_EXECUTOR__MAX_PARALLEL"] = str(4 * n)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "agent_tui.cli", "worker", "--until-idle"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(n)
+    ]
+    for proc in procs:
+        proc.wait(600)
+    row = store.one(
+        "SELECT count(*) AS n, min(started_at) AS a, max(finished_at) AS b FROM steps"
+        " WHERE status = 'completed'"
+    )
+    store.close()
+    assert row and row["n"] == goals * steps, f"only {row and row['n']} steps completed"
+    return goals * steps / (row["b"] - row["a"])
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--steps", type=int, default=500, help="steps per goal (at most 500)")
     p.add_argument("--goals", type=int, default=6)
+    p.add_argument("--store", help="a postgresql:// url, or 'auto' for a throwaway cluster")
     args = p.parse_args()
     fresh_home()
     minimal = minimal_loop(args.goals * args.steps)
@@ -142,6 +179,26 @@ def main() -> None:
     raw = ceiling(args.goals, args.steps)
     fresh_home()
     ours = asyncio.run(with_executor(args.goals, args.steps))
+    cluster = None
+    if args.store == "auto":
+        from tests.postgres_cluster import Cluster
+
+        cluster = Cluster().start()
+    processes: dict[str, float] = {}
+    try:
+        backends = ["sqlite"] + (["postgresql"] if args.store else [])
+        for backend in backends:
+            for n in (1, 2, 4):
+                fresh_home()
+                url = None
+                if backend == "postgresql":
+                    url = cluster.database() if cluster else args.store
+                processes[f"{backend}_{n}_workers"] = round(
+                    with_workers(n, args.goals, args.steps, url), 1
+                )
+    finally:
+        if cluster is not None:
+            cluster.remove()
     report(
         {
             "benchmark": "throughput",
@@ -153,7 +210,13 @@ def main() -> None:
             "minimal_loop_jobs_per_s": round(minimal, 1),
             "ratio_to_minimal_loop": round(ours / minimal, 3),
             "target_ratio_to_minimal_loop": 0.3,
+            "workers_steps_per_s": processes,
             "meets_target": ours / raw >= 0.5 and ours / minimal >= 0.3,
+            "no_collapse": all(
+                processes[f"{b}_4_workers"] >= processes[f"{b}_1_workers"]
+                for b in ("sqlite", "postgresql")
+                if f"{b}_1_workers" in processes
+            ),
         },
         args.json,
     )

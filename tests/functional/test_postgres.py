@@ -186,12 +186,15 @@ def test_a_writer_holding_the_lock_is_a_wait_said_once_or_busy_for_a_caller_that
         holder.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
         with pytest.raises(Busy), store.nowait(), store.write() as tx:
             tx.event("never", "never written")
-        threading.Timer(4.0, lambda: holder.execute("SELECT pg_advisory_unlock_all()")).start()
+        release = threading.Timer(4.0, lambda: holder.execute("SELECT pg_advisory_unlock_all()"))
+        release.start()
         with store.write() as tx:  # waits past the warning time, then goes on
             tx.event("written", "after the wait")
         assert told == [True, False]
         assert [e.kind for e in store.events_after(0)] == ["written"]
     finally:
+        if "release" in locals():
+            release.join()
         holder.close()
         store.close()
 

@@ -462,7 +462,7 @@ class Store:
         tx = Tx(self, self.clock())
         try:
             yield tx
-            self.execute("COMMIT")
+            self._commit(ring)
         except BaseException as exc:
             if self.in_transaction:  # a failed COMMIT may leave it open
                 self.execute("ROLLBACK")
@@ -475,9 +475,13 @@ class Store:
                 time.time() - self.full_since,
             )
             self.full_since = None
+        self.publish(tx.events)
+
+    def _commit(self, ring: bool) -> None:
+        """Commit the open transaction; then, with ``ring``, tell the other processes."""
+        self.execute("COMMIT")
         if ring:
             self.wakes.ring()
-        self.publish(tx.events)
 
     def _note_full(self, exc: BaseException) -> None:
         """Say once, not at every write, that the disk is full (each write still fails)."""

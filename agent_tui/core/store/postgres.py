@@ -55,6 +55,8 @@ WRITE_LOCK = 0x61676E74
 """The advisory lock every write transaction holds ("agnt")."""
 CHANNEL = "agent_tui"
 """The ``NOTIFY`` channel of wakes."""
+ENDINGS = ("COMMIT", "ROLLBACK", f"NOTIFY {CHANNEL}; COMMIT")
+"""Statements that end a write transaction."""
 
 
 def shown(url: str) -> str:
@@ -282,14 +284,14 @@ class PgStore(Store):
             text = translate(sql, True)
             values = [int(v) if isinstance(v, bool) else v for v in params]
         if self._tx_open:
-            if sql not in ("COMMIT", "ROLLBACK"):
+            if sql not in ENDINGS:
                 return self.pg.execute(text, values)
             try:
                 if sql == "ROLLBACK" and self._lost():
                     return None  # the server rolled it back when the connection went
                 return self.pg.execute(text, values)
             except psycopg.Error:
-                if sql == "COMMIT" and not self._lost():
+                if sql != "ROLLBACK" and not self._lost():
                     with contextlib.suppress(psycopg.Error):
                         self.pg.execute("ROLLBACK")
                 raise
@@ -372,15 +374,12 @@ class PgStore(Store):
             if self._lost():
                 self._reconnect(wait=not self._nowait)
             try:
-                self.pg.execute("BEGIN")
-            except psycopg.OperationalError:
-                if self._lost():
-                    continue
-                raise
-            try:
-                self.pg.execute(f"SET LOCAL lock_timeout = '{limit}'")
-                self.pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                self.pg.execute("SET LOCAL lock_timeout = '0'")
+                # One round trip: the lock's wait is bounded for this transaction only (no other
+                # writer can hold a row lock it needs while it holds the write lock).
+                self.pg.execute(
+                    f"BEGIN; SELECT set_config('lock_timeout', '{limit}', true),"
+                    f" pg_advisory_xact_lock({WRITE_LOCK})"
+                )
             except pg_errors.LockNotAvailable:
                 self.pg.execute("ROLLBACK")
                 if self._nowait:
@@ -414,6 +413,11 @@ class PgStore(Store):
             self.busy_since = None
             for hook in list(self.busy_hooks):
                 hook(False, [])
+
+    def _commit(self, ring: bool) -> None:
+        """``COMMIT``, with the ``NOTIFY`` of other processes in the same round trip (delivered
+        by the server at the commit, never for a transaction rolled back)."""
+        self.execute(f"NOTIFY {CHANNEL}; COMMIT" if ring else "COMMIT")
 
     @contextmanager
     def nowait(self) -> Iterator[None]:
