@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI, cli_env
+from tests.helpers import the_store
 
 pytestmark = pytest.mark.slow
 
@@ -79,19 +79,23 @@ def test_every_step_runs_exactly_once(tmp_path: Path, home: Path, workers: int) 
     for proc, log in zip(procs, logs, strict=True):
         proc.wait(timeout=180)
         assert proc.returncode == 0, log.read_text()[-2000:]
-    db = sqlite3.connect(home / "data" / "agent-tui.db")
-    assert db.execute("SELECT count(*) FROM steps WHERE status = 'completed'").fetchone()[0] == 2000
-    per_step = db.execute("SELECT step_id, count(*) FROM actions GROUP BY step_id").fetchall()
-    assert len(per_step) == 2000 and {n for _, n in per_step} == {1}
-    owners = db.execute("SELECT count(DISTINCT owner) FROM actions").fetchone()[0]
-    assert owners >= 2, "the workers did not share the work"
-    for goal in goals:
-        workspace = Path(
-            db.execute("SELECT workspace FROM goals WHERE id = ?", (goal,)).fetchone()[0]
-        )
-        lines = (workspace / "runs.log").read_text().split()
-        assert sorted(lines) == sorted(f"s{i}" for i in range(500))
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db = the_store(home)  # the SQLite file, or with --store=postgresql the server's database
+    try:
+        done = db.one("SELECT count(*) AS n FROM steps WHERE status = 'completed'")
+        assert done == {"n": 2000}
+        per_step = db.all("SELECT step_id, count(*) AS n FROM actions GROUP BY step_id")
+        assert len(per_step) == 2000 and {r["n"] for r in per_step} == {1}
+        owners = db.one("SELECT count(DISTINCT owner) AS n FROM actions")
+        assert owners and owners["n"] >= 2, "the workers did not share the work"
+        for goal in goals:
+            row = db.one("SELECT workspace FROM goals WHERE id = ?", (goal,))
+            assert row is not None
+            lines = (Path(row["workspace"]) / "runs.log").read_text().split()
+            assert sorted(lines) == sorted(f"s{i}" for i in range(500))
+        if db.dialect == "sqlite":
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
 
 
 def test_sigkill_mid_action_is_recovered(tmp_path: Path, home: Path) -> None:
@@ -170,8 +174,12 @@ args = {{ text = "after" }}
     assert (workspace / "before.txt").read_text() == "once\n"
     statuses = [a["status"] for a in shown["actions"] if a["step"] == "long"]
     assert statuses == ["failed", "succeeded"]
-    db = sqlite3.connect(home / "data" / "agent-tui.db")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db = the_store(home)
+    try:
+        if db.dialect == "sqlite":  # the file survived the SIGKILL whole
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
 
 
 def _start_worker(home: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
