@@ -193,6 +193,7 @@ class Executor:
         if self.stopping:
             return
         self.stopping = True
+        self.store.stopping = True  # a database server that went away is not waited for now
         if self._doorbell is not None:
             self._doorbell.close()
         if self.scheduler is not None and self.scheduler.running:

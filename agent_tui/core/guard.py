@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from agent_tui.core.store import Store, is_full
+from agent_tui.core.store import Away, Store, is_full
 
 log = logging.getLogger("agent_tui.executor")
 
@@ -19,6 +19,8 @@ class Guard:
         self.store = store
         self.stopping = stopping
         self.errors = 0
+        self.away = False
+        """The database server was away at the last failure (said once until it is back)."""
 
     def __call__(
         self, job: Callable[[], Awaitable[object]]
@@ -37,9 +39,16 @@ class Guard:
         return guarded
 
     def report(self, what: str, exc: BaseException) -> None:
-        """Journal and log a failure (a full disk is said once, by the store)."""
+        """Journal and log a failure (a full disk is said once, by the store; a database server
+        that is away, once here, and not journalled: it cannot be written to)."""
         if is_full(exc) and self.store.full_since is not None:
             return  # a full disk: the work waits for space
+        if isinstance(exc, Away):
+            if not self.away:
+                log.error("%s: %s", what, exc)
+            self.away = True
+            return
+        self.away = False
         self.errors += 1
         log.error("%s: %s", what, exc, exc_info=exc)
         try:

@@ -359,3 +359,42 @@ def test_labels_and_hosts_place_goals_and_say_why_one_waits(
         assert workers == []  # each worker said goodbye
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_worker_whose_server_is_gone_still_stops_when_asked(home: Path, tmp_path: Path) -> None:
+    """The server stops for good (a cluster of this test's own): SIGTERM still ends the worker,
+    which waits for the server only so long at a time, and says what happened."""
+    import signal
+    import time
+
+    from tests.postgres_cluster import Cluster
+
+    cluster = Cluster().start()
+    try:
+        url = cluster.database()
+        worker = subprocess.Popen(
+            [*CLI, "worker"],
+            env=cli_env(home, **{STORE_URL_ENV: url}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        store = PgStore(url)
+        deadline = time.monotonic() + 60
+        while not store.all("SELECT id FROM workers"):
+            assert time.monotonic() < deadline, "the worker never registered"
+            time.sleep(0.1)
+        store.close()
+        cluster.stop("immediate")
+        time.sleep(2)  # it has noticed, and waits for the server
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=180)
+        assert "Traceback" not in err
+        said = (home / "state" / "agent-tui.log").read_text()
+        assert "is away" in said or "cannot reach the PostgreSQL database" in said
+    finally:
+        if "worker" in locals() and worker.poll() is None:
+            worker.kill()
+        cluster.remove()

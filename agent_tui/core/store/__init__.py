@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent_tui.core.store.connection import (
+        Away,
         Busy,
         Event,
         Listener,
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from agent_tui.core.store.opening import open_store
 
 __all__ = [
+    "Away",
     "Busy",
     "Event",
     "Listener",

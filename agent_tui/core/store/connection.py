@@ -185,6 +185,11 @@ def lock_holders(path: Path) -> list[int]:
     return pids
 
 
+class Away(StoreError):
+    """The database server cannot be reached (it stopped, or the network is down); the next use
+    of the store tries again."""
+
+
 class Busy(StoreError):
     """Another process holds the write lock, and this connection was told not to wait for it."""
 
@@ -238,6 +243,9 @@ class Store:
         :data:`STALL_SECONDS`: other processes could not renew their leases meanwhile either."""
         self.redactor: Redactor = default_redactor(redactor)
         self._nowait = False
+        self.stopping = False
+        """Set by a process that is stopping: a database server that went away is not waited
+        for (PostgreSQL; a SQLite file is never away)."""
         self.conn = self._connect()
         self._migrate()
 

@@ -39,6 +39,7 @@ from agent_tui import paths
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.store.connection import (
     BUSY_WARN_SECONDS,
+    Away,
     NOWAIT_MS,
     STALL_SECONDS,
     Busy,
@@ -55,6 +56,9 @@ WRITE_LOCK = 0x61676E74
 """The advisory lock every write transaction holds ("agnt")."""
 CHANNEL = "agent_tui"
 """The ``NOTIFY`` channel of wakes."""
+RECONNECT_PATIENCE = 5.0
+"""How long one use of the store waits for a server that went away before it fails (the next
+use waits again): a restart takes seconds, and a process asked to stop is not held longer."""
 ENDINGS = ("COMMIT", "ROLLBACK", f"NOTIFY {CHANNEL}; COMMIT")
 """Statements that end a write transaction."""
 
@@ -205,6 +209,7 @@ class PgStore(Store):
         self.redactor = default_redactor(redactor)
         self._nowait = False
         self._tx_open = False
+        self.stopping = False
         self.pg = self._connect()
         self._migrate()
 
@@ -271,8 +276,8 @@ class PgStore(Store):
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         """Run one statement. Outside a transaction a connection the server dropped (a restart)
-        is made again, waiting for the server as long as it is away, and the statement runs once
-        more; inside one the error is raised, the transaction being lost with the connection (the
+        is made again, waiting for the server up to :data:`RECONNECT_PATIENCE`, and the
+        statement runs once more; inside one the error is raised, the transaction being lost with the connection (the
         action pipeline's spool keeps any result, and replays it)."""
         values: Any = None
         if not params:
@@ -309,8 +314,8 @@ class PgStore(Store):
         return bool(self.pg.closed or self.pg.broken)
 
     def _reconnect(self, *, wait: bool) -> None:
-        """Make the connection again. ``wait``: for as long as the server is away (said once,
-        as a wait for the write lock is); else one try, which raises :class:`StoreError`."""
+        """Make the connection again. ``wait``: for up to :data:`RECONNECT_PATIENCE` (said once,
+        as a wait for the write lock is); else one try. :class:`StoreError` if it cannot."""
         started = time.monotonic()
         delay = 0.1
         told = False
@@ -318,9 +323,17 @@ class PgStore(Store):
             try:
                 self.pg = self._connect()
                 break
-            except StoreError:
-                if not wait:
-                    raise
+            except StoreError as exc:
+                patience = 0.0 if self.stopping else RECONNECT_PATIENCE
+                if not wait or time.monotonic() - started >= patience:
+                    if told:
+                        self.busy_since = None
+                        for hook in list(self.busy_hooks):
+                            hook(False, [])
+                    raise Away(
+                        f"{exc} (away for {time.monotonic() - started:.0f} s; the next use "
+                        "tries again)"
+                    ) from None
             if not told and time.monotonic() - started >= BUSY_WARN_SECONDS:
                 told = True
                 self.busy_since = time.time() - (time.monotonic() - started)
@@ -449,6 +462,7 @@ class Notifications:
 
 
 RECONNECT_SECONDS = 1.0
+"""How often a listener whose connection the server dropped tries again."""
 
 
 class _Listener:
