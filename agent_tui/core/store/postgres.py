@@ -39,9 +39,9 @@ from agent_tui import paths
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.store.connection import (
     BUSY_WARN_SECONDS,
-    Away,
     NOWAIT_MS,
     STALL_SECONDS,
+    Away,
     Busy,
     Store,
     StoreError,
