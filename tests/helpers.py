@@ -39,13 +39,16 @@ async def run_idle(
     return executor
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``predicate`` until it holds (tests wait for work, never sleep a fixed time)."""
+async def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``predicate`` until it holds (tests wait for work, never sleep a fixed time); fail
+    naming ``what`` after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(
+                f"timed out waiting for {what}" if what else "condition not met in time"
+            )
         await asyncio.sleep(0.01)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,12 @@ from agent_tui.core.store import StoreError, open_store
 from agent_tui.core.store.postgres import PgStore, translate
 from agent_tui.core.store.schema import SCHEMA_VERSION
 from tests.conftest import CLI, cli_env
-from tests.helpers import add, echo, goal_status, pending_approvals, steps
+from tests.helpers import add, echo, goal_status, pending_approvals, steps, wait_for
 
 
 @pytest.fixture
 def url(pg_cluster: Any) -> str:
     return str(pg_cluster.database())
-
-
-async def _until(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def test_statements_are_translated_once_and_literals_kept() -> None:
@@ -105,10 +96,12 @@ async def test_recipes_run_and_approvals_from_another_connection_wake_the_execut
                 ],
             },
         )
-        await _until(lambda: pending_approvals(other), "the asking step to wait")
+        await wait_for(lambda: pending_approvals(other), 30.0, "the asking step to wait")
         [approval] = pending_approvals(other)
         control.approve(other, approval["id"])
-        await _until(lambda: goal_status(other, goal) == "completed", "the goal to complete")
+        await wait_for(
+            lambda: goal_status(other, goal) == "completed", 30.0, "the goal to complete"
+        )
         rows = steps(other, goal)
         assert rows["b"]["result"]["output"] == "first then second"
         assert rows["c"]["status"] == "completed"

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,7 @@ from agent_tui.core import executor as executor_module
 from agent_tui.core.executor import Executor
 from agent_tui.core.store import Store
 from agent_tui.core.store.wakes import MAX_ADDRESS, Doorbell
-from tests.helpers import add, echo, goal_status, pending_approvals
-
-
-async def _until(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+from tests.helpers import add, echo, goal_status, pending_approvals, wait_for
 
 
 @pytest.mark.sqlite_only
@@ -41,14 +32,14 @@ async def test_a_ring_reaches_every_other_listener_but_not_the_ringer(tmp_path: 
     ]
     try:
         a.ring()
-        await _until(lambda: heard["b"] == 1, "b to hear a's ring")
+        await wait_for(lambda: heard["b"] == 1, 30.0, "b to hear a's ring")
         await asyncio.sleep(0.05)
         assert heard == {"a": 0, "b": 1}
         b.ring()
-        await _until(lambda: heard["a"] == 1, "a to hear b's ring")
+        await wait_for(lambda: heard["a"] == 1, 30.0, "a to hear b's ring")
         for _ in range(50):  # rings that arrive together are read at once
             a.ring()
-        await _until(lambda: heard["b"] >= 2, "b to hear the burst")
+        await wait_for(lambda: heard["b"] >= 2, 30.0, "b to hear the burst")
         await asyncio.sleep(0.05)
         assert 2 <= heard["b"] < 50
     finally:
@@ -79,7 +70,7 @@ async def test_a_database_deep_in_a_long_path_still_has_a_doorbell(tmp_path: Pat
     listening = Doorbell(db).listen(asyncio.get_running_loop(), lambda: heard.append(1))
     try:
         Doorbell(db).ring()
-        await _until(lambda: heard, "the ring through a long path")
+        await wait_for(lambda: heard, 30.0, "the ring through a long path")
     finally:
         listening.close()
 
@@ -113,10 +104,12 @@ async def test_an_approval_on_another_connection_starts_the_step_without_any_pol
     try:
         await asyncio.sleep(0.2)  # the start's own dispatch has found nothing
         goal = add(other, {"title": "asks", "steps": [echo("a", "rung", approval="ask")]})
-        await _until(lambda: pending_approvals(other), "the step to be claimed and to ask")
+        await wait_for(lambda: pending_approvals(other), 30.0, "the step to be claimed and to ask")
         [approval] = pending_approvals(other)
         control.approve(other, approval["id"])
-        await _until(lambda: goal_status(other, goal) == "completed", "the approved step to run")
+        await wait_for(
+            lambda: goal_status(other, goal) == "completed", 30.0, "the approved step to run"
+        )
     finally:
         await executor.stop()
         mine.close()
