@@ -100,7 +100,7 @@ def claim(
     where, where_params = placement.where("g")
     goals = tx.all(
         """
-        SELECT g.id, g.status, g.max_parallel, g.started_at,
+        SELECT g.id, g.status, g.max_parallel, g.started_at, g.host,
                (SELECT count(*) FROM steps r WHERE r.goal_id = g.id AND r.status = 'running')
                  AS running
         FROM goals g
@@ -135,11 +135,8 @@ def claim(
             )
             if goal["status"] == G.QUEUED:
                 tx.event("goal.started", "goal started", goal_id=goal["id"])
-        if steps and not placement.shared_workspaces:
-            tx.execute(
-                "UPDATE goals SET host = ? WHERE id = ? AND host IS NULL",
-                (placement.host, goal["id"]),
-            )
+        if steps and goal["host"] is None and not placement.shared_workspaces:
+            tx.execute("UPDATE goals SET host = ? WHERE id = ?", (placement.host, goal["id"]))
         for step in steps:
             resumed = step["wait_reason"] in ("approved", "resume")
             attempt = step["attempt"] if resumed else step["attempt"] + 1
