@@ -422,24 +422,34 @@ class Store:
                     raise Busy(self.path, lock_holders(self.path)) from None
                 now = time.monotonic()
                 if self.busy_since is None and now - started >= BUSY_WARN_SECONDS:
-                    self.busy_since = time.time() - (now - started)
                     holders = lock_holders(self.path)
                     who = f" (held by pid {', '.join(map(str, holders))})" if holders else ""
                     log.warning("waiting for the database %s%s: %s", self.path, who, exc)
-                    for hook in list(self.busy_hooks):
-                        hook(True, holders)
+                    self._tell_waiting(now - started, holders)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
             if time.monotonic() - started >= STALL_SECONDS:
                 self.waited_until = self.clock()
             if self.busy_since is not None:
-                waited = time.time() - self.busy_since
-                self.busy_since = None
+                waited = self._tell_free()
                 log.warning("the database %s is free again after %.1f s", self.path, waited)
-                for hook in list(self.busy_hooks):
-                    hook(False, [])
             return
+
+    def _tell_waiting(self, waited: float, holders: list[int]) -> None:
+        """This process has waited ``waited`` seconds for the database: note since when, and
+        tell the busy hooks (who holds it, where that can be told)."""
+        self.busy_since = time.time() - waited
+        for hook in list(self.busy_hooks):
+            hook(True, holders)
+
+    def _tell_free(self) -> float:
+        """The wait is over: tell the busy hooks; how many seconds it lasted."""
+        waited = time.time() - self.busy_since if self.busy_since is not None else 0.0
+        self.busy_since = None
+        for hook in list(self.busy_hooks):
+            hook(False, [])
+        return waited
 
     @contextmanager
     def nowait(self) -> Iterator[None]:

@@ -327,26 +327,20 @@ class PgStore(Store):
                 patience = 0.0 if self.stopping else RECONNECT_PATIENCE
                 if not wait or time.monotonic() - started >= patience:
                     if told:
-                        self.busy_since = None
-                        for hook in list(self.busy_hooks):
-                            hook(False, [])
+                        self._tell_free()
                     raise Away(
                         f"{exc} (away for {time.monotonic() - started:.0f} s; the next use "
                         "tries again)"
                     ) from None
             if not told and time.monotonic() - started >= BUSY_WARN_SECONDS:
                 told = True
-                self.busy_since = time.time() - (time.monotonic() - started)
                 log.warning("the database server %s is away; waiting for it", self.shown)
-                for hook in list(self.busy_hooks):
-                    hook(True, [])
+                self._tell_waiting(time.monotonic() - started, [])
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
         log.warning("connected to %s again", self.shown)
         if told:
-            self.busy_since = None
-            for hook in list(self.busy_hooks):
-                hook(False, [])
+            self._tell_free()
 
     def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.pg.cursor() as cursor:
@@ -398,10 +392,8 @@ class PgStore(Store):
                 if self._nowait:
                     raise Busy(self.path, []) from None
                 if self.busy_since is None:
-                    self.busy_since = time.time() - (time.monotonic() - started)
                     log.warning("waiting for another writer of the database %s", self.shown)
-                    for hook in list(self.busy_hooks):
-                        hook(True, [])
+                    self._tell_waiting(time.monotonic() - started, [])
                 continue
             except psycopg.OperationalError:
                 if self._lost():
@@ -418,14 +410,8 @@ class PgStore(Store):
         if time.monotonic() - started >= STALL_SECONDS:
             self.waited_until = self.clock()
         if self.busy_since is not None:
-            log.warning(
-                "the database %s is free again after %.1f s",
-                self.shown,
-                time.time() - self.busy_since,
-            )
-            self.busy_since = None
-            for hook in list(self.busy_hooks):
-                hook(False, [])
+            waited = self._tell_free()
+            log.warning("the database %s is free again after %.1f s", self.shown, waited)
 
     def _commit(self, ring: bool) -> None:
         """``COMMIT``, with the ``NOTIFY`` of other processes in the same round trip (delivered
