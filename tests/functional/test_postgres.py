@@ -23,6 +23,13 @@ from tests.conftest import CLI, cli_env
 from tests.helpers import add, echo, goal_status, pending_approvals, steps, wait_for
 
 
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real program with ``args`` in ``env``, its output captured."""
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
 @pytest.fixture
 def url(pg_cluster: Any) -> str:
     return str(pg_cluster.database())
@@ -124,14 +131,7 @@ def test_workers_on_several_hosts_run_every_step_exactly_once(
     recipe.write_text("\n".join(lines) + "\n")
     env = cli_env(home, **{STORE_URL_ENV: url})
     for _ in range(2):
-        out = subprocess.run(
-            [*CLI, "add", "--json", "--recipe", str(recipe)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        out = _cli(env, "add", "--json", "--recipe", str(recipe))
         assert out.returncode == 0, out.stderr
     workers = [
         subprocess.Popen(
@@ -199,9 +199,7 @@ def test_migrate_copies_everything_verifies_it_and_refuses_a_non_empty_target(
     sqlite_env.pop(STORE_URL_ENV, None)
 
     def cli(*args: str, env: dict[str, str] = sqlite_env) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-        )
+        return _cli(env, *args)
 
     assert cli("add", "--recipe", "workspace-notes").returncode == 0
     assert cli("worker", "--until-idle").returncode == 0
@@ -254,14 +252,7 @@ def test_a_server_restart_mid_run_loses_nothing_and_runs_nothing_twice(
         home,
         **{STORE_URL_ENV: url, "AGENT_TUI_POLICY__TOOLS": '{ shell = "allow" }'},
     )
-    added = subprocess.run(
-        [*CLI, "add", "--json", "--recipe", str(recipe)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    added = _cli(env, "add", "--json", "--recipe", str(recipe))
     assert added.returncode == 0, added.stderr
     worker = subprocess.Popen(
         [*CLI, "worker", "--until-idle"],
@@ -308,17 +299,10 @@ def test_labels_and_hosts_place_goals_and_say_why_one_waits(
         return path
 
     def host(name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*CLI, *args],
-            env=cli_env(
-                tmp_path / name,
-                **{STORE_URL_ENV: url, "AGENT_TUI_EXECUTOR__HOST": name, **env},
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        homed = cli_env(
+            tmp_path / name, **{STORE_URL_ENV: url, "AGENT_TUI_EXECUTOR__HOST": name, **env}
         )
+        return _cli(homed, *args)
 
     assert (
         host("laptop", "add", "--recipe", str(recipe("trained", 'runs_on = "gpu"\n'))).returncode
