@@ -107,7 +107,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for g in goals:
-        state = g["status"] + (f" ({g['wait_reason']})" if g["wait_reason"] else "")
+        why = g["wait_reason"] or ("no worker may take it" if g["waits_for"] else None)
+        state = g["status"] + (f" ({why})" if why else "")
         cost = (
             "-"
             if not g["model_calls"]
@@ -124,6 +125,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
             ]
         )
     print(table(rows, ["ID", "STATUS", "STEPS", "PRI", "COST", "TITLE"]))
+    for g in goals:
+        if g["waits_for"]:
+            print(f"goal {g['id']} {g['waits_for']}")
     if limit is not None and len(goals) == limit:
         total = count_goals(store, include_archived=args.all)
         if total > limit:
@@ -160,7 +164,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     g = detail["goal"]
     print(f"goal {g['id']}: {g['title']}")
-    state = g["status"] + (f" — {g['status_message']}" if g["status_message"] else "")
+    message = g["status_message"] or g["waits_for"]
+    state = g["status"] + (f" — {message}" if message else "")
     print(f"  status    {state}")
     print(f"  priority  {g['priority']}   dry run {'on' if g['dry_run'] else 'off'}")
     print(f"  workspace {g['workspace']}")

@@ -112,17 +112,11 @@ def report_blocked(store: Store, placement: Placement | None = None) -> bool:
         print(f"worker: goal {goal['id']} waits: {why}", file=sys.stderr)
     elsewhere = readiness.placed_elsewhere(store, placement) if placement else []
     for goal in elsewhere:
-        if goal["runs_on"] and goal["runs_on"] not in placement.names:  # type: ignore[union-attr]
-            why = (
-                f"for a worker labelled '{goal['runs_on']}' (`agent-tui worker --labels "
-                f"{goal['runs_on']}` on a host that has it)"
-            )
-        else:
-            why = (
-                f"for a worker on its host '{goal['host']}', where its workspace is (if every "
-                "host sees the same workspaces, set [executor] shared_workspaces = true)"
-            )
-        print(f"worker: goal {goal['id']} waits {why}", file=sys.stderr)
+        assert placement is not None
+        label = goal["runs_on"] if goal["runs_on"] not in placement.names else None
+        host = None if placement.shared_workspaces else goal["host"]
+        why = readiness.placement_wait(label, host)
+        print(f"worker: goal {goal['id']} {why}", file=sys.stderr)
     return bool(approvals or waiting or elsewhere)
 
 

@@ -152,7 +152,13 @@ class Executor:
             # with the first frames of the TUI; a model call before then imports it itself.
             loop.call_later(WARMUP_DELAY, lambda: loop.run_in_executor(None, llm.load_litellm))
         with self.store.write() as tx:
-            liveness.register(tx, self.owner, self.kind, self.placement.names)
+            liveness.register(
+                tx,
+                self.owner,
+                self.kind,
+                self.placement.names,
+                shared_workspaces=self.placement.shared_workspaces,
+            )
             tx.event("executor.started", f"{self.kind} executor started ({self.owner})")
         self.actions.replay_spool()
         self.recovery.note_outlived()

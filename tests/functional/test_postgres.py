@@ -325,7 +325,9 @@ def test_labels_and_hosts_place_goals_and_say_why_one_waits(
         store.execute("UPDATE goals SET host = 'buildbox' WHERE id = 2")
         other = host("laptop", "worker", "--until-idle")
         assert other.returncode == 3, other.stderr
-        assert "goal 2 waits for a worker on its host 'buildbox'" in other.stderr
+        assert "goal 2 waits for a worker on host 'buildbox'" in other.stderr
+        listed = host("laptop", "ls")  # a viewer on any host says it too
+        assert "goal 2 waits for a worker on host 'buildbox'" in listed.stdout, listed.stdout
         assert store.one("SELECT status FROM goals WHERE id = 2") == {"status": "queued"}
         shared = host(
             "laptop", "worker", "--until-idle", AGENT_TUI_EXECUTOR__SHARED_WORKSPACES="true"

@@ -117,14 +117,32 @@ def command_still_running(record: str | None) -> int | None:
     return pid
 
 
-def register(tx: Tx, owner: str, kind: str, labels: tuple[str, ...] = ()) -> None:
-    """Record this executor process (its first heartbeat), its host and its labels."""
+def register(
+    tx: Tx,
+    owner: str,
+    kind: str,
+    labels: tuple[str, ...] = (),
+    *,
+    shared_workspaces: bool = False,
+) -> None:
+    """Record this executor process (its first heartbeat), its host, its labels (with
+    ``host:<name>``, the host it runs goals as) and whether it sees every host's workspaces."""
     tx.execute(
-        "INSERT INTO workers (id, pid, host, kind, started_at, heartbeat_at, labels)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid,"
-        " host = excluded.host, kind = excluded.kind, started_at = excluded.started_at,"
-        " heartbeat_at = excluded.heartbeat_at, labels = excluded.labels",
-        (owner, os.getpid(), socket.gethostname(), kind, tx.now, tx.now, json.dumps(labels)),
+        "INSERT INTO workers (id, pid, host, kind, started_at, heartbeat_at, labels,"
+        " shared_workspaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " pid = excluded.pid, host = excluded.host, kind = excluded.kind,"
+        " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+        " labels = excluded.labels, shared_workspaces = excluded.shared_workspaces",
+        (
+            owner,
+            os.getpid(),
+            socket.gethostname(),
+            kind,
+            tx.now,
+            tx.now,
+            json.dumps(labels),
+            int(shared_workspaces),
+        ),
     )
 
 

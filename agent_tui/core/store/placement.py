@@ -37,6 +37,12 @@ class Placement:
             params.append(self.host)
         return sql, params
 
+    def admits(self, runs_on: str | None, host: str | None) -> bool:
+        """Whether a goal with this label and host may run here (what :meth:`where` asks)."""
+        return (runs_on is None or runs_on in self.names) and (
+            self.shared_workspaces or host is None or host == self.host
+        )
+
 
 ANYWHERE = Placement(host="", shared_workspaces=True)
 """No label and no host asked for (callers that run goals of every kind, such as tests)."""

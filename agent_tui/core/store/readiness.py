@@ -5,7 +5,9 @@ index), so the executor can ask before it opens a write transaction.
 
 from __future__ import annotations
 
-from agent_tui.core.store import Record, Store
+import json
+
+from agent_tui.core.store import Record, Store, liveness
 from agent_tui.core.store.placement import ANYWHERE, Placement
 
 
@@ -93,4 +95,55 @@ def placed_elsewhere(store: Store, placement: Placement) -> list[Record]:
         " AND EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready')"
         " AND NOT (1 = 1" + where + ") ORDER BY g.id",
         params,
+    )
+
+
+def placement_waits(store: Store, goal_id: int | None = None) -> dict[int, str]:
+    """Goals with ready steps that no live worker may take (their label is offered by none, or
+    their workspace's host has none), each with what it waits for, said for a person.
+
+    Only goals that name a label or are pinned to a host are looked at, so the answer costs a
+    query over the active goals and one over the workers, whatever the history holds.
+    """
+    rows = store.all(
+        "SELECT g.id, g.runs_on, g.host FROM goals g"
+        " WHERE g.status IN ('queued', 'running', 'planning') AND g.archived = 0"
+        " AND (g.runs_on IS NOT NULL OR g.host IS NOT NULL)"
+        + (" AND g.id = ?" if goal_id is not None else "")
+        + " AND EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready')",
+        (goal_id,) if goal_id is not None else (),
+    )
+    if not rows:
+        return {}
+    workers = [worker_placement(w) for w in liveness.live_workers(store)]
+    return {
+        row["id"]: placement_wait(row["runs_on"], row["host"])
+        for row in rows
+        if not any(w.admits(row["runs_on"], row["host"]) for w in workers)
+    }
+
+
+def worker_placement(row: Record) -> Placement:
+    """Where a ``workers`` row's executor may run goals (its labels hold ``host:<name>``)."""
+    names = [str(n) for n in json.loads(row["labels"] or "[]")]
+    host = next((n[5:] for n in names if n.startswith("host:")), row["host"])
+    labels = tuple(n for n in names if not n.startswith("host:"))
+    return Placement(host=host, labels=labels, shared_workspaces=bool(row["shared_workspaces"]))
+
+
+def placement_wait(runs_on: str | None, host: str | None) -> str:
+    """What a goal that no live worker may take waits for, and how to give it one."""
+    if runs_on and host:
+        return (
+            f"waits for a worker labelled '{runs_on}' on host '{host}', where its workspace is"
+            f" (`agent-tui worker --labels {runs_on}` there)"
+        )
+    if runs_on:
+        return (
+            f"waits for a worker labelled '{runs_on}' (`agent-tui worker --labels {runs_on}`"
+            " on a host that has it)"
+        )
+    return (
+        f"waits for a worker on host '{host}', where its workspace is (if every host sees the"
+        " same workspaces, set [executor] shared_workspaces = true)"
     )

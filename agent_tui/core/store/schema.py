@@ -292,6 +292,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE goals ADD COLUMN host TEXT;
     ALTER TABLE workers ADD COLUMN labels TEXT;
     """,
+    # 10 -> 11: whether a worker sees every host's workspaces (it may take a goal pinned to
+    # another host), so a viewer can tell which goals no live worker may take.
+    """
+    ALTER TABLE workers ADD COLUMN shared_workspaces INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

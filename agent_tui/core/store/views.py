@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_tui.core.store import Record, Row, Store
+from agent_tui.core.store import Record, Row, Store, readiness
 
 GOAL_FIELDS = (
     "id",
@@ -24,11 +24,16 @@ GOAL_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
+    "runs_on",
+    "host",
 )
 
 
-def goal_summary(store: Store, goal: Row) -> dict[str, Any]:
+def goal_summary(store: Store, goal: Row, waits_for: str | None = None) -> dict[str, Any]:
+    """A goal's fields, step counts and usage; ``waits_for`` is what it waits for when no live
+    worker may take its steps (see :func:`readiness.placement_waits`)."""
     out = {k: goal[k] for k in GOAL_FIELDS}
+    out["waits_for"] = waits_for
     out["dry_run"] = bool(goal["dry_run"])
     counts = store.all(
         "SELECT status, count(*) AS n FROM steps WHERE goal_id = ?"
@@ -96,7 +101,8 @@ def list_goals(
             f"SELECT * FROM (SELECT * FROM goals{where} ORDER BY id DESC LIMIT ?) AS page ORDER BY id",
             (limit,),
         )
-    return [goal_summary(store, g) for g in rows]
+    waits = readiness.placement_waits(store)
+    return [goal_summary(store, g, waits.get(g["id"])) for g in rows]
 
 
 def count_goals(store: Store, *, include_archived: bool = False) -> int:
@@ -197,7 +203,7 @@ def goal_detail(store: Store, goal_id: int) -> dict[str, Any] | None:
         (goal_id,),
     )
     return {
-        "goal": goal_summary(store, goal),
+        "goal": goal_summary(store, goal, readiness.placement_waits(store, goal_id).get(goal_id)),
         "text": goal["text"],
         "conversations": conversations(store, goal_id),
         "steps": [_step_view(s, deps.get(s["id"], [])) for s in steps],

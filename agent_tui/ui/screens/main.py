@@ -19,6 +19,7 @@ from agent_tui.config import Settings
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Event, Store
 from agent_tui.core.store.panes import GoalRow, Overview, documents, goal_rows, overview, step_rows
+from agent_tui.core.store.readiness import placement_waits
 from agent_tui.core.store.views import pending_approvals
 from agent_tui.ui import notify
 from agent_tui.ui.messages import EventsArrived, OutputArrived, StoreChanged
@@ -175,13 +176,21 @@ class MainScreen(MainActions):
         timeline.show(step_rows(self.store, goal_id) if goal_id is not None else [])
         goal = self.goal
         timeline.border_title = f"Steps · {goal['title']}" if goal else "Steps"
-        timeline.border_subtitle = (goal["status_message"] or "") if goal else ""
+        timeline.border_subtitle = self._goal_note(goal)
         if documents_too:
             docs = documents(self.store, goal_id) if goal_id is not None else []
             self.query_one(Documents).show(docs)
             tab = self.query_one(TabbedContent).get_tab("documents-tab")
             tab.label = f"Documents {len(docs)}" if docs else "Documents"
         self.refresh_output()
+
+    def _goal_note(self, goal: GoalRow | None) -> str:
+        """Why the selected goal waits: its own message, or that no live worker may take it."""
+        if goal is None:
+            return ""
+        if goal.status_message:
+            return goal.status_message
+        return placement_waits(self.store, goal.id).get(goal.id, "")
 
     def refresh_output(self) -> None:
         """Show the highlighted step's latest action, or append what it stored since."""
