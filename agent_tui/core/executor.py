@@ -269,11 +269,14 @@ class Executor:
         await self._dispatch()
 
     def _rung(self) -> None:
-        """Another process committed (its ring): notice it now."""
+        """Another connection committed (its ring): look again at once. A ring is never this
+        connection's own, so no ``data_version`` read tells it apart (a round trip saved)."""
         if self.stopping:
             return
         try:
-            self._notice()
+            self._changed.set()
+            self.recovery.check_lost()
+            self.wake()
         except Exception as exc:
             self.guard.report("noticing another process's change failed", exc)
 
@@ -311,20 +314,25 @@ class Executor:
         if self.stopping:
             return
         try:
-            if not self.store.setting("paused", False):
-                self._claim_and_start()
+            self._claim_and_start()
         finally:
-            self._arm_timer()
+            # After the claimed steps' first moves: the next timed event is not on their way.
+            asyncio.get_running_loop().call_soon(self._arm_timer_safely)
 
     def _claim_and_start(self) -> None:
+        with_model = self.model.model is not None
+        paused, waiting, sync_waits = readiness.before_claim(
+            self.store, with_model=with_model, placement=self.placement
+        )
+        if paused:
+            return
         capacity = self.max_parallel - len(self.running)
-        if capacity <= 0 or not self._work_waiting():
-            if self.model.model is None and timed_work.model_waits_due(self.store, self.models):
+        if capacity <= 0 or not waiting:
+            if not with_model and sync_waits:
                 with self.store.write() as tx:
                     lifecycle.sync_model_waits(tx, self.model.model)
             return
         claim_limits = limits.claim_limits(self.settings)
-        sync_waits = timed_work.model_waits_due(self.store, self.models)
         with self.store.write() as tx:
             if sync_waits:
                 lifecycle.sync_model_waits(tx, self.model.model)
@@ -333,7 +341,7 @@ class Executor:
                 self.owner,
                 claim_limits,
                 capacity,
-                llm=self.model.model is not None,
+                llm=with_model,
                 placement=self.placement,
             )
         for step in claimed:
@@ -341,10 +349,13 @@ class Executor:
             self.running[step.id] = running
             running.task = asyncio.create_task(self._run_step(running), name=f"step-{step.id}")
 
-    def _work_waiting(self) -> bool:
-        return readiness.work_waiting(
-            self.store, with_model=self.model.model is not None, placement=self.placement
-        )
+    def _arm_timer_safely(self) -> None:
+        if self.stopping:
+            return
+        try:
+            self._arm_timer()
+        except Exception as exc:
+            self.guard.report("arming the timer failed", exc)
 
     def _arm_timer(self) -> None:
         """A date trigger at the next timed event: a retry, a reopening window, an approval

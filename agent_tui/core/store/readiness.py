@@ -23,6 +23,27 @@ def work_waiting(store: Store, *, with_model: bool, placement: Placement = ANYWH
     return bool(row[0])
 
 
+def before_claim(
+    store: Store, *, with_model: bool, placement: Placement = ANYWHERE
+) -> tuple[bool, bool, bool]:
+    """``(paused, work_waiting, model_waits_due)`` in one query: what a dispatch asks before it
+    opens a write transaction (one round trip to a database server, not three)."""
+    where, params = placement.where("g")
+    waits = (
+        "EXISTS(SELECT 1 FROM goals WHERE status = 'waiting' AND wait_reason = 'no model')"
+        if with_model
+        else "EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND kind != 'tool')"
+    )
+    row = store.execute(
+        "SELECT (SELECT value FROM settings WHERE key = 'paused'),"
+        " EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
+        " WHERE s.status = 'ready' AND (s.kind = 'tool' OR ? = 1)" + where + "), " + waits,
+        (with_model, *params),
+    ).fetchone()
+    paused = row[0] is not None and bool(json.loads(row[0]))
+    return paused, bool(row[1]), bool(row[2])
+
+
 def model_waits_due(store: Store, *, with_model: bool) -> bool:
     """Goals to put in waiting for a model (none configured, and a model step is ready), or to
     take out of it (a model is there now)."""
