@@ -18,7 +18,7 @@ from agent_tui.commands.common import (
     when,
 )
 from agent_tui.core.clock import start_of_day
-from agent_tui.core.display import GLYPHS
+from agent_tui.core.display import GLYPHS, output_log_place
 from agent_tui.core.states import ActionStatus, GoalStatus, StepStatus
 from agent_tui.core.store.views import (
     count_goals,
@@ -197,6 +197,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  #{a['id']} {a['step']}: {status}{code} — {a['preview']}")
         for text in excerpt(a["output"].rstrip().splitlines()):
             print(f"      {text}")
+        kept = len(a["output"].encode("utf-8"))
+        if a["output_log"] and kept < a["output_bytes"]:
+            place = output_log_place(a["output_log"]["host"], a["output_log"]["path"], "")
+            print(f"      (the last {kept} of {a['output_bytes']} bytes; all of it: {place})")
         if (cp := checkpoints.get(a["id"])) is not None and cp["files"]:
             for text in record.describe(cp).splitlines():
                 print(f"    {text}")

@@ -81,6 +81,7 @@ class Actions:
         settings: Settings,
         *,
         owner: str,
+        host: str,
         output_dir: Path,
         report_output: Callable[[OutputChunk], None],
         find_tool: Callable[[str], Awaitable[Tool | None]],
@@ -89,6 +90,8 @@ class Actions:
         self.store = store
         self.settings = settings
         self.owner = owner
+        self.host = host
+        """The name of this host, as its output logs are said to be on."""
         self.output_dir = output_dir
         self.report_output = report_output
         self.tool = find_tool
@@ -212,6 +215,7 @@ class Actions:
             action_id=action_id,
             cap=self.settings.limits.output_cap_bytes,
             log_dir=self.output_dir,
+            host=self.host,
             on_chunk=self.report_output,
         )
         decided = store_actions.action(self.store, action_id)

@@ -10,6 +10,7 @@ markup spells them; front ends without colour ignore them.
 
 from __future__ import annotations
 
+import socket
 import time
 
 GLYPHS: dict[str, str] = {
@@ -84,3 +85,14 @@ def human_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KiB"
     return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def output_log_place(host: str | None, path: str | None, fallback: str) -> str:
+    """Where an action's whole output is: its log file, and the host it is on when that is not
+    this one (viewers of a shared database may be on any host); ``fallback`` for an action that
+    recorded none (run before agent-tui recorded it)."""
+    if not path:
+        return fallback
+    if host and host != socket.gethostname():
+        return f"{path} on host {host}"
+    return path

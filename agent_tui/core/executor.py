@@ -110,10 +110,17 @@ class Executor:
         self.housekeeping = Housekeeping(store, settings, self.output_dir, self.guard)
         self._retry_at: float | None = None
         self._wake_pending = False
+        self.placement = Placement(
+            settings.executor.host or socket.gethostname(),
+            tuple(settings.executor.labels),
+            settings.executor.shared_workspaces,
+        )
+        """Which goals this executor runs: their label, and the host their workspace is on."""
         self.actions = Actions(
             store,
             settings,
             owner=self.owner,
+            host=self.placement.host,
             output_dir=self.output_dir,
             report_output=self.report_output,
             find_tool=self.tool,
@@ -121,12 +128,6 @@ class Executor:
         )
         """The action pipeline: every tool call, a recipe step's or a model's, goes through it."""
         self.recovery = Recovery(store, settings, self.owner, self.running, self.actions)
-        self.placement = Placement(
-            settings.executor.host or socket.gethostname(),
-            tuple(settings.executor.labels),
-            settings.executor.shared_workspaces,
-        )
-        """Which goals this executor runs: their label, and the host their workspace is on."""
         store.listeners.append(self._on_event)
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from agent_tui import __version__
 from agent_tui.core import timeline, transcript
 from agent_tui.core.display import changes_summary as summary
-from agent_tui.core.display import duration
+from agent_tui.core.display import duration, output_log_place
 from agent_tui.core.states import ActionStatus
 from agent_tui.core.store import Store
 from agent_tui.core.store.checkpoints import records as checkpoint_records
@@ -197,11 +197,11 @@ def _actions(actions: list[dict[str, Any]]) -> list[str]:
             lines += ["", _fence(a["preview"])]
         if a["output"]:
             shown = len(a["output"].encode("utf-8"))
-            kept = (
-                ""
-                if shown >= a["output_bytes"]
-                else f" (the last {shown} of {a['output_bytes']} bytes)"
-            )
+            kept = ""
+            if shown < a["output_bytes"]:
+                log = a["output_log"] or {}
+                place = output_log_place(log.get("host"), log.get("path"), "its output log")
+                kept = f" (the last {shown} of {a['output_bytes']} bytes; all of it: {place})"
             lines += ["", f"Output{kept}:", "", _fence(a["output"])]
         out.append("\n".join(lines))
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,7 @@ class OutputWriter:
         action_id: int,
         cap: int,
         log_dir: Path,
+        host: str | None = None,
         on_chunk: Callable[[OutputChunk], None] | None = None,
     ) -> None:
         self.store = store
@@ -59,8 +61,11 @@ class OutputWriter:
         self._buffer: list[tuple[str, str]] = []
         self._pending = 0
         self._timer: asyncio.TimerHandle | None = None
-        self.log_path = log_dir / f"{action_id}.log"
+        self.log_path = log_dir.absolute() / f"{action_id}.log"
+        self.host = host or socket.gethostname()
+        """The host the log file is on, as the action's row says (viewers may be elsewhere)."""
         self._log: IO[str] | None = None
+        self._log_recorded = False
         self._redactors: dict[str, StreamRedactor] = {}
         self._closed = False
         self.disk_error: str | None = None
@@ -176,6 +181,9 @@ class OutputWriter:
     def _write(self, tx: Tx, rows: list[tuple[str, str]]) -> None:
         stored.append(tx, self.action_id, rows)
         stored.set_output_bytes(tx, self.action_id, self.total)
+        if self._log is not None and not self._log_recorded:
+            stored.set_output_log(tx, self.action_id, self.host, str(self.log_path))
+            self._log_recorded = True
         if self._stored > self.cap:
             self._trim(tx)
 

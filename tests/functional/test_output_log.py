@@ -3,9 +3,14 @@ cannot be written fails the step plainly instead of losing output in silence."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from agent_tui import cli
 from agent_tui.config import Settings
+from agent_tui.core.export import export_goal, render_markdown
 from agent_tui.core.output import stored_output
 from agent_tui.core.store import Store
 from tests.helpers import add, goal_status, run_idle, shell, steps
@@ -34,3 +39,35 @@ async def test_a_log_that_cannot_be_created_fails_the_step_and_says_why(
     assert action["output_bytes"] == len("".join(f"{i}\n" for i in range(1, 20001)))
     assert stored_output(store, action["id"]).endswith("19999\n20000\n")  # the tail is kept
     assert blocker.read_text() == "a file where the output directory should be"
+
+
+async def test_where_the_whole_output_is_is_recorded_and_said(
+    store: Store, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capped output's row says which file on which host has all of it; `show`, `--json` and
+    the export say it to a viewer on any host. A quick output, whole in the database, has none."""
+    settings.policy.tools["shell"] = "allow"
+    settings.limits.output_cap_bytes = 4096
+    settings.executor.host = "buildbox"  # the name this host goes by: not the viewer's
+    goal = add(
+        store, {"title": "loud", "steps": [shell("s", "seq 1 20000"), shell("q", "echo quiet")]}
+    )
+    await run_idle(store, settings, output_dir=tmp_path / "out")
+
+    loud, quiet = store.all("SELECT * FROM actions WHERE goal_id = ? ORDER BY id", (goal,))
+    log = tmp_path / "out" / f"{loud['id']}.log"
+    assert (loud["output_host"], loud["output_log"]) == ("buildbox", str(log))
+    assert log.read_text() == "".join(f"{i}\n" for i in range(1, 20001))
+    assert quiet["output_log"] is None and quiet["output_host"] is None
+
+    place = f"all of it: {log} on host buildbox"
+    assert cli.main(["show", str(goal)]) == 0
+    shown = capsys.readouterr().out
+    assert f"(the last 4096 of {loud['output_bytes']} bytes; {place})" in shown
+    assert shown.count("all of it:") == 1
+    assert cli.main(["show", str(goal), "--json"]) == 0
+    actions = json.loads(capsys.readouterr().out)["actions"]
+    assert actions[0]["output_log"] == {"host": "buildbox", "path": str(log)}
+    assert actions[1]["output_log"] is None
+    document = export_goal(store, goal)
+    assert document is not None and place in render_markdown(document)

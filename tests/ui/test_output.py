@@ -8,6 +8,7 @@ from agent_tui.config import Settings
 from agent_tui.core.store import Store
 from agent_tui.ui.app import create_app
 from agent_tui.ui.widgets.tool_output import MAX_LINES, ToolOutput
+from tests.helpers import run_idle
 from tests.ui.conftest import SIZE, add_file_goal, goal_status, shell_recipe, wait_until
 
 STREAM = "for i in $(seq 1 40); do echo line $i; sleep 0.03; done"
@@ -56,3 +57,22 @@ async def test_a_burst_past_the_line_cap_still_shows_its_end(
         assert MAX_LINES - 1 <= output.virtual_size.height <= MAX_LINES
         assert 0 < output.max_scroll_y < MAX_LINES
         assert output.scroll_offset.y == output.max_scroll_y
+
+
+async def test_a_capped_output_says_where_all_of_it_is_on_which_host(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """A viewer of a shared database is told the file and the host that has the whole output."""
+    settings.policy.tools = {"shell": "allow"}
+    settings.limits.output_cap_bytes = 4096
+    settings.executor.host = "buildbox"  # the worker's host name, not this viewer's
+    add_file_goal(store, shell_recipe(tmp_path / "loud.toml", "seq 1 20000"))
+    await run_idle(store, settings, output_dir=tmp_path / "out")
+    app = create_app(store, settings, executor=False)
+    async with app.run_test(size=SIZE) as pilot:
+        output = app.main.query_one(ToolOutput)
+        await wait_until(pilot, lambda: "20000" in output.lines, "the stored tail")
+        log = tmp_path / "out" / "1.log"
+        assert (
+            output.lines[0] == f"… earlier output left out; all of it is in {log} on host buildbox"
+        )

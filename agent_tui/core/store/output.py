@@ -29,6 +29,13 @@ def set_output_bytes(tx: Tx, action_id: int, total: int) -> None:
     tx.execute("UPDATE actions SET output_bytes = ? WHERE id = ?", (total, action_id))
 
 
+def set_output_log(tx: Tx, action_id: int, host: str, path: str) -> None:
+    """Record where the action's whole output is: a file on ``host`` (viewers may be elsewhere)."""
+    tx.execute(
+        "UPDATE actions SET output_host = ?, output_log = ? WHERE id = ?", (host, path, action_id)
+    )
+
+
 def sizes_newest_first(tx: Tx, action_id: int) -> Iterator[tuple[int, int]]:
     """``(row id, bytes)`` of an action's stored chunks, newest first, read as iterated."""
     for row in tx.execute(

@@ -199,7 +199,7 @@ def documents(store: Store, goal_id: int) -> list[Artifact]:
 def action_row(store: Store, action_id: int) -> Row | None:
     return store.one(
         "SELECT id, step_id, tool, status, preview, exit_code, error, output_bytes, result,"
-        " started_at, finished_at FROM actions WHERE id = ?",
+        " started_at, finished_at, output_host, output_log FROM actions WHERE id = ?",
         (action_id,),
     )
 

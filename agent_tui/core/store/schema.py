@@ -293,9 +293,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE workers ADD COLUMN labels TEXT;
     """,
     # 10 -> 11: whether a worker sees every host's workspaces (it may take a goal pinned to
-    # another host), so a viewer can tell which goals no live worker may take.
+    # another host), so a viewer can tell which goals no live worker may take; and where an
+    # action's whole output is (a log file on the host that ran it).
     """
     ALTER TABLE workers ADD COLUMN shared_workspaces INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE actions ADD COLUMN output_host TEXT;
+    ALTER TABLE actions ADD COLUMN output_log TEXT;
     """,
 ]
 

@@ -150,6 +150,11 @@ def _action_view(action: Row, step_keys: dict[int, str], output: str) -> dict[st
         "error": action["error"],
         "output": output,
         "output_bytes": action["output_bytes"],
+        "output_log": (
+            {"host": action["output_host"], "path": action["output_log"]}
+            if action["output_log"]
+            else None
+        ),
         "result": result.get("data"),
         "started_at": action["started_at"],
         "finished_at": action["finished_at"],

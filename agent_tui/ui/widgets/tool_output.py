@@ -24,6 +24,7 @@ from textual.widgets import Log
 from agent_tui import paths
 from agent_tui.core.checkpoints.record import describe
 from agent_tui.core.display import changes_summary as summary
+from agent_tui.core.display import output_log_place
 from agent_tui.core.states import STEP_TERMINAL, ActionStatus
 from agent_tui.core.store import Row, Store, steps
 from agent_tui.core.store.panes import (
@@ -159,9 +160,10 @@ class ToolOutput(Log):
         text, self._db_row = output_after(store, action_id, 0)
         stored = len(text.encode("utf-8", "replace"))
         if row is not None and row["output_bytes"] > stored:
-            self.write(
-                f"… earlier output left out; all of it is in {paths.outputs_dir()}/{action_id}.log\n"
+            place = output_log_place(
+                row["output_host"], row["output_log"], f"{paths.outputs_dir()}/{action_id}.log"
             )
+            self.write(f"… earlier output left out; all of it is in {place}\n")
         self._db_chars = len(text)
         self._append(0, text)
         self._describe(store)
