@@ -1,6 +1,7 @@
 """Another process holding the database's write lock: a write waits and says who holds it; a
 write that must not wait (the TUI's) is refused at once, naming the holder. The holder is a real
-process with a real SQLite transaction open."""
+process with a real transaction open: another agent-tui store (its writers queue on the writers'
+lock beside the file) or a plain SQLite client (SQLite's own lock alone)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,24 @@ time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
 print("released", flush=True)
 """
+AGENT_TUI_LOCKER = """
+import sys, time
+from agent_tui.core.store import Store
+store = Store(sys.argv[1])
+with store.write():
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+print("released", flush=True)
+"""
+LOCKERS = {"sqlite3": LOCKER, "agent-tui": AGENT_TUI_LOCKER}
 
 
 @contextmanager
-def locked(store: Store, seconds: float) -> Iterator[subprocess.Popen[str]]:
-    """A process that holds the write lock of ``store``'s file for ``seconds``."""
+def locked(store: Store, seconds: float, kind: str = "sqlite3") -> Iterator[subprocess.Popen[str]]:
+    """A process (``kind``: a plain SQLite client or an agent-tui store) that holds the write
+    lock of ``store``'s file for ``seconds``."""
     locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(store.path), str(seconds)],
+        [sys.executable, "-c", LOCKERS[kind], str(store.path), str(seconds)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -46,8 +58,9 @@ def notes(store: Store) -> list[str]:
 
 
 @pytest.mark.sqlite_only
-def test_a_write_that_must_not_wait_is_refused_naming_the_holder(store: Store) -> None:
-    with locked(store, 60) as locker:
+@pytest.mark.parametrize("kind", sorted(LOCKERS))
+def test_a_write_that_must_not_wait_is_refused_naming_the_holder(store: Store, kind: str) -> None:
+    with locked(store, 60, kind) as locker:
         with pytest.raises(Busy) as refused, store.nowait(), store.write() as tx:
             tx.event("test.note", "never written")
         assert refused.value.holders == [locker.pid]
@@ -59,14 +72,15 @@ def test_a_write_that_must_not_wait_is_refused_naming_the_holder(store: Store) -
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("kind", sorted(LOCKERS))
 def test_a_long_wait_for_the_lock_is_told_then_cleared(
-    store: Store, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
     told: list[tuple[bool, list[int]]] = []
     store.busy_hooks.append(lambda busy, holders: told.append((busy, holders)))
     # past SQLite's own busy timeout, after which the store retries, and past the warning's delay
     hold = max(BUSY_TIMEOUT_MS / 1000, BUSY_WARN_SECONDS) + 1.5
-    with locked(store, hold) as locker:
+    with locked(store, hold, kind) as locker:
         with store.write() as tx:  # waits until the locker lets go
             tx.event("test.note", "written after the wait")
         assert locker.stdout is not None and locker.stdout.readline().strip() == "released"

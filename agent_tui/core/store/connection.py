@@ -24,6 +24,7 @@ from agent_tui.core import secrets
 from agent_tui.core.secrets import Redactor
 from agent_tui.core.states import check
 from agent_tui.core.store.schema import MIGRATIONS, SCHEMA_VERSION
+from agent_tui.core.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +247,7 @@ class Store:
         self.stopping = False
         """Set by a process that is stopping: a database server that went away is not waited
         for (PostgreSQL; a SQLite file is never away)."""
+        self._writer = WriterLock(self.path)
         self.conn = self._connect()
         self._migrate()
 
@@ -385,10 +387,13 @@ class Store:
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._release()
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self) -> None:
         self.conn.close()
+        self._writer.close()
 
     @property
     def shown(self) -> str:
@@ -411,6 +416,33 @@ class Store:
         processes that hold locks on the file where ``/proc/locks`` tells.
         """
         started = time.monotonic()
+        if not self._writer.acquire(
+            nowait_seconds=NOWAIT_MS / 1000 if self._nowait else None,
+            slow_after=BUSY_WARN_SECONDS,
+            slow=self._slow_turn,
+        ):
+            raise Busy(self.path, lock_holders(self.path))
+        try:
+            self._begin_immediate(started)
+        except BaseException:
+            self._release()
+            raise
+
+    def _slow_turn(self, waited: float) -> None:
+        """Another agent-tui writer has held the lock for :data:`BUSY_WARN_SECONDS` while this
+        one waits its turn (called from the lock's timer thread): say so."""
+        holders = lock_holders(self.path)
+        who = f" (held by pid {', '.join(map(str, holders))})" if holders else ""
+        log.warning("waiting for another writer of the database %s%s", self.path, who)
+        self._tell_waiting(waited, holders)
+
+    def _release(self) -> None:
+        """Give the writers' lock (:mod:`.writer_lock`) to the next writer."""
+        self._writer.release()
+
+    def _begin_immediate(self, started: float) -> None:
+        """``BEGIN IMMEDIATE``, waiting (SQLite's busy handler, then backoff) for a writer that
+        does not take the writers' lock."""
         delay = 0.05
         while True:
             try:
@@ -484,6 +516,7 @@ class Store:
         except BaseException as exc:
             if self.in_transaction:  # a failed COMMIT may leave it open
                 self.execute("ROLLBACK")
+            self._release()
             self._note_full(exc)
             raise
         if self.full_since is not None:
@@ -496,8 +529,10 @@ class Store:
         self.publish(tx.events)
 
     def _commit(self, ring: bool) -> None:
-        """Commit the open transaction; then, with ``ring``, tell the other processes."""
+        """Commit the open transaction, give the next writer its turn; then, with ``ring``,
+        tell the other processes."""
         self.execute("COMMIT")
+        self._release()
         if ring:
             self.wakes.ring()
 

@@ -413,6 +413,9 @@ class PgStore(Store):
             waited = self._tell_free()
             log.warning("the database %s is free again after %.1f s", self.shown, waited)
 
+    def _release(self) -> None:
+        """Nothing to give back: the write lock is the transaction's own (released at its end)."""
+
     def _commit(self, ring: bool) -> None:
         """``COMMIT``, with the ``NOTIFY`` of other processes in the same round trip (delivered
         by the server at the commit, never for a transaction rolled back)."""
