@@ -110,6 +110,7 @@ class Executor:
         self.housekeeping = Housekeeping(store, settings, self.output_dir, self.guard)
         self._retry_at: float | None = None
         self._wake_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.placement = Placement(
             settings.executor.host or socket.gethostname(),
             tuple(settings.executor.labels),
@@ -189,6 +190,7 @@ class Executor:
                 **first,
             )
         sched.start()
+        self._loop = loop
         self.wake()
 
     async def stop(self, *, grace: float | None = 10.0, force: asyncio.Event | None = None) -> None:
@@ -223,18 +225,13 @@ class Executor:
             self.store.listeners.remove(self._on_event)
 
     def wake(self) -> None:
-        """Dispatch as soon as possible (something may have become runnable)."""
-        if self.scheduler is None or self.stopping or self._wake_pending:
+        """Dispatch as soon as possible (something may have become runnable): at the loop's next
+        turn, straight from the loop, not through the scheduler's job queue (a dispatch does not
+        wait for anything, so it needs no job of its own). Call it on the executor's loop."""
+        if self._loop is None or self.stopping or self._wake_pending:
             return  # a dispatch is already on its way: wakes coalesce
-        self.scheduler.add_job(
-            self.guard(self._woken),
-            id="dispatch-now",
-            replace_existing=True,
-            max_instances=100,
-            misfire_grace_time=None,
-            next_run_time=datetime.now().astimezone(),
-        )
         self._wake_pending = True
+        self._loop.call_soon(self._woken)
 
     def heard(self, event: Event) -> None:
         """React to an event committed in this process (here, or on another connection that
@@ -246,9 +243,14 @@ class Executor:
         elif event.kind == "goal.cancelled":
             self.recovery.check_lost()
 
-    async def _woken(self) -> None:
+    def _woken(self) -> None:
         self._wake_pending = False
-        await self._dispatch()
+        if self.stopping:
+            return
+        try:
+            self._dispatch_now()
+        except Exception as exc:
+            self.guard.report("dispatch failed", exc)
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -312,6 +314,9 @@ class Executor:
             self.wake()
 
     async def _dispatch(self) -> None:
+        self._dispatch_now()
+
+    def _dispatch_now(self) -> None:
         if self.stopping:
             return
         try:
