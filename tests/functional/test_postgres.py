@@ -22,6 +22,8 @@ from agent_tui.core.store.schema import SCHEMA_VERSION
 from tests.conftest import CLI, cli_env
 from tests.helpers import add, echo, goal_status, pending_approvals, steps, wait_for
 
+pytestmark = pytest.mark.xdist_group("postgres")  # one throwaway cluster, on one xdist worker
+
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The real program with ``args`` in ``env``, its output captured."""

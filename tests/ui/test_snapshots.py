@@ -27,7 +27,8 @@ from tests.ui.demo import add_usage, build_demo, fixed_store
 
 SIZE = (120, 36)
 FIXED_HOME = Path("/tmp/agent-tui-snapshots")
-"""The welcome shows where the data lives, so its home must be the same path on every run."""
+"""The welcome shows where the data lives, so its home must be the same path on every run (the
+tests that use it run on one xdist worker: ``xdist_group``)."""
 
 Snap = Callable[..., bool]
 Before = Callable[[Pilot[Any]], Awaitable[None]]
@@ -114,6 +115,7 @@ def test_light_theme(snap_compare: Snap, demo: Store) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
 
 
+@pytest.mark.xdist_group("fixed-home")
 def test_welcome_with_no_model(snap_compare: Snap, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.rmtree(FIXED_HOME, ignore_errors=True)
     monkeypatch.setenv("AGENT_TUI_HOME", str(FIXED_HOME))
@@ -189,6 +191,7 @@ def test_approval_detail_at_80x24(snap_compare: Snap, demo: Store) -> None:
     assert snap_compare(viewer(demo), terminal_size=SMALL, run_before=before)
 
 
+@pytest.mark.xdist_group("fixed-home")
 def test_welcome_at_80x24(snap_compare: Snap, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.rmtree(FIXED_HOME, ignore_errors=True)
     monkeypatch.setenv("AGENT_TUI_HOME", str(FIXED_HOME))
