@@ -17,13 +17,18 @@ $(STAMP): pyproject.toml requirements.lock
 run: setup
 	$(BIN)/agent-tui
 
+# Three pytest-xdist workers on a 2-core machine: most tests wait on real processes, so a
+# third keeps both cores busy. Tests that share one resource keep to one worker (xdist_group).
+PYTEST_WORKERS ?= 3
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 # The whole suite against a throwaway PostgreSQL cluster (Debian's postgresql package; the tests
 # start it as the postgres user). Tests of the SQLite file itself are skipped there.
 test-postgresql: setup
-	$(BIN)/python -m pytest -q --store=postgresql
+	$(BIN)/python -m pytest -q $(XDIST) --store=postgresql
 
 lint: setup
 	$(BIN)/ruff check agent_tui tests bench

@@ -32,6 +32,10 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+HOST_ENV = "AGENT_TUI_EXECUTOR__HOST"
+"""The name a worker's host goes by (``[executor] host``): a host of its own per worker."""
+
+
 @pytest.fixture
 def url(pg_cluster: Any) -> str:
     return str(pg_cluster.database())
@@ -121,32 +125,34 @@ async def test_recipes_run_and_approvals_from_another_connection_wake_the_execut
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(400)
 def test_workers_on_several_hosts_run_every_step_exactly_once(
     url: str, home: Path, tmp_path: Path
 ) -> None:
-    """Three real workers, each with a home of its own (as on three hosts), one database."""
+    """Four real workers as four hosts (a home, a host name and a label of their own each), one
+    database, 2,000 steps in 8 goals for the label they share: every step runs once, and every
+    goal on the one host that took it first (its workspace is there)."""
     recipe = tmp_path / "many.toml"
-    lines = ['title = "many"', "max_parallel = 8"]
-    for i in range(150):
+    lines = ['title = "many"', 'runs_on = "pool"', "max_parallel = 8"]
+    for i in range(250):
         lines += ["[[steps]]", f'id = "s{i}"', 'tool = "echo"', f'args = {{ text = "{i}" }}']
     recipe.write_text("\n".join(lines) + "\n")
     env = cli_env(home, **{STORE_URL_ENV: url})
-    for _ in range(2):
+    for _ in range(8):
         out = _cli(env, "add", "--json", "--recipe", str(recipe))
         assert out.returncode == 0, out.stderr
     workers = [
         subprocess.Popen(
-            [*CLI, "worker", "--until-idle"],
-            env=cli_env(tmp_path / f"host{i}", **{STORE_URL_ENV: url}),
+            [*CLI, "worker", "--until-idle", "--labels", f"pool,box{i}"],
+            env=cli_env(tmp_path / f"host{i}", **{STORE_URL_ENV: url, HOST_ENV: f"box{i}"}),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for i in range(3)
+        for i in range(4)
     ]
     for worker in workers:
-        _, err = worker.communicate(timeout=240)
+        _, err = worker.communicate(timeout=360)
         assert worker.returncode == 0, err
         assert "Traceback" not in err
     store = PgStore(url)
@@ -154,10 +160,15 @@ def test_workers_on_several_hosts_run_every_step_exactly_once(
         counts = store.all(
             "SELECT step_id, count(*) AS n FROM actions WHERE status = 'succeeded' GROUP BY step_id"
         )
-        assert len(counts) == 300
+        assert len(counts) == 2000
         assert {r["n"] for r in counts} == {1}
-        owners = store.all("SELECT DISTINCT owner FROM actions")
-        assert len(owners) >= 2, "the work was shared"
+        placed = store.all(
+            "SELECT g.host, count(DISTINCT a.owner) AS owners FROM goals g"
+            " JOIN actions a ON a.goal_id = g.id GROUP BY g.id, g.host"
+        )
+        assert len(placed) == 8 and all(r["owners"] == 1 for r in placed)
+        assert len({r["host"] for r in placed}) >= 2, "the work was shared between hosts"
+        assert {r["host"] for r in placed} <= {f"box{i}" for i in range(4)}
     finally:
         store.close()
 
@@ -301,9 +312,7 @@ def test_labels_and_hosts_place_goals_and_say_why_one_waits(
         return path
 
     def host(name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        homed = cli_env(
-            tmp_path / name, **{STORE_URL_ENV: url, "AGENT_TUI_EXECUTOR__HOST": name, **env}
-        )
+        homed = cli_env(tmp_path / name, **{STORE_URL_ENV: url, HOST_ENV: name, **env})
         return _cli(homed, *args)
 
     assert (

@@ -54,8 +54,13 @@ async def test_a_dead_listeners_socket_is_removed_by_the_next_ring(tmp_path: Pat
     wakes = tmp_path / "agent-tui.db.wakes"
     wakes.mkdir()
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    dead.bind(str(wakes / "999999-deadbeef.sock"))
+    fd = os.open(wakes, os.O_RDONLY | os.O_DIRECTORY)
+    try:  # through the directory's fd: a temporary directory's path may be too long to bind
+        dead.bind(f"/proc/self/fd/{fd}/999999-deadbeef.sock")
+    finally:
+        os.close(fd)
     dead.close()  # a process killed without cleaning up leaves its socket file behind
+    assert (wakes / "999999-deadbeef.sock").exists()
     Doorbell(db).ring()
     assert not (wakes / "999999-deadbeef.sock").exists()
 
