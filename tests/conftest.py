@@ -1,9 +1,12 @@
 """Shared fixtures: an isolated AGENT_TUI_HOME, a real store, settings, recipe files.
 
-The store is a SQLite file in the test's home, or with ``--store=postgresql`` (or
-``AGENT_TUI_TEST_STORE=postgresql``) a new database on a throwaway PostgreSQL cluster that the
-session starts (:mod:`tests.postgres_cluster`); ``AGENT_TUI_STORE_URL`` then points every
-``agent-tui`` the test starts, and every settings object it builds, at that database."""
+The store (the ``backend`` fixture) is a SQLite file in the test's home, or with
+``--store=postgresql`` (or ``AGENT_TUI_TEST_STORE=postgresql``) a new database on a throwaway
+PostgreSQL cluster that the session starts (:mod:`tests.postgres_cluster`);
+``AGENT_TUI_STORE_URL`` then points every ``agent-tui`` the test starts, and every settings object
+it builds, at that database. With ``--store=both`` (what ``make test`` runs) every functional and
+end-to-end test runs on each backend (``[sqlite]``, ``[postgresql]``; the PostgreSQL ones skip
+where the server is not installed), except those that test the SQLite file itself."""
 
 from __future__ import annotations
 
@@ -29,10 +32,27 @@ NO_OLLAMA = ""
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--store",
-        choices=["sqlite", "postgresql"],
+        choices=["sqlite", "postgresql", "both"],
         default=os.environ.get("AGENT_TUI_TEST_STORE", "sqlite"),
-        help="the backend the tests' store uses (default: sqlite)",
+        help="the backend the tests' store uses; both: the functional and end-to-end tests run "
+        "on each (default: sqlite)",
     )
+
+
+BOTH_BACKENDS = ("functional", "e2e")
+"""The test directories whose tests run on each backend with ``--store=both``."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.config.getoption("--store") != "both" or "backend" not in metafunc.fixturenames:
+        return
+    if (
+        metafunc.definition.path.parent.name not in BOTH_BACKENDS
+        or metafunc.definition.get_closest_marker("sqlite_only") is not None
+        or "pg_cluster" in metafunc.fixturenames  # a PostgreSQL test of its own
+    ):
+        return
+    metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -42,6 +62,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: this test's (see the module)."""
+    param = getattr(request, "param", None)
+    if param is not None:
+        return str(param)
+    chosen = str(request.config.getoption("--store"))
+    return "sqlite" if chosen == "both" else chosen
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +87,9 @@ def pg_cluster() -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+def home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, backend: str
+) -> Path:
     """Every test gets its own AGENT_TUI_HOME and no model or agent-tui variables from outside."""
     provider_keys = {
         "ANTHROPIC_API_KEY",
@@ -72,7 +104,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixtur
     path = tmp_path / "home"
     monkeypatch.setenv("AGENT_TUI_HOME", str(path))
     monkeypatch.setenv("AGENT_TUI_LLM__OLLAMA_URL", NO_OLLAMA)
-    if request.config.getoption("--store") == "postgresql":
+    if backend == "postgresql":
         monkeypatch.setenv(STORE_URL_ENV, request.getfixturevalue("pg_cluster").database())
     return path
 
