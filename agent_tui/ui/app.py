@@ -26,12 +26,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.timer import Timer
 
 from agent_tui import paths
 from agent_tui.config import Settings
-from agent_tui.core.store import Event, Store, StoreError, open_store
+from agent_tui.core.store import Away, Event, Store, StoreError, open_store
 from agent_tui.core.store.panes import has_goals
 from agent_tui.ui import keymap, themes
+from agent_tui.ui.away import SurvivesAway, away_safe
 from agent_tui.ui.bridge import Bridge
 from agent_tui.ui.commands import binding_commands
 from agent_tui.ui.screens.dialogs import ConfirmScreen
@@ -54,7 +56,7 @@ THEME_SETTING = "ui.theme"
 """The settings row that remembers the chosen theme across runs."""
 
 
-class AgentTuiApp(ReportsWorkerErrors, App[None]):
+class AgentTuiApp(SurvivesAway, ReportsWorkerErrors, App[None]):
     """Mission control: goals, steps, output, approvals and documents, live."""
 
     TITLE = "agent-tui"
@@ -66,6 +68,7 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
 
     def __init__(self, store: Store, settings: Settings, *, executor: bool = True) -> None:
         super().__init__()
+        store.patience = 0.0  # its reads run on the event loop: a server away is told, not waited
         self.store = store
         self.settings = settings
         watch = settings.executor.watch_interval_ms / 1000
@@ -78,6 +81,8 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
         """The embedded executor on its own thread, once started (after the first frame)."""
         self.writes: Writes | None = None
         """The TUI's writes (see :mod:`agent_tui.ui.writes`), once mounted."""
+        self._away_probe: Timer | None = None
+        """While the database server is away: the timer that tries it every second."""
         self._waiting: dict[str, list[int]] = {}
         """Who waits for the database now ("executor", "tui") and the lock holders' pids."""
         store.listeners.append(self._forward)
@@ -194,6 +199,27 @@ class AgentTuiApp(ReportsWorkerErrors, App[None]):
         if was != bool(self._waiting) or waiting:
             pids = sorted({pid for found in self._waiting.values() for pid in found})
             self.main.database_waiting(bool(self._waiting), pids)
+
+    def database_away(self, error: Away) -> None:
+        """A read found the database server away (see :mod:`agent_tui.ui.away`): say so in the
+        header and try it every second until it answers, then read everything again."""
+        if self._away_probe is not None:
+            return
+        log.warning("the database server is away: %s", error)
+        self.main.database_away(True)
+        self._away_probe = self.set_interval(1.0, self._probe_database, name="database-away")
+
+    def _probe_database(self) -> None:
+        try:
+            self.store.data_version()
+        except Away:
+            return
+        if self._away_probe is not None:
+            self._away_probe.stop()
+            self._away_probe = None
+        log.warning("the database server answers again")
+        self.main.database_away(False)
+        away_safe(self, self.main.refresh_all)()
 
     async def _start_executor(self) -> None:
         # Imported here, not at the top: its imports (the scheduler, the tools) would otherwise

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 from textual.message_pump import MessagePump
 from textual.timer import Timer
@@ -23,6 +24,7 @@ from textual.timer import Timer
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.store import Event, Store
 from agent_tui.core.store.wakes import Listening
+from agent_tui.ui.away import away_safe
 from agent_tui.ui.messages import EventsArrived, OutputArrived, OutputSegment, StoreChanged
 
 DRAIN_INTERVAL = 1 / 15
@@ -52,6 +54,8 @@ class Bridge:
         self._seen: set[int] = set()
         self._version = store.data_version()
         self._timers: list[Timer] = []
+        self._poll: Callable[[], None] = self.poll
+        """:meth:`poll`, telling the app of a database server that went away (once started)."""
         self._doorbell: Listening | None = None
         self._last_poll = float("-inf")
         self._poll_pending = False
@@ -138,7 +142,8 @@ class Bridge:
         app). Call it on the UI's loop."""
         self.target = target
         self._loop = asyncio.get_running_loop()
-        self._timers = [owner.set_interval(self.watch_interval, self.poll, name="bridge-poll")]
+        self._poll = away_safe(owner, self.poll)
+        self._timers = [owner.set_interval(self.watch_interval, self._poll, name="bridge-poll")]
         self._doorbell = self.store.wakes.listen(self._loop, self._rung)
         with self._lock:
             if self._events or self._segments:
@@ -151,14 +156,14 @@ class Bridge:
             return
         wait = self._last_poll + DRAIN_INTERVAL - time.monotonic()
         if wait <= 0:
-            self.poll()
+            self._poll()
             return
         self._poll_pending = True
         asyncio.get_running_loop().call_later(wait, self._poll_later)
 
     def _poll_later(self) -> None:
         self._poll_pending = False
-        self.poll()
+        self._poll()
 
     def stop(self) -> None:
         """Stop the timers and stop listening; safe to call twice."""

@@ -247,6 +247,9 @@ class Store:
         self.stopping = False
         """Set by a process that is stopping: a database server that went away is not waited
         for (PostgreSQL; a SQLite file is never away)."""
+        self.patience = 0.0
+        """How long one use waits for a database server that went away (PostgreSQL's store;
+        a SQLite file is never away)."""
         self._writer = WriterLock(self.path)
         self.conn = self._connect()
         self._migrate()

@@ -210,6 +210,9 @@ class PgStore(Store):
         self._nowait = False
         self._tx_open = False
         self.stopping = False
+        self.patience = RECONNECT_PATIENCE
+        """How long one use waits for a server that went away; a viewer (the TUI, whose reads
+        run on its event loop) sets 0: one try, and :class:`Away` at once."""
         self.pg = self._connect()
         self._migrate()
 
@@ -222,7 +225,9 @@ class PgStore(Store):
 
     def _connect(self) -> psycopg.Connection[Any]:  # type: ignore[override]
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            conn = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=10 if self.patience else 3
+            )
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot reach the PostgreSQL database {shown(self.url)}: "
@@ -324,7 +329,7 @@ class PgStore(Store):
                 self.pg = self._connect()
                 break
             except StoreError as exc:
-                patience = 0.0 if self.stopping else RECONNECT_PATIENCE
+                patience = 0.0 if self.stopping else self.patience
                 if not wait or time.monotonic() - started >= patience:
                     if told:
                         self._tell_free()
@@ -355,8 +360,9 @@ class PgStore(Store):
         return self._tx_open
 
     def data_version(self) -> int:
-        """Changes when the journal or the output grows: the safety net's check."""
-        row = self.pg.execute(
+        """Changes when the journal or the output grows: the safety net's check (through
+        :meth:`execute`: a server that went away is waited for, or :class:`Away`)."""
+        row = self.execute(
             "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_id_seq)"
             " * 1000003"
             " + (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM output_id_seq)"
@@ -464,25 +470,58 @@ class _Listener:
         self.conn: Any = None
         self.closed = False
         self._fd = -1
-        self._connect()
-
-    def _connect(self) -> None:
-        if self.closed:
-            return
+        self._told = False
+        """Whether the log says it cannot listen (said once, until it listens again)."""
         try:
-            self.conn = psycopg.connect(self.store.url, autocommit=True, connect_timeout=10)
-            self.conn.execute(f"LISTEN {CHANNEL}")
+            self._listen(self._open())  # at once: the caller may rely on it from here on
         except psycopg.Error as exc:
+            self._failed(exc)
+
+    def _open(self) -> Any:
+        conn = psycopg.connect(self.store.url, autocommit=True, connect_timeout=10)
+        conn.execute(f"LISTEN {CHANNEL}")
+        return conn
+
+    def _listen(self, conn: Any) -> None:
+        if self.closed:
+            conn.close()
+            return
+        self.conn = conn
+        self._fd = conn.pgconn.socket
+        self.loop.add_reader(self._fd, self._readable)
+
+    def _failed(self, exc: BaseException) -> None:
+        """Say once that nobody listens, and try again in :data:`RECONNECT_SECONDS`."""
+        if not self._told:
+            self._told = True
             log.warning(
-                "cannot listen for other processes' changes on %s (%s); trying again",
+                "cannot listen for other processes' changes on %s (%s); trying again every %.0f s",
                 self.store.shown,
                 str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+                RECONNECT_SECONDS,
             )
-            self.conn = None
-            self.loop.call_later(RECONNECT_SECONDS, self._connect)
+        self.loop.call_later(RECONNECT_SECONDS, self._retry)
+
+    def _retry(self) -> None:
+        """Connect again off the loop (a host that does not answer must not stall it)."""
+        if self.closed:
             return
-        self._fd = self.conn.pgconn.socket
-        self.loop.add_reader(self._fd, self._readable)
+        self.loop.run_in_executor(None, self._open).add_done_callback(self._retried)
+
+    def _retried(self, done: asyncio.Future[Any]) -> None:
+        if self.closed:
+            if done.exception() is None:
+                done.result().close()
+            return
+        error = done.exception()
+        if error is not None:
+            self._failed(error)
+            return
+        self._listen(done.result())
+        if self._told:
+            self._told = False
+            log.warning("listening for other processes' changes on %s again", self.store.shown)
+        self.callback()  # changes while nobody listened
 
     def _readable(self) -> None:
         pgconn = self.conn.pgconn
@@ -490,8 +529,9 @@ class _Listener:
             pgconn.consume_input()
         except psycopg.Error as exc:
             log.warning("lost the connection that listens for changes (%s); reconnecting", exc)
+            self._told = True  # said: the next success says so too
             self._drop()
-            self.loop.call_later(RECONNECT_SECONDS, self._reconnected)
+            self.loop.call_later(RECONNECT_SECONDS, self._retry)
             return
         own = self.store.pg.info.backend_pid if not self.store.pg.closed else -1
         others = False
@@ -500,11 +540,6 @@ class _Listener:
                 others = True
         if others or pgconn.status != psycopg.pq.ConnStatus.OK:
             self.callback()
-
-    def _reconnected(self) -> None:
-        self._connect()
-        if self.conn is not None:
-            self.callback()  # changes while nobody listened
 
     def _drop(self) -> None:
         if self._fd >= 0:

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from agent_tui.core.store import Row
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.widgets.approvals import describe, keys_for, still_running
 
 ACTION_KEYS = {"approve", "always_allow", "reject", "approve_goal"}
@@ -23,7 +24,7 @@ UNKNOWN_KEYS = {"run_again", "mark_done", "skip", "reject"}
 STILL_RUNNING_KEYS = {"wait_for_it", "mark_done", "skip", "reject"}
 
 
-class ApprovalScreen(ModalScreen[str | None]):
+class ApprovalScreen(SurvivesAway, ModalScreen[str | None]):
     """Returns the action to run on the approval, or ``None`` (escape)."""
 
     CSS_PATH = "approval.tcss"

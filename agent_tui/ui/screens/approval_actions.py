@@ -19,6 +19,7 @@ from agent_tui.core import control
 from agent_tui.core.control import ControlError
 from agent_tui.core.store import Row, Store
 from agent_tui.core.store.panes import GoalRow, Overview
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.format import one_line
 from agent_tui.ui.screens.approval import ApprovalScreen
 from agent_tui.ui.screens.dialogs import ConfirmScreen, ReasonScreen
@@ -28,7 +29,7 @@ from agent_tui.ui.writes import Deferred, write_from
 T = TypeVar("T")
 
 
-class ControlActions(Screen[None], inherit_bindings=False):
+class ControlActions(SurvivesAway, Screen[None], inherit_bindings=False):
     """Approval actions and the core call behind every action; the main screen has the state."""
 
     store: Store

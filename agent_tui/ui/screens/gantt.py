@@ -21,6 +21,7 @@ from textual.widgets import Static
 from agent_tui.core import timeline
 from agent_tui.core.states import GOAL_TERMINAL
 from agent_tui.core.store import Store, panes
+from agent_tui.ui.away import SurvivesAway, away_safe
 
 STYLES = {
     timeline.RUNNING: "$text-success",
@@ -74,7 +75,7 @@ def chart(line: timeline.Timeline, width: int) -> Content:
     return Content.assemble(*parts)
 
 
-class GanttScreen(ModalScreen[None]):
+class GanttScreen(SurvivesAway, ModalScreen[None]):
     """One goal's timeline, refreshed every second while the goal is not finished."""
 
     CSS_PATH = "gantt.tcss"
@@ -105,7 +106,7 @@ class GanttScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.redraw()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, away_safe(self, self._tick))
 
     def on_resize(self, event: Resize) -> None:
         self.redraw()

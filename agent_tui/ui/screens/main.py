@@ -64,6 +64,7 @@ class MainScreen(MainActions):
         self._shown_goal: int | None = None
         """The goal whose steps and documents were last loaded in full."""
         self._db_waiting: str | None = None
+        self._db_away: str | None = None
         """"waiting for the database …" while this process waits for another's write lock."""
         self.terminal_notices: deque[str] = deque(maxlen=20)
         """The last desktop notifications sent to the terminal (escape sequences)."""
@@ -218,6 +219,9 @@ class MainScreen(MainActions):
 
     def refresh_status(self) -> None:
         self.overview = overview(self.store)
+        self._show_status()
+
+    def _show_status(self) -> None:
         model = self.settings.model
         executor = getattr(self.app, "executor", None)
         if model is None and executor is not None and executor.model is not None:
@@ -230,10 +234,17 @@ class MainScreen(MainActions):
             executor=self.executor,
             overview=self.overview,
             sandbox=None if sandbox.active else sandbox.label,
-            waiting=self._db_waiting,
+            waiting=self._db_away or self._db_waiting,
         )
         self.describe_panes()
         self.refresh_bindings()
+
+    def database_away(self, away: bool) -> None:
+        """Say in the header that the database server cannot be reached (or can again); the
+        header is redrawn from what was read last, not read again."""
+        self._db_away = "the database server is away: trying again" if away else None
+        if self.is_mounted:
+            self._show_status()
 
     def database_waiting(self, waiting: bool, holders: list[int]) -> None:
         """Say in the header that this process waits for another's write lock (or no longer)."""

@@ -24,6 +24,7 @@ from textual.widgets import Checkbox, Input, Label, Static
 from agent_tui.config import Settings
 from agent_tui.core.store import Store
 from agent_tui.goal_requests import GoalRequest, RequestError, Submitted, check, submit
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.writes import Deferred, write_from
 
 
@@ -52,7 +53,7 @@ class PathSuggester(Suggester):
         return None
 
 
-class NewGoalScreen(ModalScreen[int | None]):
+class NewGoalScreen(SurvivesAway, ModalScreen[int | None]):
     """Returns the new goal's id, or ``None`` when cancelled (or when a schedule was added)."""
 
     CSS_PATH = "new_goal.tcss"

@@ -21,6 +21,7 @@ from agent_tui.config import Settings
 from agent_tui.core import schedules
 from agent_tui.core.store import Row, Store
 from agent_tui.core.store import schedules as stored_schedules
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.writes import Deferred, write_from
 
 COLUMNS = ("id", "title", "cron", "state", "next run", "last run", "streak", "recipe")
@@ -30,7 +31,7 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
-class SchedulesScreen(ModalScreen[None]):
+class SchedulesScreen(SurvivesAway, ModalScreen[None]):
     """Every schedule; keys act on the highlighted one."""
 
     CSS_PATH = "schedules.tcss"

@@ -23,12 +23,13 @@ from textual.widgets.option_list import Option
 from agent_tui.config import Settings
 from agent_tui.core.store import open_store
 from agent_tui.core.store.search import Hit, SearchError, search
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.worker_errors import ReportsWorkerErrors
 
 LIMIT = 50
 
 
-class SearchScreen(ReportsWorkerErrors, ModalScreen[Hit | None]):
+class SearchScreen(SurvivesAway, ReportsWorkerErrors, ModalScreen[Hit | None]):
     """Returns the chosen hit, or ``None`` when closed."""
 
     CSS_PATH = "search.tcss"

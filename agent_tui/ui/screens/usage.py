@@ -18,6 +18,7 @@ from textual.widgets import Static
 from agent_tui.config import Settings
 from agent_tui.core import spend
 from agent_tui.core.store import Store
+from agent_tui.ui.away import SurvivesAway
 
 DAYS = 14
 
@@ -38,7 +39,7 @@ def _colour_bars(line: str) -> Content:
     return Content.assemble(*parts)
 
 
-class UsageScreen(ModalScreen[None]):
+class UsageScreen(SurvivesAway, ModalScreen[None]):
     """Usage charts; escape, $ or q closes them."""
 
     CSS_PATH = "usage.tcss"

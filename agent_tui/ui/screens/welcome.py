@@ -29,6 +29,7 @@ from agent_tui.core.llm import ModelChoice, choose_model
 from agent_tui.core.sandbox.wrap import status_for
 from agent_tui.core.store import Store
 from agent_tui.goal_requests import GoalRequest, RequestError, Submitted, submit
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.worker_errors import ReportsWorkerErrors
 from agent_tui.ui.writes import Deferred, write_from
 
@@ -62,7 +63,7 @@ def _model_line(choice: ModelChoice | None) -> Content:
     )
 
 
-class WelcomeScreen(ReportsWorkerErrors, ModalScreen[int | None]):
+class WelcomeScreen(SurvivesAway, ReportsWorkerErrors, ModalScreen[int | None]):
     """Returns the id of the goal started from an example, or ``None`` when closed."""
 
     CSS_PATH = "welcome.tcss"

@@ -17,6 +17,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from agent_tui.core.store import Row
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.format import one_line
 
 EMPTY = "Nothing waits for a decision."
@@ -47,7 +48,7 @@ DIFF_STYLES = (
 )
 
 
-class Approvals(Vertical):
+class Approvals(SurvivesAway, Vertical):
     """The queue (an option list) above the highlighted item's full detail."""
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -17,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from agent_tui import paths
+from agent_tui.ui.away import SurvivesAway
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -25,7 +26,7 @@ from agent_tui.core.store import Row
 EMPTY = "No documents yet. Steps that use `write_document` add pages here."
 
 
-class Documents(Vertical):
+class Documents(SurvivesAway, Vertical):
     """Pages of Markdown with a one-line header."""
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -24,6 +24,7 @@ from textual.strip import Strip
 
 from agent_tui.core.states import GoalStatus
 from agent_tui.core.store.panes import GoalRow
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.format import DRY_RUN_GLYPH, glyph
 
 SORTS = ("priority", "newest", "status")
@@ -115,7 +116,7 @@ def bar(done: int, total: int) -> tuple[str, str]:
     return "▰" * filled, "▱" * (BAR_CELLS - filled)
 
 
-class GoalList(ScrollView, can_focus=True):
+class GoalList(SurvivesAway, ScrollView, can_focus=True):
     """Goals, one per line; moving the cursor posts :class:`GoalList.Highlighted`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input
 
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.widgets.goal_list import SORTS, GoalList
 
 
@@ -30,7 +31,7 @@ class FilterInput(Input):
             pane.close_filter()
 
 
-class GoalPane(Vertical):
+class GoalPane(SurvivesAway, Vertical):
     """A bordered box with the filter field (hidden until used) above the list."""
 
     def compose(self) -> ComposeResult:

@@ -17,6 +17,7 @@ from textual.widgets import DataTable
 from agent_tui.core.display import changes_summary as summary
 from agent_tui.core.states import ActionStatus, StepStatus
 from agent_tui.core.store import Row
+from agent_tui.ui.away import SurvivesAway, away_safe
 from agent_tui.ui.format import DRY_RUN_GLYPH, duration, glyph, one_line
 
 A, S = ActionStatus, StepStatus
@@ -75,7 +76,7 @@ def cells(step: Row, now: float) -> tuple[Text, ...]:
     )
 
 
-class StepTimeline(DataTable[Text]):
+class StepTimeline(SurvivesAway, DataTable[Text]):
     """The selected goal's steps; moving the cursor posts :class:`StepTimeline.Highlighted`."""
 
     class Highlighted(Message):
@@ -95,7 +96,7 @@ class StepTimeline(DataTable[Text]):
     def on_mount(self) -> None:
         for label, key in COLUMNS:
             self.add_column(label, key=key)
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, away_safe(self, self._tick))
 
     @property
     def step_id(self) -> int | None:

@@ -34,6 +34,7 @@ from agent_tui.core.store.panes import (
     messages_after,
     output_after,
 )
+from agent_tui.ui.away import SurvivesAway
 from agent_tui.ui.messages import OutputSegment
 from agent_tui.ui.transcript import format_rows
 
@@ -46,7 +47,7 @@ MAX_LINES = 20_000
 """Lines kept on screen; the database keeps the tail of each action, the log file all of it."""
 
 
-class ToolOutput(Log):
+class ToolOutput(SurvivesAway, Log):
     """Shows one action's output; :meth:`show_action` switches, the rest appends."""
 
     def __init__(self, *, id: str | None = None) -> None:
