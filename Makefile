@@ -19,11 +19,13 @@ run: setup
 
 # Three pytest-xdist workers on a 2-core machine: most tests wait on real processes, so a
 # third keeps both cores busy. Tests that share one resource keep to one worker (xdist_group).
+# --store=both: the functional and end-to-end tests run on SQLite and on a throwaway PostgreSQL
+# cluster (skipped where Debian's postgresql package is not installed; .ci/run installs it).
 PYTEST_WORKERS ?= 3
 XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: setup
-	$(BIN)/python -m pytest -q $(XDIST)
+	$(BIN)/python -m pytest -q $(XDIST) --store=both
 
 # The whole suite against a throwaway PostgreSQL cluster (Debian's postgresql package; the tests
 # start it as the postgres user). Tests of the SQLite file itself are skipped there.
