@@ -18,7 +18,6 @@ from agent_tui.commands.common import EXIT_BLOCKED, UsageError, open_store, sett
 from agent_tui.core.events import OutputChunk, format_event
 from agent_tui.core.executor import Executor
 from agent_tui.core.store import Event, Store, panes, readiness
-from agent_tui.core.store.placement import Placement
 
 
 class StderrSink:
@@ -88,13 +87,13 @@ async def _run(args: argparse.Namespace) -> int:
             "`agent-tui locate log`",
             file=sys.stderr,
         )
-    if args.until_idle and not stop.is_set() and report_blocked(store, executor.placement):
+    if args.until_idle and not stop.is_set() and report_blocked(store):
         return EXIT_BLOCKED
     # Ctrl+C is an interruption (130, as shells expect); SIGTERM and SIGHUP are requested stops.
     return 130 if interrupted[:1] == [signal.SIGINT] else 0
 
 
-def report_blocked(store: Store, placement: Placement | None = None) -> bool:
+def report_blocked(store: Store) -> bool:
     """Say on stderr what still waits for a person after an idle stop; whether anything does.
 
     ``worker --until-idle`` then exits 3 instead of 0, so a script can tell "done" from "blocked".
@@ -110,13 +109,10 @@ def report_blocked(store: Store, placement: Placement | None = None) -> bool:
     for goal in waiting:
         why = goal["status_message"] or goal["wait_reason"] or "waiting"
         print(f"worker: goal {goal['id']} waits: {why}", file=sys.stderr)
-    elsewhere = readiness.placed_elsewhere(store, placement) if placement else []
-    for goal in elsewhere:
-        assert placement is not None
-        label = goal["runs_on"] if goal["runs_on"] not in placement.names else None
-        host = None if placement.shared_workspaces else goal["host"]
-        why = readiness.placement_wait(label, host)
-        print(f"worker: goal {goal['id']} {why}", file=sys.stderr)
+    # Goals no live worker may take (a goal another host's live worker runs is not blocked).
+    elsewhere = readiness.placement_waits(store)
+    for goal_id, why in sorted(elsewhere.items()):
+        print(f"worker: goal {goal_id} {why}", file=sys.stderr)
     return bool(approvals or waiting or elsewhere)
 
 

@@ -349,6 +349,7 @@ class Executor:
                 capacity,
                 llm=with_model,
                 placement=self.placement,
+                busy=list(self.running),
             )
         for step in claimed:
             running = RunningStep(step)

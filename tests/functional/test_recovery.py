@@ -65,6 +65,23 @@ def test_expired_lease_without_action_is_ready_again(store: Store) -> None:
     assert step["status"] == "ready" and step["lease_owner"] is None and step["attempt"] == 1
 
 
+def test_a_step_taken_back_is_not_claimed_again_by_the_process_still_running_it(
+    store: Store,
+) -> None:
+    """Both runs would hold the lease under one owner, and the first one's end (fenced) would
+    decide the second's step: it waits until that run has ended, then it is taken as usual."""
+    add(store, {"title": "g", "steps": [echo("a", "1")]})
+    with store.write() as tx:
+        [step] = runs.claim(tx, "me", LIMITS, 1)
+        tx.execute("UPDATE steps SET lease_expires = 0")
+    assert _recover(store)  # its lease ran out while this process was too busy to renew it
+    with store.write() as tx:
+        assert runs.claim(tx, "me", LIMITS, 1, busy=[step["id"]]) == []
+    with store.write() as tx:
+        [again] = runs.claim(tx, "me", LIMITS, 1)  # that run ended: taken again
+    assert again["id"] == step["id"] and again["lease_owner"] == "me"
+
+
 def test_read_only_action_in_flight_is_rerun(store: Store) -> None:
     goal = add(store, {"title": "g", "steps": [echo("a", "1")]})
     step = _claim_and_start(store)

@@ -107,18 +107,6 @@ def nothing_to_do(store: Store, *, with_model: bool, placement: Placement = ANYW
     return not row[0]
 
 
-def placed_elsewhere(store: Store, placement: Placement) -> list[Record]:
-    """Goals with ready steps that ``placement`` may not take: ``id``, ``runs_on``, ``host``."""
-    where, params = placement.where("g")
-    return store.all(
-        "SELECT g.id, g.runs_on, g.host FROM goals g"
-        " WHERE g.status IN ('queued', 'running', 'planning') AND g.archived = 0"
-        " AND EXISTS(SELECT 1 FROM steps s WHERE s.goal_id = g.id AND s.status = 'ready')"
-        " AND NOT (1 = 1" + where + ") ORDER BY g.id",
-        params,
-    )
-
-
 def placement_waits(store: Store, goal_id: int | None = None) -> dict[int, str]:
     """Goals with ready steps that no live worker may take (their label is offered by none, or
     their workspace's host has none), each with what it waits for, said for a person.

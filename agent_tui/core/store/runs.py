@@ -78,11 +78,14 @@ def claim(
     *,
     llm: bool = True,
     placement: Placement = ANYWHERE,
+    busy: Collection[int] = (),
 ) -> list[Step]:
     """Take up to ``capacity`` ready steps by goal priority then age, within every limit.
 
     Without a model (``llm`` false) only tool steps are taken; only goals ``placement`` allows,
-    and a goal taken for the first time is pinned to this host (see :mod:`.placement`).
+    and a goal taken for the first time is pinned to this host (see :mod:`.placement`). ``busy``:
+    steps this process still runs (one taken back from it while it ran is not taken again by
+    it until that run has ended: both runs would hold the lease under the same owner).
     """
     row = tx.one("SELECT count(*) AS n FROM steps WHERE status = 'running'")
     running = row["n"] if row else 0
@@ -119,10 +122,12 @@ def claim(
         room = min(free, cap - goal["running"])
         if room <= 0:
             continue
+        not_busy = f" AND id NOT IN ({','.join('?' for _ in busy)})" if busy else ""
         steps = tx.all(
             "SELECT * FROM steps WHERE goal_id = ? AND status = 'ready' AND (kind = 'tool' OR ? = 1)"
-            " ORDER BY position LIMIT ?",
-            (goal["id"], llm, room),
+            + not_busy
+            + " ORDER BY position LIMIT ?",
+            (goal["id"], llm, *busy, room),
         )
         held = None
         if limits.tools:
