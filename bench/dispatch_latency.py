@@ -98,8 +98,16 @@ def cross_process(n: int, url: str | None = None, workers: int = 1) -> dict:
         )
         for _ in range(workers)
     ]
-    time.sleep(3)  # the workers have started and found nothing to do
     try:
+        # Every worker has started (registered) and found nothing to do: on 2 cores four
+        # workers take several seconds to start, and an approval before then measures that.
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            row = store.one("SELECT count(*) AS n FROM workers")
+            if row and row["n"] >= workers:
+                break
+            time.sleep(0.05)
+        time.sleep(1)
         add_recipe_goal(store, parse_recipe(asking(n)))
         samples: list[float] = []
         deadline = time.time() + 60
@@ -136,7 +144,7 @@ def cross_process(n: int, url: str | None = None, workers: int = 1) -> dict:
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--store", help="a postgresql:// url, or 'auto' for a throwaway cluster")
-    p.add_argument("--approvals", type=int, default=100, help="approvals per run across processes")
+    p.add_argument("--approvals", type=int, default=200, help="approvals per run across processes")
     args = p.parse_args()
     fresh_home()
     result: dict = {
