@@ -245,12 +245,7 @@ class Executor:
 
     def _woken(self) -> None:
         self._wake_pending = False
-        if self.stopping:
-            return
-        try:
-            self._dispatch_now()
-        except Exception as exc:
-            self.guard.report("dispatch failed", exc)
+        self.guard.now("dispatch failed", self._dispatch_now)
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -323,7 +318,9 @@ class Executor:
             self._claim_and_start()
         finally:
             # After the claimed steps' first moves: the next timed event is not on their way.
-            asyncio.get_running_loop().call_soon(self._arm_timer_safely)
+            asyncio.get_running_loop().call_soon(
+                self.guard.now, "arming the timer failed", self._arm_timer
+            )
 
     def _claim_and_start(self) -> None:
         with_model = self.model.model is not None
@@ -355,14 +352,6 @@ class Executor:
             running = RunningStep(step)
             self.running[step.id] = running
             running.task = asyncio.create_task(self._run_step(running), name=f"step-{step.id}")
-
-    def _arm_timer_safely(self) -> None:
-        if self.stopping:
-            return
-        try:
-            self._arm_timer()
-        except Exception as exc:
-            self.guard.report("arming the timer failed", exc)
 
     def _arm_timer(self) -> None:
         """A date trigger at the next timed event: a retry, a reopening window, an approval

@@ -38,6 +38,16 @@ class Guard:
         guarded.__name__ = getattr(job, "__name__", "job")
         return guarded
 
+    def now(self, what: str, call: Callable[[], object]) -> None:
+        """Run ``call`` at once (a callback on the loop, not a job): skipped once the executor
+        stops, its failure reported as ``what``."""
+        if self.stopping():
+            return
+        try:
+            call()
+        except Exception as exc:
+            self.report(what, exc)
+
     def report(self, what: str, exc: BaseException) -> None:
         """Journal and log a failure (a full disk is said once, by the store; a database server
         that is away, once here, and not journalled: it cannot be written to)."""
