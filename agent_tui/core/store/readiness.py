@@ -11,16 +11,12 @@ from agent_tui.core.store import Record, Store, liveness
 from agent_tui.core.store.placement import ANYWHERE, Placement
 
 
-def work_waiting(store: Store, *, with_model: bool, placement: Placement = ANYWHERE) -> bool:
-    """Whether a ready step exists that this executor may run (agent steps need a model; the
-    goal's label and host must be this executor's, see :mod:`.placement`)."""
-    where, params = placement.where("g")
-    row = store.execute(
-        "SELECT EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
-        " WHERE s.status = 'ready' AND (s.kind = 'tool' OR ? = 1)" + where + ")",
-        (with_model, *params),
-    ).fetchone()
-    return bool(row[0])
+def _model_waits(with_model: bool) -> str:
+    """An ``EXISTS`` that holds when goals are to be put in waiting for a model (none
+    configured, and a model step is ready), or taken out of it (a model is there now)."""
+    if with_model:
+        return "EXISTS(SELECT 1 FROM goals WHERE status = 'waiting' AND wait_reason = 'no model')"
+    return "EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND kind != 'tool')"
 
 
 def before_claim(
@@ -29,15 +25,13 @@ def before_claim(
     """``(paused, work_waiting, model_waits_due)`` in one query: what a dispatch asks before it
     opens a write transaction (one round trip to a database server, not three)."""
     where, params = placement.where("g")
-    waits = (
-        "EXISTS(SELECT 1 FROM goals WHERE status = 'waiting' AND wait_reason = 'no model')"
-        if with_model
-        else "EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND kind != 'tool')"
-    )
     row = store.execute(
         "SELECT (SELECT value FROM settings WHERE key = 'paused'),"
         " EXISTS(SELECT 1 FROM steps s JOIN goals g ON g.id = s.goal_id"
-        " WHERE s.status = 'ready' AND (s.kind = 'tool' OR ? = 1)" + where + "), " + waits,
+        " WHERE s.status = 'ready' AND (s.kind = 'tool' OR ? = 1)"
+        + where
+        + "), "
+        + _model_waits(with_model),
         (with_model, *params),
     ).fetchone()
     paused = row[0] is not None and bool(json.loads(row[0]))
@@ -47,14 +41,7 @@ def before_claim(
 def model_waits_due(store: Store, *, with_model: bool) -> bool:
     """Goals to put in waiting for a model (none configured, and a model step is ready), or to
     take out of it (a model is there now)."""
-    if with_model:
-        sql = (
-            "SELECT EXISTS(SELECT 1 FROM goals WHERE status = 'waiting'"
-            " AND wait_reason = 'no model')"
-        )
-    else:
-        sql = "SELECT EXISTS(SELECT 1 FROM steps WHERE status = 'ready' AND kind != 'tool')"
-    return bool(store.execute(sql).fetchone()[0])
+    return bool(store.execute("SELECT " + _model_waits(with_model)).fetchone()[0])
 
 
 def timed_work_due(store: Store, *, pause_after_failures: int) -> bool:
