@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
@@ -36,6 +38,7 @@ from agent_tui.ui import keymap, themes
 from agent_tui.ui.away import SurvivesAway, away_safe
 from agent_tui.ui.bridge import Bridge
 from agent_tui.ui.commands import binding_commands
+from agent_tui.ui.driver import QuietLinuxDriver
 from agent_tui.ui.screens.dialogs import ConfirmScreen
 from agent_tui.ui.screens.main import MainScreen
 from agent_tui.ui.worker_errors import ReportsWorkerErrors
@@ -65,6 +68,11 @@ class AgentTuiApp(SurvivesAway, ReportsWorkerErrors, App[None]):
         Binding("q", "quit", "Quit", tooltip="Quit agent-tui", id="quit"),
         Binding("T", "change_theme", "Theme", tooltip="Switch the theme", show=False, id="theme"),
     ]
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, except that its terminal driver's input thread does not poll."""
+        chosen = super().get_driver_class()
+        return QuietLinuxDriver if chosen is LinuxDriver else chosen
 
     def __init__(self, store: Store, settings: Settings, *, executor: bool = True) -> None:
         super().__init__()

@@ -166,3 +166,34 @@ def test_small_terminal_keeps_the_approvals_count(terminal: Terminal) -> None:
     if "Quit anyway?" in screen:
         terminal.keys("y")
     terminal.wait_for("the app to exit", lambda s: "agent-tui ·" not in s, timeout=15)
+
+
+def _switches(pid: int, name: str) -> int:
+    """The voluntary context switches (wake-ups from sleep) of ``pid``'s thread named ``name``."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if (task / "comm").read_text().strip() == name:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    raise AssertionError(f"no thread named {name!r} in process {pid}")
+
+
+def test_the_input_thread_sleeps_until_a_key_comes(terminal: Terminal) -> None:
+    """Textual's input thread wakes ten times a second to look for a stop or a lone Escape; on
+    an idle TUI that cost as much CPU as everything else. agent-tui's sleeps until a key comes,
+    and keys, a lone Escape (told from a sequence by its timeout) and quitting still work."""
+    terminal.start()
+    terminal.wait_text("Welcome to agent-tui")
+    pid = int(terminal.tmux("display-message", "-p", "-t", "user", "#{pane_pid}").strip())
+    before = _switches(pid, "textual-input")
+    time.sleep(2)  # no key: Textual's thread would wake about 20 times
+    assert _switches(pid, "textual-input") - before <= 2
+
+    terminal.keys("n")
+    terminal.wait_text("New goal")
+    terminal.keys("Escape")  # alone: only its timeout tells it from the start of a sequence
+    terminal.wait_for("the dialog to close", lambda s: "New goal" not in s)
+    terminal.keys("q")  # the welcome closes
+    terminal.wait_text("No goals yet")
+    terminal.keys("q")
+    terminal.wait_for("the app to exit", lambda s: "agent-tui ·" not in s, timeout=15)
