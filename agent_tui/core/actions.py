@@ -29,7 +29,7 @@ from agent_tui.core.checkpoints import around
 from agent_tui.core.decisions import verdict_for
 from agent_tui.core.events import OutputChunk
 from agent_tui.core.output import OutputWriter
-from agent_tui.core.store import Row, StaleState, Store, Tx, is_full, liveness, runs
+from agent_tui.core.store import Record, Row, StaleState, Store, Tx, is_full, liveness, runs
 from agent_tui.core.store import actions as store_actions
 from agent_tui.core.store import goals as store_goals
 from agent_tui.core.store import limits as store_limits
@@ -54,6 +54,8 @@ class RunningStep:
     """A step this process is running."""
 
     step: Step
+    goal: Record | None = None
+    """The step's goal as its claim left it (``None``: read it when needed)."""
     task: asyncio.Task[None] | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted: bool = False
@@ -169,7 +171,7 @@ class Actions:
         if tool is None:
             self._fail_before_action(step, f"unknown tool '{step['tool']}'")
             return
-        goal = store_goals.goal(self.store, step["goal_id"])
+        goal = running.goal or store_goals.goal(self.store, step["goal_id"])
         assert goal is not None
         workspace = Path(goal["workspace"])
         started = await self._start_action(step, goal, tool, workspace)
@@ -413,7 +415,11 @@ class Actions:
         in the same transaction. An action approved in the queue is resumed as it was approved.
         """
         approved = None
-        if step["wait_reason"] is not None or step["attempt"] > 1:  # may resume an approval
+        if step["wait_reason"] == "approved":
+            found, resumed = self._resume_approved(step, tool, workspace)
+            if found:
+                return resumed
+        elif step["wait_reason"] is not None or step["attempt"] > 1:  # may resume an approval
             approved = store_actions.approved_for_step(self.store, step["id"])
         if approved is not None:
             raw_args, preview = json.loads(approved["args"]), approved["preview"] or ""
@@ -460,6 +466,34 @@ class Actions:
                 if move != "run":
                     return None
         return action_id, args
+
+    def _resume_approved(
+        self, step: Row, tool: Tool, workspace: Path
+    ) -> tuple[bool, tuple[int, ToolArgs] | None]:
+        """Start the action approved in the queue for ``step``, in one transaction that also finds
+        it and checks that the step is still this process's: the way from an approval to its
+        start in as few round trips as it takes. Whether there was such an action, and what
+        :meth:`_start_action` returns."""
+        workspace.mkdir(parents=True, exist_ok=True)
+        failed = None
+        with self.store.write() as tx:
+            approved = runs.approved_while_running(tx, step["id"], self.owner)
+            if approved is None:
+                return False, None
+            try:
+                args = tool.parse(json.loads(approved["args"]))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                failed = f"{tool.name} args.{where}: {err['msg']}"
+            except ToolError as exc:
+                failed = str(exc)
+            else:
+                self.mark_running(tx, step, tool, approved["id"], approved["preview"] or "")
+        if failed is not None:
+            self._fail_before_action(step, failed)
+            return True, None
+        return True, (approved["id"], args)
 
     def _document_saver(
         self, step: Row, action_id: int

@@ -129,7 +129,7 @@ class ModelStep:
         self.settings = executor.settings
         self.running = running
         self.step = running.step
-        goal = store_goals.goal(self.store, self.step["goal_id"])
+        goal = running.goal or store_goals.goal(self.store, self.step["goal_id"])
         assert goal is not None
         self.goal = goal
         self._redactor = StreamRedactor(self.store.redactor)

@@ -32,6 +32,7 @@ from agent_tui.core.recovery import Recovery
 from agent_tui.core.states import StepStatus
 from agent_tui.core.store import (
     Event,
+    Record,
     Row,
     StaleState,
     Store,
@@ -336,6 +337,7 @@ class Executor:
                     lifecycle.sync_model_waits(tx, self.model.model)
             return
         claim_limits = limits.claim_limits(self.settings)
+        goals: dict[int, Record] = {}
         with self.store.write() as tx:
             if sync_waits:
                 lifecycle.sync_model_waits(tx, self.model.model)
@@ -347,9 +349,10 @@ class Executor:
                 llm=with_model,
                 placement=self.placement,
                 busy=list(self.running),
+                goals_out=goals,
             )
         for step in claimed:
-            running = RunningStep(step)
+            running = RunningStep(step, goal=goals.get(step.goal_id))
             self.running[step.id] = running
             running.task = asyncio.create_task(self._run_step(running), name=f"step-{step.id}")
 
