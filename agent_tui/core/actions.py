@@ -362,12 +362,15 @@ class Actions:
         *,
         step_approval: str | None = None,
     ) -> Prepared:
-        """What a new action will be proposed as: its preview (made off the loop, with the
-        policy's note), the policy's verdict and whether it is a dry run. Raises
+        """What a new action will be proposed as: its preview (made off the loop if it reads
+        files, with the policy's note), the policy's verdict and whether it is a dry run. Raises
         :class:`ToolError` when the preview cannot be made."""
-        preview = await off_loop(
-            tool.preview, args, workspace, timeout=PREVIEW_TIMEOUT, what=f"{tool.name} preview"
-        )
+        if tool.preview_blocks:
+            preview = await off_loop(
+                tool.preview, args, workspace, timeout=PREVIEW_TIMEOUT, what=f"{tool.name} preview"
+            )
+        else:
+            preview = tool.preview(args, workspace)
         verdict = await verdict_for(
             self.store, self.settings, tool, raw_args, step_approval, workspace=workspace
         )

@@ -2,8 +2,13 @@
 
 A command can end while its process cannot write (the database locked by another process, then
 the process killed; a crash between the tool's end and the commit). Its result is written here
-first, one small file per action (written to a temporary name, fsynced, renamed), and removed once
-the transaction that records it commits. A spooled result whose process is gone is *replayed*
+first, one small file per action (written to a temporary name, then renamed), and removed once
+the transaction that records it commits.
+
+The file is not fsynced: it outlives its process (the kernel keeps it), which is what the spool is
+for, and like the SQLite database's own commits (WAL with ``synchronous=NORMAL``) it may be lost
+to a power cut. An fsync cost 1–4 ms per action on this project's machines, most of a trivial
+step's time, to guard against a loss the database itself does not guard against. A spooled result whose process is gone is *replayed*
 (:func:`replay`): the action gets its real result, and its step moves on as if the process had
 recorded it, so nothing is lost and nothing is run again because a write failed.
 
@@ -80,8 +85,8 @@ class Spool:
         return self.folder / f"{action_id}.json"
 
     def put(self, entry: Spooled) -> Path | None:
-        """Write ``entry`` durably; ``None`` (and a log line) if the disk refuses it: the result
-        is then recorded the usual way, without this safety net."""
+        """Write ``entry`` (it outlives this process); ``None`` (and a log line) if the disk
+        refuses it: the result is then recorded the usual way, without this safety net."""
         target = self.path(entry.action_id)
         temp = target.with_suffix(".tmp")
         try:
@@ -90,7 +95,6 @@ class Spool:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 os.write(fd, data)
-                os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(temp, target)

@@ -80,6 +80,9 @@ class Tool:
     Args: ClassVar[type[ToolArgs]]
     side_effects: ClassVar[bool] = False
     default_decision: ClassVar[str] = "allow"
+    preview_blocks: ClassVar[bool] = False
+    """Whether :meth:`preview` does blocking I/O (reads a file): then it is made off the event
+    loop, with a deadline. Most previews only format their arguments, made at once."""
 
     def parse(self, raw: dict[str, Any]) -> ToolArgs:
         """Validate raw arguments into the tool's model (raises pydantic ``ValidationError``)."""

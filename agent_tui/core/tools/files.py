@@ -130,6 +130,7 @@ class WriteFileTool(Tool):
     Args = WriteFileArgs
     side_effects = True
     default_decision = "allow"
+    preview_blocks = True  # it reads the file it would change, for the diff
 
     def preview(self, args: ToolArgs, workspace: Path) -> str:
         """What the write would do, with its diff; blocking I/O, so callers run it off the loop."""
