@@ -51,7 +51,9 @@ async def test_an_agent_steps_conversation_is_readable(
         timeline = app.main.query_one(StepTimeline)
         await wait_until(pilot, lambda: len(timeline.steps) == 2, "the plan and the agent step")
         output = app.main.query_one(ToolOutput)
-        assert output.transcript_step == timeline.steps[0]["id"]  # the plan step's conversation
+        await wait_until(  # the plan step's conversation, once the pane has heard of the row
+            pilot, lambda: output.transcript_step == timeline.steps[0]["id"], "the plan's"
+        )
         assert '"steps"' in "\n".join(output.lines)
         timeline.move_cursor(row=1)
         await wait_until(

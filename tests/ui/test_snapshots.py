@@ -50,10 +50,14 @@ def viewer(store: Store, settings: Settings | None = None) -> AgentTuiApp:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let refreshes, workers and Markdown rendering finish."""
+    """Let refreshes, workers and Markdown rendering finish; stop inputs' cursors blinking (shown
+    steadily: a blink timer that fires before the screenshot, as on a loaded machine, would hide
+    the cursor in one picture out of two)."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
     await pilot.pause()
 
 

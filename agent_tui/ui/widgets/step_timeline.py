@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from rich.text import Text
 from textual import on
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable
 
 from agent_tui.core.display import changes_summary as summary
@@ -21,6 +22,9 @@ from agent_tui.ui.away import SurvivesAway, away_safe
 from agent_tui.ui.format import DRY_RUN_GLYPH, duration, glyph, one_line
 
 A, S = ActionStatus, StepStatus
+
+TICKING = (S.RUNNING, S.RETRY_WAIT)
+"""Statuses whose row shows a time that moves (how long it has run, when it retries)."""
 
 COLUMNS = (
     ("step", "key"),
@@ -92,11 +96,16 @@ class StepTimeline(SurvivesAway, DataTable[Text]):
         """The time running steps are measured against (the store's clock, fixed in tests)."""
         self.steps: Sequence[Row] = []
         self._current: int | None = None
+        self._ticker: Timer | None = None
+        self.ticking = False
+        """Whether the times are advanced each second (only while a row's time moves)."""
 
     def on_mount(self) -> None:
         for label, key in COLUMNS:
             self.add_column(label, key=key)
-        self.set_interval(1.0, away_safe(self, self._tick))
+        # Runs only while a step runs or waits to retry: an idle TUI is not woken for nothing.
+        self._ticker = self.set_interval(1.0, away_safe(self, self._tick), pause=True)
+        self._keep_time(self.steps)
 
     @property
     def step_id(self) -> int | None:
@@ -110,6 +119,7 @@ class StepTimeline(SurvivesAway, DataTable[Text]):
 
     def show(self, rows: Sequence[Row]) -> None:
         """Show ``rows``; update cells in place when the plan is the same, keep the cursor."""
+        self._keep_time(rows)
         now = self.clock()
         if rows and [r["id"] for r in rows] == [r["id"] for r in self.steps]:
             for old, new in zip(self.steps, rows, strict=True):
@@ -132,11 +142,21 @@ class StepTimeline(SurvivesAway, DataTable[Text]):
         for (_, column), value in zip(COLUMNS, cells(row, now), strict=True):
             self.update_cell(key, column, value, update_width=True)
 
+    def _keep_time(self, rows: Sequence[Row]) -> None:
+        """Tick each second while a row's time moves (a running step, a retry countdown)."""
+        self.ticking = any(r["status"] in TICKING for r in rows)
+        if self._ticker is None:
+            return
+        if self.ticking:
+            self._ticker.resume()
+        else:
+            self._ticker.pause()
+
     def _tick(self) -> None:
         """Advance the durations of running steps and the retry countdowns."""
         now = self.clock()
         for row in self.steps:
-            if row["status"] in (S.RUNNING, S.RETRY_WAIT):
+            if row["status"] in TICKING:
                 self._update_row(row, now)
 
     @on(DataTable.RowHighlighted)
