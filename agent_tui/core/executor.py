@@ -2,8 +2,8 @@
 
 Used unchanged by the TUI, ``agent-tui worker`` and ``agent-tui serve``. Dispatch runs at once when
 something may have become runnable: here (``wake``), or in another process, which rings this one's
-doorbell after its commit (:mod:`agent_tui.core.store.wakes`). A dispatch every second, and a check
-of ``PRAGMA data_version`` every ``watch_interval_ms``, are only safety nets. Nothing here fails silently: every
+doorbell after its commit (:mod:`agent_tui.core.store.wakes`). A check of ``PRAGMA data_version``
+every ``watch_interval_ms`` and a dispatch every tenth tick are only safety nets. Nothing here fails silently: every
 exception in background work becomes an event, a state with its reason, and a log line.
 """
 
@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -56,7 +57,11 @@ WARMUP_DELAY = 2.0
 """Seconds after start before litellm is imported in the background."""
 
 TICK_SECONDS = 1.0
-"""Timed work and a dispatch this often: the safety net under the wakes."""
+"""Timed work this often (and the ``data_version`` check, if ``watch_interval_ms`` is not shorter)."""
+
+QUIET_TICKS = 10
+"""A tick dispatches only if something may have changed since the last dispatch, or on every
+so many ticks anyway: the deepest safety net, which an idle executor pays for once in ten."""
 
 WAKING_EVENTS = frozenset(
     {
@@ -111,6 +116,9 @@ class Executor:
         self.housekeeping = Housekeeping(store, settings, self.output_dir, self.guard)
         self._retry_at: float | None = None
         self._wake_pending = False
+        self._dispatch_failed = False
+        self._ticks = 0
+        self._timed_at = float("-inf")
         self._loop: asyncio.AbstractEventLoop | None = None
         self.placement = Placement(
             settings.executor.host or socket.gethostname(),
@@ -170,8 +178,8 @@ class Executor:
         ex = self.settings.executor
         jobs: dict[str, tuple[Callable[[], Awaitable[object]], float, bool]] = {
             # id: (job, every so many seconds, whether it runs at once)
-            "tick": (self._tick, TICK_SECONDS, True),
-            "watch": (self._watch, ex.watch_interval_ms / 1000, False),
+            # One job, not two, wakes an idle executor (a tick also notices other commits).
+            "tick": (self._tick, min(TICK_SECONDS, ex.watch_interval_ms / 1000), True),
             "heartbeat": (self._heartbeat, ex.heartbeat_seconds, False),
             "reap": (self._reap, max(1.0, ex.lease_seconds / 3), True),
         }
@@ -260,12 +268,22 @@ class Executor:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    async def _tick(self) -> None:
-        """Timed work (schedules, reopened windows, expired approvals), then a dispatch."""
-        if timed_work.due(self.store, self.settings, self.models):
-            await timed_work.run_due(self.store, self.settings, self.models)
-        self.housekeeping.maybe_start()
-        await self._dispatch()
+    async def _tick(self, *, dispatch: bool = False) -> None:
+        """Notice other connections' commits; timed work (schedules, reopened windows, expired
+        approvals) when due; then a dispatch if anything may have changed since the last one
+        (a commit noticed, timed work done, a dispatch that failed), or on every
+        :data:`QUIET_TICKS`-th tick."""
+        dispatch = self._notice() or dispatch or self._dispatch_failed
+        now = time.monotonic()
+        if now - self._timed_at >= TICK_SECONDS - 0.05:
+            self._timed_at = now
+            if timed_work.due(self.store, self.settings, self.models):
+                await timed_work.run_due(self.store, self.settings, self.models)
+                dispatch = True
+            self.housekeeping.maybe_start()
+        self._ticks += 1
+        if dispatch or self._ticks % QUIET_TICKS == 0:
+            await self._dispatch()
 
     def _rung(self) -> None:
         """Another connection committed (its ring): look again at once. A ring is never this
@@ -279,18 +297,17 @@ class Executor:
         except Exception as exc:
             self.guard.report("noticing another process's change failed", exc)
 
-    async def _watch(self) -> None:
-        self._notice()
-
-    def _notice(self) -> None:
-        """If another connection committed since last time, look again at what it may change."""
+    def _notice(self) -> bool:
+        """If another connection committed since last time, look again at what it may change;
+        whether one did."""
         version = self.store.data_version()
         if version == self._data_version:
-            return
+            return False
         self._data_version = version
         self._changed.set()
         self.recovery.check_lost()
         self.wake()
+        return True
 
     async def _heartbeat(self) -> None:
         """Renew this process's leases; an executor that holds none only says it is alive, slowly
@@ -315,8 +332,10 @@ class Executor:
     def _dispatch_now(self) -> None:
         if self.stopping:
             return
+        self._dispatch_failed = True  # until the claim is through: the next tick tries again
         try:
             self._claim_and_start()
+            self._dispatch_failed = False
         finally:
             # After the claimed steps' first moves: the next timed event is not on their way.
             asyncio.get_running_loop().call_soon(
@@ -377,7 +396,7 @@ class Executor:
 
     async def _timer_fired(self) -> None:
         self._retry_at = None
-        await self._tick()
+        await self._tick(dispatch=True)
 
     # -- running one step --------------------------------------------------------------------
 
